@@ -1,0 +1,209 @@
+package inventory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// source remembers the file an inventory came from and where each field was written in it.
+type source struct {
+	file   string
+	dir    string
+	values map[string]pos
+	keys   map[string]pos
+}
+
+// Load reads, defaults and validates the inventory at path. On success the returned inventory has every default
+// filled in, and its warnings (if any) are available from Warnings. On failure the error is an *Error listing
+// every problem, each with file:line:col, field path and fix.
+func Load(path string) (*Inventory, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	inv, problems := Parse(path, data)
+	if inv.src == nil {
+		return nil, &Error{File: path, Problems: problems} // not YAML at all: nothing to validate
+	}
+	inv.Default()
+	problems = append(problems, withoutKnockOns(inv.Validate(), problems)...)
+	problems.Sort()
+	if len(problems.Errors()) > 0 {
+		return nil, &Error{File: path, Problems: problems}
+	}
+	inv.warnings = problems.Warnings()
+	return inv, nil
+}
+
+// withoutKnockOns drops validation problems about fields that already failed to decode: a port that is not a
+// number is reported once as such, not again as "out of range".
+func withoutKnockOns(validation, decoding Problems) Problems {
+	var out Problems
+	for _, p := range validation {
+		knockOn := false
+		for _, d := range decoding {
+			if d.Path != "" && (p.Path == d.Path || strings.HasPrefix(p.Path, d.Path+".") || strings.HasPrefix(p.Path, d.Path+"[")) {
+				knockOn = true
+				break
+			}
+		}
+		if !knockOn {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Parse decodes an inventory without defaulting or validating it, so that it can be edited and written back with
+// only what the user wrote (the wizard's --from). The problems are decoding problems: syntax, unknown fields, types.
+func Parse(file string, data []byte) (*Inventory, Problems) {
+	inv := &Inventory{}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, errorsEOF) {
+			return inv, Problems{{File: file, Line: 1, Column: 1, Message: "the file is empty",
+				Fix: "start from `berth inventory example`"}}
+		}
+		return inv, Problems{syntaxProblem(file, err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return inv, Problems{{File: file, Line: extra.Line, Column: extra.Column,
+			Message: "a second YAML document follows the inventory", Fix: "keep one inventory per file; remove the text after ---"}}
+	}
+	d := newDecoder(file)
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	d.decode(root, reflect.ValueOf(inv).Elem(), "")
+	abs, _ := filepath.Abs(file)
+	inv.src = &source{file: file, dir: filepath.Dir(abs), values: d.values, keys: d.keys}
+	d.problems.Sort()
+	return inv, d.problems
+}
+
+var errorsEOF = errorsEOFValue()
+
+func errorsEOFValue() error {
+	var n yaml.Node
+	return yaml.NewDecoder(bytes.NewReader(nil)).Decode(&n)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)(?:, column (\d+))?: (.*)`)
+
+func syntaxProblem(file string, err error) Problem {
+	p := Problem{File: file, Message: "YAML syntax: " + err.Error(),
+		Fix: "check indentation (spaces only) and that every key is followed by ': '"}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Column = 1
+		if m[2] != "" {
+			p.Column, _ = strconv.Atoi(m[2])
+		}
+		p.Message = "YAML syntax: " + m[3]
+	}
+	return p
+}
+
+// File returns the path the inventory was read from, or "" for one built in memory.
+func (inv *Inventory) File() string {
+	if inv.src == nil {
+		return ""
+	}
+	return inv.src.file
+}
+
+// Dir returns the directory relative paths in the inventory are resolved against.
+func (inv *Inventory) Dir() string {
+	if inv.src == nil {
+		wd, _ := os.Getwd()
+		return wd
+	}
+	return inv.src.dir
+}
+
+// SetDir sets the directory relative paths are resolved against, for inventories built in memory.
+func (inv *Inventory) SetDir(dir string) {
+	if inv.src == nil {
+		inv.src = &source{values: map[string]pos{}, keys: map[string]pos{}}
+	}
+	inv.src.dir = dir
+}
+
+// ResolvePath makes a path from the inventory (identity file, known_hosts) absolute.
+func (inv *Inventory) ResolvePath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if len(p) > 1 && p[0] == '~' && p[1] == '/' {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[2:])
+		}
+	}
+	return filepath.Join(inv.Dir(), p)
+}
+
+// Warnings returns the warnings Load found (an even number of etcd members, for example).
+func (inv *Inventory) Warnings() Problems { return inv.warnings }
+
+// position returns where path (or its closest written ancestor) appears in the file.
+func (inv *Inventory) position(path string) (line, col int) {
+	if inv.src == nil {
+		return 0, 0
+	}
+	for p := path; ; p = parentPath(p) {
+		if at, ok := inv.src.values[p]; ok {
+			return at.Line, at.Col
+		}
+		if p == "" {
+			return 0, 0
+		}
+	}
+}
+
+// keyPosition returns where the key of path was written, falling back to the value's position.
+func (inv *Inventory) keyPosition(path string) (line, col int) {
+	if inv.src != nil {
+		if at, ok := inv.src.keys[path]; ok {
+			return at.Line, at.Col
+		}
+	}
+	return inv.position(path)
+}
+
+func parentPath(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		switch p[i] {
+		case '.':
+			return p[:i]
+		case '[':
+			return p[:i]
+		}
+	}
+	return ""
+}
+
+// Marshal writes the inventory as YAML with the apiVersion and kind first.
+func Marshal(inv *Inventory) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(inv); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,208 @@
+package inventory
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var quantityRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`)
+
+func (v *validator) dns() {
+	d := v.inv.DNS
+	for i, name := range d.Hosts {
+		path := fmt.Sprintf("dns.hosts[%d]", i)
+		h := v.inv.Host(name)
+		if h == nil {
+			v.unknownHost(name, path)
+			continue
+		}
+		if !h.Has(RoleControlPlane) && !h.Has(RoleWorker) {
+			v.errorf(path, "DNS runs as a Kubernetes pod: choose a control-plane or worker host",
+				"host %s is not a Kubernetes node", name)
+		}
+	}
+	if len(v.inv.Hosts) > 0 && len(v.inv.DNSHosts()) == 0 {
+		v.errorf("dns.hosts", "list the hosts that serve DNS, or leave it empty for the control planes", "no host serves DNS")
+	}
+	for i, u := range d.Upstreams {
+		path := fmt.Sprintf("dns.upstreams[%d]", i)
+		addr, port, hasPort := strings.Cut(u, "#")
+		if a, err := netip.ParseAddr(addr); err != nil || !a.Is4() {
+			v.errorf(path, "write an IPv4 address, optionally with #port (10.1.0.53#5353)", "%q is not a resolver address", u)
+			continue
+		}
+		if hasPort {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				v.errorf(path, "use a port between 1 and 65535 after #", "%q has an invalid port", u)
+			}
+		}
+	}
+	if d.CacheSize != nil && (*d.CacheSize < 0 || *d.CacheSize > 100000) {
+		v.errorf("dns.cacheSize", "use 0 (no cache) up to 100000 entries", "cache size %d is out of range", *d.CacheSize)
+	}
+}
+
+func (v *validator) unknownHost(name, path string) {
+	var names []string
+	for _, h := range v.inv.Hosts {
+		names = append(names, h.Name)
+	}
+	fix := "name a host from hosts[]: " + strings.Join(names, ", ")
+	if s := suggest(name, names); s != "" {
+		fix = fmt.Sprintf("did you mean %q?", s)
+	}
+	v.errorf(path, fix, "unknown host %q", name)
+}
+
+func (v *validator) registries() {
+	names := map[string]bool{}
+	listeners := map[string]string{} // host/plane/port -> registry
+	used := map[string]bool{}
+	for i, r := range v.inv.Registries {
+		path := fmt.Sprintf("registries[%d]", i)
+		if names[r.Name] {
+			v.errorf(path+".name", "give every registry its own name", "duplicate registry name %q", r.Name)
+		}
+		names[r.Name] = true
+		if r.Name != "" && !dnsLabel(r.Name, 63) {
+			v.errorf(path+".name", "use lower case letters, digits and '-'", "%q is not a valid registry name", r.Name)
+		}
+		v.port(r.Port, path+".port")
+		if r.Plane != "" && v.inv.NetworkPlanes.Get(r.Plane) == nil {
+			v.errorf(path+".plane", "choose a defined plane: "+planeList(v.inv.NetworkPlanes.Defined()), "plane %q is not defined", r.Plane)
+		}
+		if r.StoragePath != "" && !strings.HasPrefix(r.StoragePath, "/") {
+			v.errorf(path+".storagePath", "write an absolute path such as /var/lib/berth/registry", "%q is not an absolute path", r.StoragePath)
+		}
+		for j, name := range r.Hosts {
+			hp := fmt.Sprintf("%s.hosts[%d]", path, j)
+			h := v.inv.Host(name)
+			if h == nil {
+				v.unknownHost(name, hp)
+				continue
+			}
+			used[name] = true
+			if !h.Has(RoleRegistry) {
+				v.errorf(hp, fmt.Sprintf("add the registry role to host %s, or run the registry elsewhere", name),
+					"host %s does not carry the registry role", name)
+			}
+			key := fmt.Sprintf("%s/%s/%d", name, r.Plane, r.Port)
+			if other, dup := listeners[key]; dup {
+				v.errorf(path+".port", fmt.Sprintf("registry %s already listens on %s:%d of host %s; choose another port", other, r.Plane, r.Port, name),
+					"two registries on one listener")
+			}
+			listeners[key] = r.Name
+		}
+		if r.VIP != "" {
+			v.vip(r.VIP, r.Plane, path+".vip", path+".plane")
+			if r.VIP == v.inv.ControlPlane.VIP {
+				v.errorf(path+".vip", "give the registry its own VIP", "VIP %s is already the control plane's", r.VIP)
+			}
+		}
+		for j, m := range r.Mirrors {
+			if !dnsNameRe.MatchString(strings.Split(m, ":")[0]) {
+				v.errorf(fmt.Sprintf("%s.mirrors[%d]", path, j), "write a registry host name such as registry.k8s.io", "%q is not a registry name", m)
+			}
+		}
+	}
+	for i, h := range v.inv.Hosts {
+		if h.Has(RoleRegistry) && !used[h.Name] {
+			v.warnf(fmt.Sprintf("hosts[%d].roles", i), "list the host in a registries[].hosts, or remove the role",
+				"host %s has the registry role but no registry runs on it", h.Name)
+		}
+	}
+}
+
+func (v *validator) storage() {
+	st := v.inv.Storage
+	if st == nil {
+		return
+	}
+	var classes []string
+	if c := st.Ceph; c != nil {
+		classes = append(classes, c.StorageClass)
+		for i, m := range c.Monitors {
+			v.hostPort(m, fmt.Sprintf("storage.ceph.monitors[%d]", i))
+		}
+	}
+	if t := st.Trident; t != nil {
+		seen := map[string]bool{}
+		for i, b := range t.Backends {
+			path := fmt.Sprintf("storage.trident.backends[%d]", i)
+			if seen[b.Name] {
+				v.errorf(path+".name", "give every back end its own name", "duplicate back end %q", b.Name)
+			}
+			seen[b.Name] = true
+			classes = append(classes, b.StorageClass)
+			if b.ManagementLIF != "" {
+				v.parseAddr(b.ManagementLIF, path+".managementLIF")
+			}
+			if b.DataLIF != "" {
+				v.parseAddr(b.DataLIF, path+".dataLIF")
+			}
+		}
+	}
+	if st.DefaultClass != "" && !slices.Contains(classes, st.DefaultClass) {
+		fix := "define a back end whose storage class has this name"
+		if len(classes) > 0 {
+			fix = "choose one of: " + strings.Join(classes, ", ")
+		}
+		v.errorf("storage.defaultClass", fix, "no storage class %q is defined", st.DefaultClass)
+	}
+}
+
+func (v *validator) tenants() {
+	names := map[string]bool{}
+	for i, t := range v.inv.Tenants {
+		path := fmt.Sprintf("tenants[%d]", i)
+		if names[t.Name] {
+			v.errorf(path+".name", "give every tenant its own name", "duplicate tenant %q", t.Name)
+		}
+		names[t.Name] = true
+		if t.Name != "" && !dnsLabel(t.Name, 63) {
+			v.errorf(path+".name", "use lower case letters, digits and '-' (it names namespaces)", "%q is not a valid tenant name", t.Name)
+		}
+		for field, q := range map[string]string{"cpu": t.Quota.CPU, "memory": t.Quota.Memory, "storage": t.Quota.Storage} {
+			if q != "" && !quantityRe.MatchString(q) {
+				v.errorf(path+".quota."+field, "write a Kubernetes quantity such as 20, 500m, 64Gi", "%q is not a quantity", q)
+			}
+		}
+		if t.Quota.Pods < 0 {
+			v.errorf(path+".quota.pods", "use a positive number", "negative pod quota")
+		}
+		groups := map[string]bool{}
+		for j, g := range t.Groups {
+			if groups[g.Name] {
+				v.errorf(fmt.Sprintf("%s.groups[%d].name", path, j), "give every group its own name", "duplicate group %q", g.Name)
+			}
+			groups[g.Name] = true
+		}
+		if n := t.Network; n != nil {
+			if n.PodCIDR != "" {
+				v.parsePrefix(n.PodCIDR, path+".network.podCIDR")
+			}
+			if n.ServiceCIDR != "" {
+				v.parsePrefix(n.ServiceCIDR, path+".network.serviceCIDR")
+			}
+		}
+		if t.OpenStackProject != "" && v.inv.OpenStack == nil {
+			v.errorf(path+".openstackProject", "add an openstack section, or remove the mapping", "tenant %s maps to OpenStack but no openstack section exists", t.Name)
+		}
+	}
+	if o := v.inv.OpenStack; o != nil {
+		if u, err := url.Parse(o.AuthURL); o.AuthURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+			v.errorf("openstack.authURL", "write the Keystone URL, for example https://keystone.example.bank:5000/v3", "%q is not an http(s) URL", o.AuthURL)
+		}
+		password := !o.UsernameFrom.IsZero() && !o.PasswordFrom.IsZero()
+		appCred := !o.AppCredIDFrom.IsZero() && !o.AppCredSecretFr.IsZero()
+		if !password && !appCred {
+			v.errorf("openstack", "set usernameFrom and passwordFrom, or applicationCredentialIDFrom and applicationCredentialSecretFrom",
+				"no OpenStack credentials")
+		}
+	}
+}
