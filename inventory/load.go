@@ -74,7 +74,7 @@ func Parse(file string, data []byte) (*Inventory, Problems) {
 			return inv, Problems{{File: file, Line: 1, Column: 1, Message: "the file is empty",
 				Fix: "start from `berth inventory example`"}}
 		}
-		return inv, Problems{syntaxProblem(file, err)}
+		return inv, Problems{syntaxProblem(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -102,9 +102,11 @@ func errorsEOFValue() error {
 
 var yamlLine = regexp.MustCompile(`line (\d+)(?:, column (\d+))?: (.*)`)
 
-func syntaxProblem(file string, err error) Problem {
-	p := Problem{File: file, Message: "YAML syntax: " + err.Error(),
-		Fix: "check indentation (spaces only) and that every key is followed by ': '"}
+func syntaxProblem(file string, data []byte, err error) Problem {
+	// Without a line in the message the parser ran off the end of the file (an unclosed quote or bracket).
+	p := Problem{File: file, Line: bytes.Count(data, []byte("\n")) + 1, Column: 1,
+		Message: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: "),
+		Fix:     "check indentation (spaces only), that every key is followed by ': ', and that quotes and brackets are closed"}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Column = 1

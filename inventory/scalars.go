@@ -49,7 +49,7 @@ func (s SecretRef) Resolve(baseDir string) (string, error) {
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
-	return "", fmt.Errorf("secret reference %q must start with env: or file:", "<redacted>")
+	return "", fmt.Errorf("secret reference must start with env: or file: (value not shown)")
 }
 
 // Duration is a time.Duration written as "10s", "2m".

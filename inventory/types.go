@@ -156,7 +156,7 @@ type HostSSH struct {
 
 // ControlPlane describes the HA endpoint of the Kubernetes API.
 type ControlPlane struct {
-	VIP          string       `yaml:"vip" json:"vip" desc:"Virtual IP clients reach the API server on. Required with the keepalived-haproxy load balancer."`
+	VIP          string       `yaml:"vip,omitempty" json:"vip,omitempty" desc:"Virtual IP clients reach the API server on. Required with the keepalived-haproxy load balancer."`
 	VIPPlane     PlaneName    `yaml:"vipPlane,omitempty" json:"vipPlane,omitempty" enum:"management,control,storage,business" desc:"Plane the VIP lives on; defaults to control (management when control is not defined)."`
 	Port         int          `yaml:"port,omitempty" json:"port,omitempty" default:"6443" desc:"Port of the API endpoint on the VIP."`
 	LoadBalancer LoadBalancer `yaml:"loadBalancer,omitempty" json:"loadBalancer,omitempty" desc:"What holds the VIP and balances to the API servers."`

@@ -90,7 +90,7 @@ func (v *validator) walk(val reflect.Value, path string) {
 			fp := joinPath(path, name)
 			fv := val.Field(i)
 			if f.Tag.Get("required") == "true" && fv.IsZero() {
-				v.errorf(fp, fmt.Sprintf("add %s: %s", name, firstSentence(f.Tag.Get("desc"))),
+				v.errorf(fp, fmt.Sprintf("add %s (%s)", name, strings.TrimSuffix(firstSentence(f.Tag.Get("desc")), ".")),
 					"required field %q is missing", name)
 				continue
 			}

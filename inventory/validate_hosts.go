@@ -45,7 +45,7 @@ func (v *validator) hosts() {
 			if a, err := netip.ParseAddr(h.Address); err == nil && h.NICs.Management != nil && h.NICs.Management.Address != h.Address {
 				if pfx, ok := inv.NetworkPlanes.Prefix(Management); ok && !pfx.Contains(a) {
 					v.warnf(path+".address", "use the management NIC's address unless a bastion or NAT sits in between",
-						"SSH address %s is not on the management plane %s", a, pfx)
+						"SSH address %s is outside plane \"management\" (%s)", a, pfx)
 				}
 			} else if err != nil && !dnsNameRe.MatchString(h.Address) {
 				v.errorf(path+".address", "write an IPv4 address or a DNS name", "%q is neither an address nor a DNS name", h.Address)
@@ -99,7 +99,7 @@ func (v *validator) nics(h Host, path string, defined []PlaneName, seen map[stri
 		if nic == nil {
 			if slices.Contains(defined, plane) && len(h.Roles) > 0 {
 				v.errorf(path+".nics", fmt.Sprintf("add nics.%s with the interface and address host %s has on that plane", plane, h.Name),
-					"host %s has no NIC on the %s plane", h.Name, plane)
+					"host %s has no NIC on plane %q", h.Name, plane)
 			}
 			continue
 		}
@@ -128,12 +128,12 @@ func (v *validator) nics(h Host, path string, defined []PlaneName, seen map[stri
 		}
 		if pfx, ok := v.inv.NetworkPlanes.Prefix(plane); ok && !usable(pfx, a) {
 			v.errorf(np+".address", fmt.Sprintf("use an address inside %s, or correct networkPlanes.%s.cidr", pfx, plane),
-				"%s is outside the %s plane %s", a, plane, pfx)
+				"%s is outside plane %q (%s)", a, plane, pfx)
 		}
 		if owner, dup := seen[nic.Address]; dup {
 			v.errorf(np+".address", "give every NIC its own address", "address %s is already used by %s", a, owner)
 		} else {
-			seen[nic.Address] = fmt.Sprintf("host %s (%s plane)", h.Name, plane)
+			seen[nic.Address] = fmt.Sprintf("host %s (plane %s)", h.Name, plane)
 		}
 	}
 }

@@ -119,11 +119,11 @@ func (v *validator) controlPlane() {
 		}
 		v.port(lb.APIServerPort, "controlPlane.loadBalancer.apiServerPort")
 		if lb.APIServerPort == cp.Port {
-			v.errorf("controlPlane.loadBalancer.apiServerPort", "haproxy listens on controlPlane.port; give the API servers another port, such as 6444",
-				"the API servers and haproxy would both listen on port %d", cp.Port)
+			v.errorf("controlPlane.port", fmt.Sprintf("haproxy listens on controlPlane.port and the API servers on controlPlane.loadBalancer.apiServerPort; make them differ (for example port %d and apiServerPort %d)", 6443, 6444),
+				"haproxy and the API servers would both listen on port %d", cp.Port)
 		}
 		if cp.VIP == "" {
-			v.errorf("controlPlane.vip", "set controlPlane.vip to a free address on the "+string(cp.VIPPlane)+" plane",
+			v.errorf("controlPlane.vip", fmt.Sprintf("set controlPlane.vip to a free address on plane %q", cp.VIPPlane),
 				"the keepalived-haproxy load balancer needs a VIP")
 			return
 		}
@@ -147,8 +147,8 @@ func (v *validator) vip(addr string, plane PlaneName, path, planePath string) {
 		return // the plane's CIDR is reported already
 	}
 	if !usable(pfx, a) {
-		v.errorf(path, fmt.Sprintf("choose a free address inside %s (the %s plane)", pfx, plane),
-			"VIP %s is not a host address of the %s plane %s", a, plane, pfx)
+		v.errorf(path, fmt.Sprintf("choose a free address inside %s (plane %s)", pfx, plane),
+			"VIP %s is not a host address of plane %q (%s)", a, plane, pfx)
 	}
 	for i, h := range v.inv.Hosts {
 		if h.Address == addr {
@@ -185,11 +185,11 @@ func (v *validator) kubernetes() {
 		}
 		if podOK && pod.Overlaps(pfx) {
 			v.errorf("kubernetes.podCIDR", fmt.Sprintf("choose a pod network outside every plane (%s is %s)", name, pfx),
-				"the pod network %s overlaps the %s plane %s", pod, name, pfx)
+				"the pod network %s overlaps plane %q (%s)", pod, name, pfx)
 		}
 		if svcOK && svc.Overlaps(pfx) {
 			v.errorf("kubernetes.serviceCIDR", fmt.Sprintf("choose a service network outside every plane (%s is %s)", name, pfx),
-				"the service network %s overlaps the %s plane %s", svc, name, pfx)
+				"the service network %s overlaps plane %q (%s)", svc, name, pfx)
 		}
 	}
 	// Every node gets a /24 of the pod network.

@@ -26,9 +26,6 @@ func (v *validator) dns() {
 				"host %s is not a Kubernetes node", name)
 		}
 	}
-	if len(v.inv.Hosts) > 0 && len(v.inv.DNSHosts()) == 0 {
-		v.errorf("dns.hosts", "list the hosts that serve DNS, or leave it empty for the control planes", "no host serves DNS")
-	}
 	for i, u := range d.Upstreams {
 		path := fmt.Sprintf("dns.upstreams[%d]", i)
 		addr, port, hasPort := strings.Cut(u, "#")

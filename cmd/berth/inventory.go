@@ -111,7 +111,7 @@ for completion and inline checks; 'berth inventory validate' applies the full ru
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageError{fmt.Errorf("%s takes %s (got %d arguments)\nSee '%s --help'.", cmd.CommandPath(), names, len(args), cmd.CommandPath())}
+			return usageError{fmt.Errorf("%s takes %s (got %d arguments)", cmd.CommandPath(), names, len(args)), cmd.CommandPath()}
 		}
 		return nil
 	}

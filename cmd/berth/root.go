@@ -32,8 +32,11 @@ type app struct {
 	closer io.Closer
 }
 
-// usageError marks errors in the command line itself.
-type usageError struct{ error }
+// usageError marks errors in the command line itself; run prints a pointer to the command's help after it.
+type usageError struct {
+	error
+	cmd string // command path, e.g. "berth inventory validate"
+}
 
 func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
 	a := &app{in: in, out: out, errOut: errOut}
@@ -52,6 +55,9 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	fmt.Fprintln(errOut, "Error:", err)
 	var ue usageError
 	if errors.As(err, &ue) {
+		if ue.cmd != "" {
+			fmt.Fprintf(errOut, "See '%s --help'.\n", ue.cmd)
+		}
 		return exitUsage
 	}
 	var ce codeError
@@ -88,7 +94,7 @@ To rehearse on one machine: berth lab up, then install with the inventory it wri
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.setup() },
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())}
+		return usageError{err, c.CommandPath()}
 	})
 	f := root.PersistentFlags()
 	f.IntVarP(&a.verbosity, "verbosity", "v", 1, "log detail: 0 errors only, 1 progress, 2 debug, 3 remote command output")
@@ -105,7 +111,7 @@ To rehearse on one machine: berth lab up, then install with the inventory it wri
 // setup validates global flags and builds the logger.
 func (a *app) setup() error {
 	if a.output != "text" && a.output != "json" {
-		return usageError{fmt.Errorf("--output must be text or json, not %q", a.output)}
+		return usageError{fmt.Errorf("--output must be text or json, not %q", a.output), "berth"}
 	}
 	level := slog.LevelWarn
 	switch {
