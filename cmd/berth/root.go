@@ -104,6 +104,15 @@ To rehearse on one machine: berth lab up, then install with the inventory it wri
 	root.AddCommand(
 		newVersionCmd(a),
 		newInventoryCmd(a),
+		newLabCmd(a),
+		newExecCmd(a),
+		newPreflightCmd(a),
+		newWizardCmd(a),
+		newBundleCmd(a),
+		newKeygenCmd(a),
+		newInstallCmd(a),
+		newStatusCmd(a),
+		newResetCmd(a),
 	)
 	return root
 }

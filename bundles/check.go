@@ -1,0 +1,167 @@
+package bundles
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// maxStructureBlob bounds the JSON documents (index.json, image manifests) kept in memory for the structure check.
+const maxStructureBlob = 4 << 20
+
+// contentCheck compares each tar entry against the manifest and collects every problem it finds.
+type contentCheck struct {
+	m        *Manifest
+	seen     map[string]bool
+	keep     map[string]bool   // paths whose content the structure check needs
+	kept     map[string][]byte // their content, once verified
+	problems []Problem
+}
+
+func newContentCheck(m *Manifest) *contentCheck {
+	c := &contentCheck{m: m, seen: map[string]bool{}, keep: map[string]bool{}, kept: map[string][]byte{}}
+	if len(m.Images) > 0 {
+		c.keep[ImagesDir+"index.json"] = true
+	}
+	for _, im := range m.Images {
+		c.keep[BlobPath(im.Digest)] = true
+	}
+	return c
+}
+
+func (c *contentCheck) add(file, format string, args ...any) {
+	c.problems = append(c.problems, Problem{File: file, Problem: fmt.Sprintf(format, args...)})
+}
+
+// entry checks one tar entry. It returns an error only when the archive itself is unreadable; content problems
+// are collected so one run reports all of them.
+func (c *contentCheck) entry(s *stream, h *tar.Header) error {
+	name := h.Name
+	switch {
+	case name == ManifestPath || name == SignaturePath:
+		c.add(name, "appears again later in the archive (only the first two entries may be %s and %s)", ManifestPath, SignaturePath)
+		return nil
+	case h.Typeflag != tar.TypeReg:
+		c.add(name, "extra entry of tar type %q: bundles hold regular files only", string(h.Typeflag))
+		return nil
+	case c.seen[name]:
+		c.add(name, "appears twice in the archive")
+		return nil
+	}
+	c.seen[name] = true
+	f, listed := c.m.FileByPath(name)
+	if !listed {
+		c.add(name, "extra file: not listed in %s (%d bytes)", ManifestPath, h.Size)
+		return nil
+	}
+	hash := sha256.New()
+	var w io.Writer = hash
+	var buf *bytes.Buffer
+	if c.keep[name] && h.Size <= maxStructureBlob {
+		buf = &bytes.Buffer{}
+		w = io.MultiWriter(hash, buf)
+	}
+	n, err := io.Copy(w, s.read())
+	if err != nil {
+		return err
+	}
+	got := hex.EncodeToString(hash.Sum(nil))
+	switch {
+	case n != f.Size:
+		c.add(name, "size mismatch: %s lists %d bytes, the archive holds %d", ManifestPath, f.Size, n)
+	case got != f.SHA256:
+		c.add(name, "sha256 mismatch: %s lists %s, the content is %s", ManifestPath, f.SHA256, got)
+	case buf != nil:
+		c.kept[name] = buf.Bytes()
+	}
+	return nil
+}
+
+// done reports missing files and checks the OCI layout against the manifest's image list.
+func (c *contentCheck) done() []Problem {
+	for _, f := range c.m.Files {
+		if !c.seen[f.Path] {
+			c.add(f.Path, "missing: listed in %s but not in the archive", ManifestPath)
+		}
+	}
+	if len(c.problems) == 0 {
+		c.checkImages()
+	}
+	sort.SliceStable(c.problems, func(i, j int) bool { return c.problems[i].File < c.problems[j].File })
+	return c.problems
+}
+
+// ociDescriptor and ociIndex are the parts of the OCI index and manifest documents the check reads.
+type ociDescriptor struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+type ociIndex struct {
+	SchemaVersion int             `json:"schemaVersion"`
+	MediaType     string          `json:"mediaType,omitempty"`
+	Manifests     []ociDescriptor `json:"manifests"`
+}
+
+type ociManifest struct {
+	MediaType string          `json:"mediaType"`
+	Config    ociDescriptor   `json:"config"`
+	Layers    []ociDescriptor `json:"layers"`
+}
+
+// checkImages checks that index.json tags exactly the manifest's images and that each image manifest references
+// exactly the config and layers the bundle manifest lists.
+func (c *contentCheck) checkImages() {
+	if len(c.m.Images) == 0 {
+		return
+	}
+	indexPath := ImagesDir + "index.json"
+	var idx ociIndex
+	if err := json.Unmarshal(c.kept[indexPath], &idx); err != nil {
+		c.add(indexPath, "not an OCI index: %v", err)
+		return
+	}
+	want := map[string]string{} // ref -> digest
+	for _, im := range c.m.Images {
+		for _, r := range im.Refs {
+			want[r] = im.Digest
+		}
+	}
+	got := map[string]string{}
+	for _, d := range idx.Manifests {
+		ref := d.Annotations[AnnotationImageName]
+		got[ref] = d.Digest
+		if want[ref] != d.Digest {
+			c.add(indexPath, "tags %s as %s, %s says %q", ref, d.Digest, ManifestPath, want[ref])
+		}
+	}
+	for r, d := range want {
+		if got[r] != d {
+			c.add(indexPath, "does not tag %s (%s)", r, d)
+		}
+	}
+	for _, im := range c.m.Images {
+		p := BlobPath(im.Digest)
+		var om ociManifest
+		if err := json.Unmarshal(c.kept[p], &om); err != nil {
+			c.add(p, "image manifest of %s does not parse: %v", im.Name, err)
+			continue
+		}
+		layers := make([]string, len(om.Layers))
+		for i, l := range om.Layers {
+			layers[i] = l.Digest
+		}
+		if om.Config.Digest != im.Config || strings.Join(layers, ",") != strings.Join(im.Layers, ",") {
+			c.add(p, "image manifest of %s references config %s and layers %v, %s lists %s and %v",
+				im.Name, om.Config.Digest, layers, ManifestPath, im.Config, im.Layers)
+		}
+	}
+}

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/bundles/build"
+	"github.com/berthsh/berth/internal/buildinfo"
+	"github.com/spf13/cobra"
+)
+
+func newBundleCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bundle",
+		Short: "Build, verify, inspect and compare offline bundles",
+		Long: `A bundle is the one file that crosses the air gap: a zstd-compressed tar holding a signed manifest, the
+host binaries (kubeadm, kubelet, kubectl, CNI plugins), every image in one OCI layout, the Debian packages with
+all their dependencies, and charts. Build it on a connected machine from a spec, verify it on the other side.
+The format is described in docs/bundle-format.md.`,
+	}
+	cmd.AddCommand(newBundleBuildCmd(a), newBundleVerifyCmd(a), newBundleInspectCmd(a), newBundleDiffCmd(a))
+	return cmd
+}
+
+func newBundleBuildCmd(a *app) *cobra.Command {
+	var opts build.Options
+	var signKey string
+	cmd := &cobra.Command{
+		Use:   "build -f SPEC -o BUNDLE",
+		Short: "Build a bundle from a spec (Go sources, Debian packages, registries, files, charts)",
+		Long: `Builds every source of the spec through the build cache (~/.cache/berth/bundle unless --cache-dir), then
+writes the bundle. Go commands are compiled from the module proxy at the spec's versions; Debian packages are
+resolved with the dependencies a minimal host lacks, from the apt sources of this machine; images are pulled or
+assembled. A second build of an unchanged spec reuses everything and takes well under a minute, and the same
+spec always gives the same file and image digests (only provenance.buildTime differs; set SOURCE_DATE_EPOCH to
+fix it too).
+
+The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sources (hack/bundle-deps.sh).`,
+		Example: `  berth keygen ~/.cache/berth/keys/bundle
+  berth bundle build -f bundles/specs/lab-v1.31.yaml -o lab-v1.31.tar --sign-key ~/.cache/berth/keys/bundle.key
+  berth bundle verify lab-v1.31.tar --key ~/.cache/berth/keys/bundle.pub`,
+		Args: exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Spec == "" || opts.Output == "" {
+				return usageError{errors.New("-f SPEC and -o BUNDLE are required"), cmd.CommandPath()}
+			}
+			if signKey != "" {
+				k, err := bundles.LoadPrivateKey(signKey)
+				if err != nil {
+					return err
+				}
+				opts.SignKey = k
+			} else {
+				fmt.Fprintln(a.errOut, "warning: no --sign-key: the bundle will be unsigned and 'berth bundle verify' will refuse it without --insecure-skip-signature")
+			}
+			opts.Builder = buildinfo.Get().Version
+			opts.Logger = a.log
+			res, err := build.New(opts).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(map[string]any{"output": res.Output, "manifestDigest": res.ManifestDigest,
+					"compressedBytes": res.CompressedBytes, "payloadBytes": res.PayloadBytes, "seconds": res.Duration.Seconds()})
+			}
+			fmt.Fprintf(a.out, "built %s: %s (%s uncompressed, %d files, %d images, %d packages) in %s\nmanifest %s\n",
+				res.Output, bundleBytes(res.CompressedBytes), bundleBytes(res.PayloadBytes), len(res.Manifest.Files),
+				len(res.Manifest.Images), len(res.Manifest.Packages), res.Duration.Round(1e8), res.ManifestDigest)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Spec, "file", "f", "", "bundle spec (YAML)")
+	f.StringVarP(&opts.Output, "output", "o", "", "bundle file to write")
+	f.StringVar(&signKey, "sign-key", "", "ed25519 private key from berth keygen (PREFIX.key)")
+	f.StringVar(&opts.CacheDir, "cache-dir", "", "build cache (default ~/.cache/berth/bundle)")
+	return cmd
+}
+
+// trustFlags are the signature options shared by verify, inspect and diff.
+type trustFlags struct {
+	keys     []string
+	insecure bool
+}
+
+func (t *trustFlags) register(cmd *cobra.Command, withInsecure bool) {
+	cmd.Flags().StringSliceVar(&t.keys, "key", nil, "trusted public key (PREFIX.pub from berth keygen); repeatable; default $BERTH_BUNDLE_KEY")
+	if withInsecure {
+		cmd.Flags().BoolVar(&t.insecure, "insecure-skip-signature", false, "accept an unsigned or untrusted bundle (digests are still checked)")
+	}
+}
+
+func (t *trustFlags) options(a *app) (bundles.VerifyOptions, error) {
+	paths := t.keys
+	if len(paths) == 0 && os.Getenv("BERTH_BUNDLE_KEY") != "" {
+		paths = strings.Split(os.Getenv("BERTH_BUNDLE_KEY"), ",")
+	}
+	var keys []ed25519.PublicKey
+	for _, p := range paths {
+		k, err := bundles.LoadPublicKey(p)
+		if err != nil {
+			return bundles.VerifyOptions{}, err
+		}
+		keys = append(keys, k)
+	}
+	return bundles.VerifyOptions{PublicKeys: keys, InsecureSkipSignature: t.insecure, Logger: a.log}, nil
+}
+
+func newBundleVerifyCmd(a *app) *cobra.Command {
+	var trust trustFlags
+	cmd := &cobra.Command{
+		Use:   "verify BUNDLE",
+		Short: "Check a bundle's signature and every byte of its content",
+		Long: `Streams the bundle once (nothing is extracted, memory stays bounded) and refuses it, naming each file and
+problem, when: the signature is missing, bad or by an untrusted key; any file's size or sha256 differs from the
+manifest; a file is missing or extra; the archive is truncated or corrupt. Exit 0 means the bundle is exactly what
+the key's owner built.`,
+		Example: `  berth bundle verify lab-v1.31.tar --key bundle.pub
+  BERTH_BUNDLE_KEY=bundle.pub berth bundle verify lab-v1.31.tar -o json`,
+		Args: exactArgs(1, "BUNDLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := trust.options(a)
+			if err != nil {
+				return err
+			}
+			if trust.insecure {
+				fmt.Fprintln(a.errOut, strings.Repeat("!", 78)+"\n!! WARNING: --insecure-skip-signature: the signature is NOT enforced. Anyone who could\n!! change this file could have changed its manifest too. Never install such a bundle in production.\n"+strings.Repeat("!", 78))
+			}
+			res, err := bundles.Verify(cmd.Context(), args[0], opts)
+			var verr *bundles.VerifyError
+			if errors.As(err, &verr) && a.json() {
+				a.printJSON(map[string]any{"bundle": args[0], "valid": false, "problems": verr.Problems})
+				return codeError{err, exitFailure}
+			}
+			if err != nil {
+				return err
+			}
+			mbps := float64(res.PayloadBytes) / 1e6 / res.Duration.Seconds()
+			if a.json() {
+				return a.printJSON(map[string]any{"bundle": args[0], "valid": true, "signed": res.Signed, "keyID": res.KeyID,
+					"manifestDigest": res.ManifestDigest, "files": res.Files, "payloadBytes": res.PayloadBytes,
+					"compressedBytes": res.CompressedBytes, "seconds": res.Duration.Seconds(), "mbPerSecond": mbps})
+			}
+			signed := "UNSIGNED (accepted only because of --insecure-skip-signature)"
+			if res.Signed {
+				signed = "signed by trusted key " + res.KeyID
+			}
+			fmt.Fprintf(a.out, "OK %s: %s %s, %s\n   %d files, %s checked in %s (%.0f MB/s)\n   manifest %s\n", args[0],
+				res.Manifest.Name, res.Manifest.Version, signed, res.Files, bundleBytes(res.PayloadBytes),
+				res.Duration.Round(1e7), mbps, res.ManifestDigest)
+			return nil
+		},
+	}
+	trust.register(cmd, true)
+	return cmd
+}
+
+func newBundleInspectCmd(a *app) *cobra.Command {
+	var trust trustFlags
+	cmd := &cobra.Command{
+		Use:   "inspect BUNDLE",
+		Short: "Show what a bundle holds: versions, images, packages, charts, sizes",
+		Long: `Reads only the manifest at the start of the bundle, so it is instant on any size. With --key the manifest's
+signature is checked too; the content is not (use verify for that).`,
+		Example: `  berth bundle inspect lab-v1.31.tar
+  berth bundle inspect lab-v1.31.tar -o json | jq '.manifest.images[].refs'`,
+		Args: exactArgs(1, "BUNDLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := trust.options(a)
+			if err != nil {
+				return err
+			}
+			h, err := bundles.ReadHeader(args[0], opts)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(map[string]any{"bundle": args[0], "manifestDigest": h.ManifestDigest, "signedBy": h.SignedBy,
+					"signatureVerified": h.SignatureVerified, "compressedBytes": h.CompressedBytes,
+					"payloadBytes": h.Manifest.TotalSize(), "sections": h.Manifest.Sections(), "manifest": h.Manifest})
+			}
+			printInspect(a.out, args[0], h)
+			return nil
+		},
+	}
+	trust.register(cmd, false)
+	return cmd
+}
+
+func printInspect(out io.Writer, path string, h *bundles.Header) {
+	m := h.Manifest
+	sig := "UNSIGNED"
+	if h.SignedBy != "" {
+		sig = "signed by key " + h.SignedBy
+		if h.SignatureVerified {
+			sig += " (verified)"
+		} else {
+			sig += " (not checked: pass --key)"
+		}
+	}
+	fmt.Fprintf(out, "Bundle      %s\nName        %s %s\nKubernetes  %s\nTarget      %s/%s %s\nSignature   %s\nManifest    %s\nBuilt       %s by berth %s with %s from %s (%s)\nSize        %s compressed, %s of content\n\n",
+		path, m.Name, m.Version, m.KubernetesVersion, m.Target.OS, m.Target.Arch, m.Target.Distro, sig, h.ManifestDigest,
+		m.Provenance.BuildTime.Format("2006-01-02 15:04:05Z"), m.Provenance.Builder, m.Provenance.GoVersion,
+		m.Provenance.SpecName, bundleShortDigest(m.Provenance.SpecDigest), bundleBytes(h.CompressedBytes), bundleBytes(m.TotalSize()))
+	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "SECTION\tFILES\tSIZE")
+	for _, s := range m.Sections() {
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", s.Name, s.Files, bundleBytes(s.Bytes))
+	}
+	fmt.Fprintln(tw, "\nCOMPONENT\tVERSION\tSOURCE")
+	for _, c := range m.Components {
+		src := c.Source
+		if c.Note != "" {
+			src += " — " + c.Note
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Version, src)
+	}
+	fmt.Fprintln(tw, "\nFILE\tSIZE\tSHA256")
+	for _, f := range m.Files {
+		if f.Kind == bundles.KindBinary || f.Kind == bundles.KindCNI || f.Kind == bundles.KindFile {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Path, bundleBytes(f.Size), f.SHA256[:12])
+		}
+	}
+	fmt.Fprintln(tw, "\nIMAGE\tSIZE\tDIGEST")
+	for _, im := range m.Images {
+		for _, r := range im.Refs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r, bundleBytes(m.ImageBytes(im)), bundleShortDigest(im.Digest))
+		}
+	}
+	fmt.Fprintln(tw, "\nPACKAGE\tVERSION\tSIZE")
+	for _, p := range m.Packages {
+		name := p.Name
+		if !p.Requested {
+			name += " (dependency)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, p.Version, bundleBytes(p.Size))
+	}
+	if len(m.Charts) > 0 {
+		fmt.Fprintln(tw, "\nCHART\tVERSION\tSIZE")
+		for _, c := range m.Charts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Version, bundleBytes(c.Size))
+		}
+	}
+	tw.Flush()
+}
+
+func newBundleDiffCmd(a *app) *cobra.Command {
+	var trust trustFlags
+	cmd := &cobra.Command{
+		Use:   "diff FROM TO",
+		Short: "Show what upgrading from one bundle to another changes, and the bytes that would move",
+		Long: `Compares the manifests of two bundles: Kubernetes and component versions, images (by digest), Debian
+packages, charts and host binaries; and how many bytes of TO are new (not already in FROM, by sha256), which is
+what an upgrade must stage on hosts that have FROM. Only the manifests are read.`,
+		Example: `  berth bundle diff lab-v1.31.tar lab-v1.32.tar
+  berth bundle diff lab-v1.31.tar lab-v1.32.tar -o json`,
+		Args: exactArgs(2, "FROM TO"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := trust.options(a)
+			if err != nil {
+				return err
+			}
+			from, err := bundles.ReadHeader(args[0], opts)
+			if err != nil {
+				return err
+			}
+			to, err := bundles.ReadHeader(args[1], opts)
+			if err != nil {
+				return err
+			}
+			d := bundles.Compare(from.Manifest, to.Manifest)
+			if a.json() {
+				return a.printJSON(d)
+			}
+			printDiff(a.out, d)
+			return nil
+		},
+	}
+	trust.register(cmd, false)
+	return cmd
+}
+
+func printDiff(out io.Writer, d *bundles.Diff) {
+	fmt.Fprintf(out, "From %s to %s\n", d.From, d.To)
+	if d.Empty() {
+		fmt.Fprintln(out, "No changes.")
+	}
+	k := d.KubernetesVersion
+	if k.From != k.To {
+		fmt.Fprintf(out, "Kubernetes %s -> %s\n", k.From, k.To)
+	}
+	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+	section := func(title string, changes []bundles.Change, short bool) {
+		if len(changes) == 0 {
+			return
+		}
+		fmt.Fprintf(tw, "\n%s\tFROM\tTO\n", title)
+		for _, c := range changes {
+			f, t := c.From, c.To
+			if short {
+				f, t = bundleShortDigest(f), bundleShortDigest(t)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, bundleOrDash(f, "(new)"), bundleOrDash(t, "(removed)"))
+		}
+	}
+	section("COMPONENT", d.Components, false)
+	section("IMAGE", d.Images, true)
+	section("PACKAGE", d.Packages, false)
+	section("CHART", d.Charts, false)
+	section("FILE", d.Files, true)
+	tw.Flush()
+	fmt.Fprintf(out, "\nBytes to move: %s of %s (%s already present in the old bundle)\n",
+		bundleBytes(d.BytesToMove), bundleBytes(d.BytesTotal), bundleBytes(d.BytesShared))
+}
+
+func bundleOrDash(s, empty string) string {
+	if s == "" || s == "-" {
+		return empty
+	}
+	return s
+}
+
+// bundleShortDigest abbreviates "sha256:abcdef..." to "sha256:abcdef012345".
+func bundleShortDigest(d string) string {
+	if d == "" {
+		return "-"
+	}
+	if i := strings.Index(d, ":"); i >= 0 && len(d) > i+13 {
+		return d[:i+13]
+	}
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
+
+// bundleBytes formats a byte count with binary units.
+func bundleBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

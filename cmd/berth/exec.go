@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/berthsh/berth/internal/adhoc"
+	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/inventory"
+	"github.com/spf13/cobra"
+)
+
+func newExecCmd(a *app) *cobra.Command {
+	var (
+		invPath  string
+		roles    []string
+		hosts    []string
+		noSudo   bool
+		parallel int
+		timeout  time.Duration
+		dryRun   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "exec -i INVENTORY [--roles ROLE,...] [--hosts HOST,...] -- COMMAND",
+		Short: "Run a shell command on many hosts at once",
+		Long: `Runs COMMAND with sh on the selected hosts in parallel, as root (through non-interactive sudo for users
+other than root, unless --no-sudo), over the inventory's SSH settings with strict host-key checking. Each output line
+is prefixed with its host's name. When every host is done a summary follows; the exit status is 1 when the command
+failed on any host.
+
+Hosts are selected by role (any of --roles) and/or by name (--hosts); with neither, every host runs it.
+--dry-run only lists where the command would run. Ctrl-C stops the command on every host (its whole process group).`,
+		Example: `  berth exec -i inventory.yaml -- uptime
+  berth exec -i inventory.yaml --roles control-plane -- 'crictl ps | grep etcd'
+  berth exec -i inventory.yaml --hosts cp1,w1 --timeout 30s -- journalctl -u kubelet -n 20
+  berth exec -i inventory.yaml -o json -- cat /etc/os-release`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if invPath == "" {
+				return usageError{errors.New("-i INVENTORY is required"), cmd.CommandPath()}
+			}
+			if len(args) == 0 {
+				return usageError{errors.New("no command: put it after --, e.g. berth exec -i inv.yaml -- uptime"), cmd.CommandPath()}
+			}
+			inv, err := inventory.Load(invPath)
+			if err != nil {
+				return err
+			}
+			o := adhoc.Options{Inventory: inv, Hosts: hosts, Command: strings.Join(args, " "), NoSudo: noSudo,
+				Concurrency: parallel, Timeout: timeout, DryRun: dryRun, Logger: a.log}
+			for _, r := range roles {
+				o.Roles = append(o.Roles, inventory.Role(r))
+			}
+			if !a.json() && !dryRun {
+				o.Output = a.out
+			}
+			if a.verbosity >= 2 && !a.json() {
+				o.Observers = append(o.Observers, phase.NewTextReporter(a.errOut, true))
+			}
+			rep, err := adhoc.Run(cmd.Context(), o)
+			if rep == nil {
+				return err
+			}
+			switch {
+			case a.json():
+				if perr := a.printJSON(rep); perr != nil {
+					return perr
+				}
+			case dryRun:
+				if perr := rep.Plan.WriteText(a.out); perr != nil {
+					return perr
+				}
+			default:
+				fmt.Fprintln(a.errOut, "exec:", rep.Summary())
+			}
+			if err != nil {
+				return codeError{fmt.Errorf("command failed on %d of %d hosts", rep.Failed, len(rep.Results)), exitFailure}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&invPath, "inventory", "i", "", "inventory file")
+	f.StringSliceVar(&roles, "roles", nil, "only hosts with any of these roles (control-plane, etcd, worker, registry, storage)")
+	f.StringSliceVar(&hosts, "hosts", nil, "only these hosts (inventory names)")
+	f.BoolVar(&noSudo, "no-sudo", false, "run as the login user, not as root")
+	f.IntVar(&parallel, "parallel", phase.DefaultConcurrency, "hosts to run on at once")
+	f.DurationVar(&timeout, "timeout", 0, "give up on a host after this long (its command is killed); 0 waits")
+	f.BoolVar(&dryRun, "dry-run", false, "only list the hosts the command would run on")
+	return cmd
+}

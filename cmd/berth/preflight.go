@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/berthsh/berth/internal/adhoc"
+	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/internal/preflight"
+	"github.com/berthsh/berth/inventory"
+	"github.com/spf13/cobra"
+)
+
+func newPreflightCmd(a *app) *cobra.Command {
+	var (
+		invPath   string
+		roles     []string
+		hosts     []string
+		all       bool
+		installed bool
+	)
+	cmd := &cobra.Command{
+		Use:   "preflight -i INVENTORY",
+		Short: "Check that the hosts can take the cluster, changing nothing",
+		Long: `Logs in to every host (strict host-key checking) and reads, without changing anything: OS and kernel; CPUs,
+memory and free disk for the host's roles; swap; cgroup version, controllers and the driver to use; kernel features
+(br_netfilter, overlay, vxlan, built in or as modules) and IP forwarding; each network plane's NIC present under the
+inventory's interface name with the inventory's address; the ports the host's roles need (6443/6444/2379/2380/
+10250/10257/10259 on control planes, 10250 on workers, 53 on DNS hosts, registry ports) free; non-interactive sudo;
+and, across hosts, unique host names and clocks in step.
+
+Prints one table with every failure and warning and how to fix it (--all adds the passed checks). Exits 1 when any
+check failed.`,
+		Example: `  berth preflight -i inventory.yaml
+  berth preflight -i inventory.yaml --roles control-plane --all
+  berth preflight -i inventory.yaml -o json | jq '.results[] | select(.status=="fail")'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if invPath == "" {
+				return usageError{errors.New("-i INVENTORY is required"), cmd.CommandPath()}
+			}
+			inv, err := inventory.Load(invPath)
+			if err != nil {
+				return err
+			}
+			var rs []inventory.Role
+			for _, r := range roles {
+				rs = append(rs, inventory.Role(r))
+			}
+			sel, err := adhoc.SelectHosts(inv, rs, hosts)
+			if err != nil {
+				return usageError{err, cmd.CommandPath()}
+			}
+			o := preflight.RunOptions{Options: preflight.Options{Inventory: inv, Hosts: sel, Installed: installed, Logger: a.log}}
+			if !a.json() && a.verbosity >= 1 {
+				o.Observers = append(o.Observers, phase.NewTextReporter(a.errOut, a.verbosity >= 2))
+			}
+			rep, _, err := preflight.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				if err := a.printJSON(rep); err != nil {
+					return err
+				}
+			} else if err := rep.WriteTable(a.out, all); err != nil {
+				return err
+			}
+			if rep.Failed() {
+				return codeError{fmt.Errorf("preflight failed: %d of %d checks", rep.Summary.Fail, len(rep.Results)), exitFailure}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&invPath, "inventory", "i", "", "inventory file")
+	f.StringSliceVar(&roles, "roles", nil, "only hosts with any of these roles")
+	f.StringSliceVar(&hosts, "hosts", nil, "only these hosts")
+	f.BoolVar(&all, "all", false, "also list the checks that passed")
+	f.BoolVar(&installed, "installed", false, "ports held by the components berth installs there pass (checking an installed cluster)")
+	return cmd
+}

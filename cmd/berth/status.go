@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthsh/berth/installer"
+)
+
+func newStatusCmd(a *app) *cobra.Command {
+	var invPath string
+	cmd := &cobra.Command{
+		Use:   "status -i INVENTORY",
+		Short: "Show the cluster: nodes, API servers, etcd members, the VIP's holder, DNS",
+		Long: `Reads the cluster the inventory describes, over SSH and through the API (tunnelled through a control plane),
+and changes nothing: every node with its version and readiness, each API server's /readyz, each etcd member's
+health and the leader, which control plane holds the VIP and whether the API answers through it, and cluster DNS.
+Exits 1 when anything is unhealthy.`,
+		Example: `  berth status -i inventory.yaml
+  berth status -i inventory.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			inv, _, err := loadInventory(a, invPath)
+			if err != nil {
+				return err
+			}
+			st, err := installer.ClusterStatus(cmd.Context(), inv, a.log)
+			if st != nil {
+				if a.json() {
+					if perr := a.printJSON(st); perr != nil {
+						return perr
+					}
+				} else {
+					printStatus(a, st)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if !st.Healthy() {
+				return codeError{errors.New("the cluster is not healthy (see above)"), exitFailure}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&invPath, "inventory", "i", "", "inventory file (required)")
+	cmd.MarkFlagRequired("inventory")
+	return cmd
+}
+
+func yesNo(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
+
+func printStatus(a *app, st *installer.Status) {
+	w := tabwriter.NewWriter(a.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "Cluster %s, API endpoint %s: %s (VIP held by %s)\n\n", st.Cluster, st.Endpoint,
+		yesNo(st.VIPAnswers, "answers", "DOES NOT ANSWER"), yesNo(st.VIPHolder != "", st.VIPHolder, "nobody"))
+	fmt.Fprintln(w, "NODE\tSTATUS\tROLES\tVERSION\tINTERNAL-IP")
+	for _, n := range st.Nodes {
+		status := yesNo(n.Ready, "Ready", "NotReady")
+		if !n.Registered {
+			status = "not registered"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", n.Name, status, n.Roles, n.Version, n.InternalIP)
+	}
+	fmt.Fprintln(w, "\nAPI SERVER\tADDRESS\tSTATUS\tDETAIL")
+	for _, s := range st.APIServers {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Host, s.Address, yesNo(s.Healthy, "ready", "NOT READY"), s.Detail)
+	}
+	fmt.Fprintln(w, "\nETCD MEMBER\tSTATUS\tLEADER\tDETAIL")
+	for _, e := range st.Etcd {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Host, yesNo(e.Healthy, "healthy", "UNHEALTHY"), yesNo(e.Leader, "leader", ""), e.Detail)
+	}
+	fmt.Fprintln(w, "\nDNS\tADDRESS\tSTATUS\tDETAIL")
+	for _, d := range st.DNS {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", d.Host, d.Address, yesNo(d.Healthy, "ready", "NOT READY"), d.Detail)
+	}
+	if len(st.Unreachable) > 0 {
+		fmt.Fprintf(w, "\nunreachable over SSH: %v\n", st.Unreachable)
+	}
+	w.Flush()
+}

@@ -1,0 +1,21 @@
+package installer
+
+// Where berth puts things on hosts.
+const (
+	stageDir          = "/var/lib/berth/bundle"             // bundle files staged on the host, at their bundle paths
+	binDir            = "/usr/local/bin"                    // kubeadm, kubelet, kubectl, etcdctl
+	cniBinDir         = "/opt/cni/bin"                      // CNI plugins
+	configDir         = "/etc/berth"                        // kubeadm configurations (0700; secrets removed after use)
+	packagesRecord    = "/var/lib/berth/installed-packages" // packages berth installed (reset removes exactly these)
+	sysctlFile        = "/etc/sysctl.d/90-berth-kubernetes.conf"
+	modulesFile       = "/etc/modules-load.d/berth-kubernetes.conf"
+	containerdConfig  = "/etc/containerd/config.toml"
+	kubeletUnitFile   = "/etc/systemd/system/kubelet.service"
+	kubeletDropInFile = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
+	keepalivedConfig  = "/etc/keepalived/keepalived.conf"
+	keepalivedCheck   = "/etc/keepalived/berth-check-haproxy.sh"
+	haproxyConfig     = "/etc/haproxy/haproxy.cfg"
+	adminConf         = "/etc/kubernetes/admin.conf"
+	kubeletConf       = "/etc/kubernetes/kubelet.conf"
+	etcdPKI           = "/etc/kubernetes/pki/etcd"
+)

@@ -1,0 +1,90 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/internal/remote"
+	"github.com/berthsh/berth/manifests"
+)
+
+// initCluster runs kubeadm init on the first control plane: certificates, stacked etcd and the control-plane
+// components on its control-plane NIC, with the VIP as the cluster's endpoint.
+type initCluster struct {
+	phase.Base
+	c *Cluster
+}
+
+func (p *initCluster) Title() string { return "Initialise the first control plane (kubeadm init)" }
+func (p *initCluster) Name() string  { return "init" }
+
+func (p *initCluster) ShouldRun() bool { return !p.c.State(p.c.First().Name).Has("admin") }
+
+// writeAPIServerPatch puts the kubeadm patch that binds a control plane's API server to its control-plane address.
+func writeAPIServerPatch(ctx context.Context, s *phase.Session, c *Cluster, host string, e *remote.Executor) error {
+	name, content, err := manifests.APIServerPatch(c.Inv.NodeIP(c.Inv.Host(host)))
+	if err != nil {
+		return err
+	}
+	_, err = ensureFiles(ctx, s, host, e, []desiredFile{{Path: manifests.PatchesDir + "/" + name, Content: content}})
+	return err
+}
+
+func (p *initCluster) Run(ctx context.Context) error {
+	first := p.c.First()
+	host := first.Name
+	e, err := p.c.Host(host)
+	if err != nil {
+		return err
+	}
+	return p.Each(ctx, []string{host}, func(ctx context.Context, host string) error {
+		st := p.c.State(host)
+		if st.Has("apiserver") || st.Has("etcd") || st.Has("kubelet-conf") || st.Has("pki") {
+			if err := p.Wet(host, "reset the unfinished kubeadm init of an earlier run (kubeadm reset -f)", func() error {
+				if err := waitDetached(ctx, e); err != nil {
+					return err
+				}
+				_, err := e.Exec(ctx, "kubeadm reset -f --cri-socket "+manifests.CRISocket)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		if err := writeAPIServerPatch(ctx, p.Session, p.c, host, e); err != nil {
+			return err
+		}
+		facts, err := p.c.OSFacts(host)
+		if err != nil {
+			return err
+		}
+		cc, err := p.c.clusterConfig(facts.CgroupDriver())
+		if err != nil {
+			return err
+		}
+		token, key := newToken(), newCertificateKey()
+		config, err := manifests.KubeadmInit(cc, p.c.nodeConfig(first), token, key)
+		if err != nil {
+			return err
+		}
+		file := configDir + "/kubeadm-init.yaml"
+		err = p.Wet(host, fmt.Sprintf("kubeadm init: Kubernetes %s, endpoint %s, etcd and API server on %s", cc.KubernetesVersion,
+			cc.ControlPlaneEndpoint, p.c.Inv.NodeIP(first)), func() error {
+			if _, err := e.Exec(ctx, "install -d -m 0700 "+configDir); err != nil {
+				return err
+			}
+			if _, err := e.WriteFile(ctx, file, config, remote.UploadOptions{Mode: 0o600}); err != nil {
+				return err
+			}
+			return runDetached(ctx, e, "kubeadm init", "kubeadm init --config "+file+" --upload-certs; rc=$?; rm -f "+file+"; exit $rc",
+				[]string{token, key})
+		})
+		if err != nil || p.IsDryRun() {
+			return err
+		}
+		p.c.mu.Lock()
+		p.c.join = &joinSecrets{Token: token, CertificateKey: key}
+		p.c.mu.Unlock()
+		return p.c.refresh(ctx, host)
+	})
+}

@@ -1,0 +1,99 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/berthsh/berth/internal/phase"
+)
+
+// joinSecrets is what nodes need to join: a bootstrap token, the CA's hash and, for control planes, the key of
+// the certificates uploaded to the cluster. They expire (1 hour, 2 hours): every run that joins makes new ones.
+type joinSecrets struct {
+	Token          string
+	CAHash         string
+	CertificateKey string
+}
+
+// prepareJoins creates fresh join secrets when any node still has to join. It runs on every run (never journaled):
+// a resumed run needs secrets that have not expired.
+type prepareJoins struct {
+	phase.Base
+	c *Cluster
+
+	need bool
+}
+
+func (p *prepareJoins) Title() string   { return "Prepare joins (bootstrap token, certificate key)" }
+func (p *prepareJoins) Name() string    { return "join-secrets" }
+func (p *prepareJoins) AlwaysRun() bool { return true }
+
+func (p *prepareJoins) Prepare(ctx context.Context) error {
+	ms, err := p.c.membership(ctx)
+	if err != nil {
+		return err
+	}
+	for _, h := range p.c.Inv.Nodes()[0:] {
+		if h.Name != p.c.First().Name && !p.c.joined(ms, h) {
+			p.need = true
+		}
+	}
+	return nil
+}
+
+func (p *prepareJoins) ShouldRun() bool { return p.need }
+
+func (p *prepareJoins) Run(ctx context.Context) error {
+	host := p.c.First().Name
+	e, err := p.c.Host(host)
+	if err != nil {
+		return err
+	}
+	p.c.mu.Lock()
+	js := p.c.join
+	p.c.mu.Unlock()
+	if js == nil {
+		js = &joinSecrets{}
+		err := p.Wet(host, "create a bootstrap token (1 hour) and upload the control-plane certificates under a new key", func() error {
+			token, err := e.Exec(ctx, "kubeadm token create --ttl 1h --description 'berth: join nodes'")
+			if err != nil {
+				return err
+			}
+			key, err := e.Exec(ctx, "kubeadm certs certificate-key")
+			if err != nil {
+				return err
+			}
+			js.Token, js.CertificateKey = strings.TrimSpace(token), strings.TrimSpace(key)
+			_, err = e.Run(ctx, remoteCmd("kubeadm init phase upload-certs --upload-certs --certificate-key "+js.CertificateKey, js.CertificateKey))
+			return err
+		})
+		if err != nil || p.IsDryRun() {
+			return err
+		}
+	}
+	if p.IsDryRun() {
+		return nil
+	}
+	ca, err := e.ReadFile(ctx, "/etc/kubernetes/pki/ca.crt")
+	if err != nil {
+		return fmt.Errorf("read the cluster CA: %w", err)
+	}
+	if js.CAHash, err = caCertHash(ca); err != nil {
+		return err
+	}
+	p.c.mu.Lock()
+	p.c.join = js
+	p.c.mu.Unlock()
+	return nil
+}
+
+// secrets returns the join secrets made by init or prepareJoins.
+func (c *Cluster) secrets() (*joinSecrets, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.join == nil || c.join.CAHash == "" {
+		return nil, fmt.Errorf("no join secrets: run the join-secrets phase first (it runs by itself unless skipped)")
+	}
+	return c.join, nil
+}

@@ -1,0 +1,48 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/berthsh/berth/internal/phase"
+)
+
+// KubeconfigFile is the name of the admin kubeconfig in the cluster's state directory.
+const KubeconfigFile = "kubeconfig"
+
+// writeKubeconfig gives the user the cluster's admin kubeconfig (0600, server: the VIP) in the state directory.
+type writeKubeconfig struct {
+	phase.Base
+	c *Cluster
+}
+
+func (p *writeKubeconfig) Title() string   { return "Write the admin kubeconfig" }
+func (p *writeKubeconfig) Name() string    { return "kubeconfig" }
+func (p *writeKubeconfig) AlwaysRun() bool { return true }
+
+func (p *writeKubeconfig) Run(ctx context.Context) error {
+	path := filepath.Join(p.c.StateDir, KubeconfigFile)
+	k, err := p.c.Kube(ctx)
+	if errors.Is(err, errNoCluster) && p.IsDryRun() {
+		return p.Wet("", "write "+path+" (0600)", func() error { return nil })
+	}
+	if err != nil {
+		return err
+	}
+	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, k.kubeconfig) {
+		return nil
+	}
+	return p.Wet("", "write "+path+" (0600, server "+p.c.Inv.APIEndpoint()+")", func() error {
+		if err := os.MkdirAll(p.c.StateDir, 0o700); err != nil {
+			return err
+		}
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, k.kubeconfig, 0o600); err != nil {
+			return err
+		}
+		return os.Rename(tmp, path)
+	})
+}

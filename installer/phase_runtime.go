@@ -1,0 +1,156 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/internal/remote"
+	"github.com/berthsh/berth/manifests"
+)
+
+// setupRuntime puts the Kubernetes binaries and CNI plugins in place, configures containerd from the host's facts
+// (cgroup driver, sandbox image, OOM-score restriction only where the host lacks CAP_SYS_RESOURCE) and installs
+// the kubelet's systemd unit. The kubelet itself is started by kubeadm.
+type setupRuntime struct {
+	phase.Base
+	c *Cluster
+}
+
+func (p *setupRuntime) Title() string { return "Set up the container runtime" }
+func (p *setupRuntime) Name() string  { return "runtime" }
+
+// installedBinary is a bundle file and where it runs from on the host.
+type installedBinary struct {
+	From   string // staged path
+	To     string
+	SHA256 string
+}
+
+func (p *setupRuntime) binaries(host string) []installedBinary {
+	m := p.c.Bundle.Manifest
+	cp := p.c.Inv.Host(host).Has("control-plane")
+	var out []installedBinary
+	for _, f := range filesOf(m, bundles.KindBinary) {
+		name := path.Base(f.Path)
+		if name == "etcdctl" && !cp {
+			continue
+		}
+		out = append(out, installedBinary{From: stagePath(f.Path), To: path.Join(binDir, name), SHA256: f.SHA256})
+	}
+	for _, f := range filesOf(m, bundles.KindCNI) {
+		out = append(out, installedBinary{From: stagePath(f.Path), To: path.Join(cniBinDir, path.Base(f.Path)), SHA256: f.SHA256})
+	}
+	return out
+}
+
+func (p *setupRuntime) Run(ctx context.Context) error {
+	pause, err := imageRef(p.c.Bundle.Manifest, "pause")
+	if err != nil {
+		return err
+	}
+	unit, dropIn, err := manifests.KubeletUnit(binDir)
+	if err != nil {
+		return err
+	}
+	cniConf, err := manifests.CNIConf()
+	if err != nil {
+		return err
+	}
+	return p.Each(ctx, names(p.c.Inv.Nodes()), func(ctx context.Context, host string) error {
+		e, err := p.c.Host(host)
+		if err != nil {
+			return err
+		}
+		if err := p.installBinaries(ctx, host, e); err != nil {
+			return err
+		}
+		facts, err := p.c.OSFacts(host)
+		if err != nil {
+			return err
+		}
+		driver := facts.CgroupDriver()
+		config, err := manifests.ContainerdConfig(manifests.Containerd{SandboxImage: pause, SystemdCgroup: driver == "systemd",
+			RestrictOOMScoreAdj: !p.c.State(host).CapSysRes})
+		if err != nil {
+			return err
+		}
+		changed, err := ensureFiles(ctx, p.Session, host, e, []desiredFile{
+			{Path: containerdConfig, Content: config},
+			{Path: kubeletUnitFile, Content: unit},
+			{Path: kubeletDropInFile, Content: dropIn},
+			{Path: manifests.CNIConfPath, Content: cniConf},
+		})
+		if err != nil {
+			return err
+		}
+		return p.services(ctx, host, e, changed)
+	})
+}
+
+// installBinaries copies staged binaries into place where the installed ones differ.
+func (p *setupRuntime) installBinaries(ctx context.Context, host string, e *remote.Executor) error {
+	bins := p.binaries(host)
+	targets := make([]string, len(bins))
+	for i, b := range bins {
+		targets[i] = b.To
+	}
+	have, err := remoteDigests(ctx, e, targets)
+	if err != nil {
+		return err
+	}
+	var script strings.Builder
+	var todo []string
+	for _, b := range bins {
+		if have[b.To] == b.SHA256 {
+			continue
+		}
+		fmt.Fprintf(&script, "install -D -m 0755 %s %s\n", remote.Quote(b.From), remote.Quote(b.To))
+		todo = append(todo, path.Base(b.To))
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	return p.Wet(host, "install "+strings.Join(todo, ", "), func() error {
+		_, err := e.Exec(ctx, "set -e\n"+script.String())
+		return err
+	})
+}
+
+// services reloads and restarts what changed, and makes sure containerd runs and the kubelet is enabled.
+func (p *setupRuntime) services(ctx context.Context, host string, e *remote.Executor, changed []string) error {
+	if slices.Contains(changed, kubeletUnitFile) || slices.Contains(changed, kubeletDropInFile) {
+		if err := p.Wet(host, "systemctl daemon-reload", func() error {
+			_, err := e.Exec(ctx, "systemctl daemon-reload")
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	state, err := e.Exec(ctx, "echo $(systemctl is-active containerd) $(systemctl is-enabled containerd) $(systemctl is-enabled kubelet)")
+	if err != nil {
+		state = ""
+	}
+	f := strings.Fields(state + " x x x")
+	if slices.Contains(changed, containerdConfig) || f[0] != "active" || f[1] != "enabled" {
+		if err := p.Wet(host, "enable and restart containerd", func() error {
+			_, err := e.Exec(ctx, "systemctl enable containerd >/dev/null 2>&1; systemctl restart containerd && "+
+				"for i in $(seq 1 30); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; "+
+				"echo 'containerd did not come up' >&2; journalctl -u containerd -n 20 --no-pager >&2; exit 1")
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if f[2] != "enabled" {
+		return p.Wet(host, "enable the kubelet", func() error {
+			_, err := e.Exec(ctx, "systemctl enable kubelet")
+			return err
+		})
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/internal/remote"
+	"github.com/berthsh/berth/inventory"
+	"github.com/berthsh/berth/manifests"
+)
+
+// ResetOptions configure a reset.
+type ResetOptions struct {
+	Inventory *inventory.Inventory
+	StateDir  string // base of the state directories; "" for the default
+	DryRun    bool
+	Observers []phase.Observer
+	Logger    *slog.Logger
+	Command   string
+}
+
+// Reset removes from every host what berth installed: the cluster (kubeadm reset), the load balancer, the
+// container runtime's data, the packages berth added (only those: packages that were there before stay), and
+// berth's files, then forgets the cluster's journal and kubeconfig. It runs under the cluster's lock.
+func Reset(ctx context.Context, o ResetOptions) (*phase.Report, error) {
+	inv := o.Inventory
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir, err := phase.StateDir(o.StateDir, inv.Metadata.Name)
+	if err != nil {
+		return nil, err
+	}
+	if !o.DryRun {
+		lock, err := phase.AcquireLock(filepath.Join(dir, phase.LockFile), phase.LockOptions{Command: o.Command})
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Release()
+	}
+	pool := remote.NewPool(inv, remote.PoolOptions{Logger: log})
+	defer pool.Close()
+	c := &Cluster{Inv: inv, Pool: pool, Log: log, StateDir: dir}
+	r := phase.New(phase.Options{Action: "reset", Logger: log, Observers: o.Observers, DryRun: o.DryRun},
+		&connect{c: c}, &readFacts{c: c}, &resetHosts{c: c}, &forgetState{c: c})
+	return r.Run(ctx)
+}
+
+// resetScript removes berth's cluster from a host. Every step tolerates what is already gone.
+const resetScript = `set -u
+if systemctl is-active --quiet ` + kubeadmUnit + `; then systemctl stop ` + kubeadmUnit + `; fi
+if command -v kubeadm >/dev/null; then kubeadm reset -f --cri-socket ` + manifests.CRISocket + ` >/dev/null 2>&1; fi
+systemctl disable --now kubelet keepalived haproxy >/dev/null 2>&1
+rm -f ` + kubeletUnitFile + ` ` + kubeletDropInFile + `
+rmdir ` + "/etc/systemd/system/kubelet.service.d" + ` 2>/dev/null
+systemctl daemon-reload
+if systemctl is-active --quiet containerd; then
+  ctr -n k8s.io tasks ls -q 2>/dev/null | xargs -r -n1 ctr -n k8s.io tasks kill -s SIGKILL >/dev/null 2>&1
+  systemctl stop containerd
+fi
+systemctl disable containerd >/dev/null 2>&1
+for m in $(awk '$2 ~ "^/(run/containerd|var/lib/containerd|var/lib/kubelet)" {print $2}' /proc/mounts | sort -r); do umount -l "$m"; done
+for d in /var/lib/containerd /var/lib/kubelet /var/lib/etcd; do [ -d "$d" ] && find "$d" -mindepth 1 -delete 2>/dev/null; done
+rm -rf /etc/kubernetes /etc/cni/net.d /opt/cni/bin /run/flannel ` + configDir + ` ` + containerdConfig + ` ` + keepalivedConfig + ` ` + keepalivedCheck + `
+rm -f ` + sysctlFile + ` ` + modulesFile + ` ` + binDir + `/kubeadm ` + binDir + `/kubelet ` + binDir + `/kubectl ` + binDir + `/etcdctl
+ip link delete cni0 >/dev/null 2>&1; ip link delete flannel.1 >/dev/null 2>&1
+if command -v iptables-save >/dev/null; then
+  iptables-save | grep -Ev '(KUBE-|FLANNEL|CNI-)' | iptables-restore
+fi
+if [ -s ` + packagesRecord + ` ]; then
+  DEBIAN_FRONTEND=noninteractive dpkg --purge $(cat ` + packagesRecord + `) >/dev/null
+fi
+rm -rf /var/lib/berth
+`
+
+// resetHosts runs the reset on every host where berth left something.
+type resetHosts struct {
+	phase.Base
+	c    *Cluster
+	todo []string
+}
+
+func (p *resetHosts) Title() string { return "Remove the cluster from the hosts" }
+func (p *resetHosts) Name() string  { return "reset-hosts" }
+
+func (p *resetHosts) Prepare(ctx context.Context) error {
+	for _, h := range p.c.allHosts() {
+		e, err := p.c.Host(h)
+		if err != nil {
+			return err
+		}
+		out, err := e.Exec(ctx, "for p in /var/lib/berth /etc/kubernetes "+kubeletUnitFile+" "+containerdConfig+" "+configDir+"; do [ -e $p ] && echo $p; done; grep -c '^"+hostsBegin+"$' /etc/hosts || true")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "0" {
+			p.todo = append(p.todo, h)
+		}
+	}
+	return nil
+}
+
+func (p *resetHosts) ShouldRun() bool { return len(p.todo) > 0 }
+
+func (p *resetHosts) Run(ctx context.Context) error {
+	return p.Each(ctx, p.todo, func(ctx context.Context, host string) error {
+		e, err := p.c.Host(host)
+		if err != nil {
+			return err
+		}
+		return p.Wet(host, "kubeadm reset; stop kubelet, keepalived, haproxy, containerd; remove their data, berth's files and the packages berth installed", func() error {
+			if _, err := e.Exec(ctx, resetScript); err != nil {
+				return err
+			}
+			// /etc/hosts may be a bind mount: edit a copy and write it back in place.
+			_, err := e.Exec(ctx, "cp /etc/hosts /etc/hosts.berth-copy && sed -i '/^"+hostsBegin+"$/,/^"+hostsEnd+"$/d' /etc/hosts.berth-copy && cat /etc/hosts.berth-copy > /etc/hosts && rm -f /etc/hosts.berth-copy")
+			return err
+		})
+	})
+}
+
+// forgetState removes the cluster's journal and kubeconfig from the state directory.
+type forgetState struct {
+	phase.Base
+	c *Cluster
+}
+
+func (p *forgetState) Title() string { return "Forget the cluster's local state" }
+func (p *forgetState) Name() string  { return "forget-state" }
+
+func (p *forgetState) Run(ctx context.Context) error {
+	var files []string
+	for _, name := range []string{KubeconfigFile, filepath.Base(phase.JournalPath(p.c.StateDir, "install"))} {
+		if _, err := os.Stat(filepath.Join(p.c.StateDir, name)); err == nil {
+			files = append(files, filepath.Join(p.c.StateDir, name))
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	return p.Wet("", fmt.Sprintf("remove %s", strings.Join(files, ", ")), func() error {
+		for _, f := range files {
+			if err := os.Remove(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

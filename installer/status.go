@@ -1,0 +1,273 @@
+package installer
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berthsh/berth/internal/remote"
+	"github.com/berthsh/berth/inventory"
+)
+
+// Status is what runs in a cluster right now.
+type Status struct {
+	Cluster     string           `json:"cluster"`
+	Endpoint    string           `json:"endpoint"`
+	VIPHolder   string           `json:"vipHolder,omitempty"` // control plane holding the VIP
+	VIPAnswers  bool             `json:"vipAnswers"`          // the API answers through the VIP
+	Nodes       []NodeStatus     `json:"nodes"`
+	APIServers  []EndpointStatus `json:"apiServers"`
+	Etcd        []EtcdStatus     `json:"etcd"`
+	DNS         []EndpointStatus `json:"dns,omitempty"`
+	Unreachable []string         `json:"unreachable,omitempty"` // hosts berth could not reach over SSH
+}
+
+// NodeStatus is one node as the API sees it.
+type NodeStatus struct {
+	Name       string `json:"name"`
+	Ready      bool   `json:"ready"`
+	Version    string `json:"version"`
+	InternalIP string `json:"internalIP"`
+	Roles      string `json:"roles"`
+	Registered bool   `json:"registered"`
+}
+
+// EndpointStatus is one server's health.
+type EndpointStatus struct {
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	Healthy bool   `json:"healthy"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// EtcdStatus is one etcd member.
+type EtcdStatus struct {
+	Host    string `json:"host"`
+	Member  bool   `json:"member"`
+	Healthy bool   `json:"healthy"`
+	Leader  bool   `json:"leader"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// Healthy reports whether everything berth installed is up.
+func (s *Status) Healthy() bool {
+	if !s.VIPAnswers || len(s.Unreachable) > 0 {
+		return false
+	}
+	for _, n := range s.Nodes {
+		if !n.Ready {
+			return false
+		}
+	}
+	for _, a := range s.APIServers {
+		if !a.Healthy {
+			return false
+		}
+	}
+	for _, e := range s.Etcd {
+		if !e.Healthy {
+			return false
+		}
+	}
+	for _, d := range s.DNS {
+		if !d.Healthy {
+			return false
+		}
+	}
+	return true
+}
+
+// ClusterStatus reads the status of the cluster an inventory describes. It only reads.
+func ClusterStatus(ctx context.Context, inv *inventory.Inventory, log *slog.Logger) (*Status, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pool := remote.NewPool(inv, remote.PoolOptions{Logger: log})
+	defer pool.Close()
+	c := &Cluster{Inv: inv, Pool: pool, Log: log}
+	st := &Status{Cluster: inv.Metadata.Name, Endpoint: inv.APIEndpoint()}
+
+	// Reach the control planes that answer; the others are reported, not fatal.
+	var reachable []*inventory.Host
+	for _, h := range inv.ControlPlanes() {
+		e, err := pool.Get(h.Name)
+		if err == nil {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err = e.Connect(cctx)
+			cancel()
+		}
+		if err != nil {
+			st.Unreachable = append(st.Unreachable, h.Name)
+			continue
+		}
+		reachable = append(reachable, h)
+		if err := c.refresh(ctx, h.Name); err != nil {
+			return nil, err
+		}
+	}
+	if len(reachable) == 0 {
+		return st, fmt.Errorf("no control plane of %s answers over SSH", inv.Metadata.Name)
+	}
+	if inv.ControlPlane.LoadBalancer.Type == inventory.LBKeepalivedHAProxy {
+		holder, err := vipHolder(ctx, c)
+		if err == nil {
+			st.VIPHolder = holder
+		}
+	}
+	k, err := c.Kube(ctx)
+	if err != nil {
+		return st, fmt.Errorf("reach the API of %s: %w", inv.Metadata.Name, err)
+	}
+	st.VIPAnswers = apiAnswers(ctx, k, inv.APIEndpoint())
+	if err := st.readNodes(ctx, c, k); err != nil {
+		return st, err
+	}
+	st.readAPIServers(ctx, c, reachable)
+	st.readEtcd(ctx, c, reachable)
+	st.DNS = dnsStatus(ctx, c)
+	return st, nil
+}
+
+// apiAnswers reports whether the API's /readyz answers through endpoint (dialled from the tunnel host).
+func apiAnswers(ctx context.Context, k *kubeClient, endpoint string) bool {
+	return probeHTTPS(ctx, k.config.Dial, endpoint, "/readyz") == nil
+}
+
+// probeHTTPS GETs path on address (TLS, not verified: only liveness is asked) through dial.
+func probeHTTPS(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), address, path string) error {
+	tr := &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // health probe only; no credentials are sent
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+address+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s%s answered %s", address, path, resp.Status)
+	}
+	return nil
+}
+
+func (st *Status) readNodes(ctx context.Context, c *Cluster, k *kubeClient) error {
+	list, err := k.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, n := range list.Items {
+		ns := NodeStatus{Name: n.Name, Ready: nodeReady(&n), Version: n.Status.NodeInfo.KubeletVersion, Registered: true}
+		for _, a := range n.Status.Addresses {
+			if a.Type == "InternalIP" {
+				ns.InternalIP = a.Address
+			}
+		}
+		var roles []string
+		for l := range n.Labels {
+			if r, ok := strings.CutPrefix(l, "node-role.kubernetes.io/"); ok {
+				roles = append(roles, r)
+			}
+		}
+		sort.Strings(roles)
+		ns.Roles = strings.Join(roles, ",")
+		st.Nodes = append(st.Nodes, ns)
+		seen[n.Name] = true
+	}
+	for _, h := range c.Inv.Nodes() {
+		if !seen[h.Name] {
+			st.Nodes = append(st.Nodes, NodeStatus{Name: h.Name})
+		}
+	}
+	sort.Slice(st.Nodes, func(i, j int) bool { return st.Nodes[i].Name < st.Nodes[j].Name })
+	return nil
+}
+
+func (st *Status) readAPIServers(ctx context.Context, c *Cluster, reachable []*inventory.Host) {
+	port := c.Inv.ControlPlane.LoadBalancer.APIServerPort
+	for _, h := range c.Inv.ControlPlanes() {
+		addr := net.JoinHostPort(c.Inv.NodeIP(h), fmt.Sprint(port))
+		es := EndpointStatus{Host: h.Name, Address: addr}
+		via, err := c.Host(reachable[0].Name)
+		if err == nil {
+			err = probeHTTPS(ctx, via.DialContext, addr, "/readyz")
+		}
+		es.Healthy = err == nil
+		if err != nil {
+			es.Detail = err.Error()
+		}
+		st.APIServers = append(st.APIServers, es)
+	}
+}
+
+func (st *Status) readEtcd(ctx context.Context, c *Cluster, reachable []*inventory.Host) {
+	up := map[string]bool{}
+	for _, h := range reachable {
+		up[h.Name] = true
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, h := range c.Inv.ControlPlanes() {
+		es := EtcdStatus{Host: h.Name}
+		if !up[h.Name] {
+			es.Detail = "host unreachable"
+			st.Etcd = append(st.Etcd, es)
+			continue
+		}
+		wg.Add(1)
+		go func(h *inventory.Host, es EtcdStatus) {
+			defer wg.Done()
+			e, err := c.Host(h.Name)
+			if err == nil {
+				var out string
+				out, err = e.Exec(ctx, etcdctl("endpoint status -w fields"))
+				es.Member = err == nil
+				es.Leader = strings.Contains(out, `"Leader" : `) && leaderIsSelf(out)
+			}
+			es.Healthy = err == nil
+			if err != nil {
+				es.Detail = firstLine(err.Error())
+			}
+			mu.Lock()
+			st.Etcd = append(st.Etcd, es)
+			mu.Unlock()
+		}(h, es)
+	}
+	wg.Wait()
+	sort.Slice(st.Etcd, func(i, j int) bool { return st.Etcd[i].Host < st.Etcd[j].Host })
+}
+
+// leaderIsSelf reads `etcdctl endpoint status -w fields`: the member is the leader when its MemberID is the Leader.
+func leaderIsSelf(fields string) bool {
+	var member, leader string
+	for _, line := range strings.Split(fields, "\n") {
+		k, v, ok := strings.Cut(line, " : ")
+		if !ok {
+			continue
+		}
+		switch strings.Trim(k, `" `) {
+		case "MemberID":
+			member = strings.TrimSpace(v)
+		case "Leader":
+			leader = strings.TrimSpace(v)
+		}
+	}
+	return member != "" && member == leader
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

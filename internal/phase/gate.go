@@ -1,0 +1,115 @@
+package phase
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// PlanItem is one change a dry run recorded: what would happen to which host in which phase.
+type PlanItem struct {
+	Phase  string `json:"phase"`
+	Title  string `json:"title"`
+	Host   string `json:"host,omitempty"` // empty for cluster-wide changes
+	Action string `json:"action"`
+}
+
+// Plan is every change a dry run recorded, in the order the phases would make them.
+type Plan struct {
+	Items []PlanItem `json:"items"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return p == nil || len(p.Items) == 0 }
+
+// ForHost returns the items of one host.
+func (p *Plan) ForHost(host string) []PlanItem {
+	var out []PlanItem
+	for _, it := range p.Items {
+		if it.Host == host {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// WriteText prints the plan grouped by phase, then host.
+func (p *Plan) WriteText(w io.Writer) error {
+	if p.Empty() {
+		_, err := fmt.Fprintln(w, "Plan: nothing to change.")
+		return err
+	}
+	fmt.Fprintf(w, "Plan: %d changes\n", len(p.Items))
+	lastPhase, lastHost := "", "\x00"
+	for _, it := range p.Items {
+		if it.Phase != lastPhase {
+			fmt.Fprintf(w, "%s (%s)\n", it.Title, it.Phase)
+			lastPhase, lastHost = it.Phase, "\x00"
+		}
+		if it.Host != lastHost {
+			h := it.Host
+			if h == "" {
+				h = "(cluster)"
+			}
+			fmt.Fprintf(w, "  %s\n", h)
+			lastHost = it.Host
+		}
+		if _, err := fmt.Fprintf(w, "    - %s\n", it.Action); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteJSON prints the plan as indented JSON.
+func (p *Plan) WriteJSON(w io.Writer) error {
+	if p == nil {
+		p = &Plan{}
+	}
+	if p.Items == nil {
+		p = &Plan{Items: []PlanItem{}}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// gate is the one place where changes happen, or, in a dry run, are recorded instead.
+type gate struct {
+	dry bool
+	em  *emitter
+
+	mu    sync.Mutex
+	plan  Plan
+	wet   int // changes made (real runs)
+	calls int // every call through the gate
+}
+
+// do runs fn, or records it in a dry run.
+func (g *gate) do(phase, title, host, action string, fn func() error) error {
+	g.mu.Lock()
+	g.calls++
+	if g.dry {
+		g.plan.Items = append(g.plan.Items, PlanItem{Phase: phase, Title: title, Host: host, Action: action})
+		g.mu.Unlock()
+		g.em.emit(Event{Kind: Planned, Phase: phase, Title: title, Host: host, Message: action})
+		return nil
+	}
+	g.wet++
+	g.mu.Unlock()
+	return fn()
+}
+
+// made returns how many changes went through the gate in a real run.
+func (g *gate) made() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.wet
+}
+
+func (g *gate) snapshot() *Plan {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return &Plan{Items: append([]PlanItem(nil), g.plan.Items...)}
+}

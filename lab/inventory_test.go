@@ -1,0 +1,83 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/berthsh/berth/inventory"
+)
+
+// The inventory the lab writes must load (defaults, validation) without errors for every shape Up accepts, and
+// point SSH at the lab's own key and known_hosts.
+func TestWrittenInventoryLoads(t *testing.T) {
+	tests := []struct {
+		name     string
+		cp, w, r int
+		subnets  map[inventory.PlaneName]string
+	}{
+		{name: "one control plane, one worker", cp: 1, w: 1},
+		{name: "HA with registries", cp: 3, w: 2, r: 2},
+		{name: "nine of each", cp: 9, w: 9, r: 9},
+		{name: "custom /16 subnets", cp: 1, w: 2, subnets: map[inventory.PlaneName]string{
+			"management": "10.60.0.0/16", "control": "10.61.0.0/16", "storage": "10.62.0.0/16", "business": "10.63.0.0/16"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			subnets, _, err := allocateSubnets(tt.subnets, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := &state{Name: "t-inv", Subnets: map[inventory.PlaneName]string{}, ControlPlanes: tt.cp, Workers: tt.w, Registries: tt.r}
+			for p, s := range subnets {
+				st.Subnets[p] = s.String()
+			}
+			l, err := labFromState(dir, st, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.writeInventory(); err != nil {
+				t.Fatal(err)
+			}
+			inv, err := inventory.Load(l.InventoryPath)
+			if err != nil {
+				t.Fatalf("inventory.Load: %v", err)
+			}
+			if len(inv.Hosts) != tt.cp+tt.w+tt.r || len(inv.ControlPlanes()) != tt.cp {
+				t.Errorf("hosts %d, control planes %d", len(inv.Hosts), len(inv.ControlPlanes()))
+			}
+			if inv.ControlPlane.VIP != nthAddr(subnets[inventory.Control], 100).String() || inv.ControlPlane.VIPPlane != inventory.Control {
+				t.Errorf("VIP %s on %s", inv.ControlPlane.VIP, inv.ControlPlane.VIPPlane)
+			}
+			if len(inv.DNS.Upstreams) != 0 {
+				t.Errorf("DNS upstreams %v: the lab must not point at resolvers outside it", inv.DNS.Upstreams)
+			}
+			if (tt.r > 0) != (len(inv.Registries) == 1) {
+				t.Errorf("registries: %+v", inv.Registries)
+			}
+			for i, h := range l.Hosts {
+				ih := inv.Host(h.Name)
+				if ih == nil {
+					t.Fatalf("host %s missing", h.Name)
+				}
+				for _, plane := range inventory.AllPlanes {
+					if nic := ih.NICs.Get(plane); nic == nil || nic.Address != h.NICs[plane].Address || nic.Interface != h.NICs[plane].Interface {
+						t.Errorf("%s %s: inventory NIC %+v, lab NIC %+v", h.Name, plane, nic, h.NICs[plane])
+					}
+				}
+				target := inv.SSHFor(ih)
+				if target.User != User || !target.Sudo || target.Port != 22 || target.Address != h.Address() {
+					t.Errorf("host %d ssh target %+v", i, target)
+				}
+				if target.KnownHosts != filepath.Join(dir, knownHostsFile) ||
+					len(target.IdentityFiles) != 1 || target.IdentityFiles[0] != filepath.Join(dir, keyFile) {
+					t.Errorf("ssh files resolve to %s and %v, want the lab directory's", target.KnownHosts, target.IdentityFiles)
+				}
+			}
+			if fi, err := os.Stat(l.InventoryPath); err != nil || fi.Mode().Perm() != 0o644 {
+				t.Errorf("inventory file: %v %v", fi, err)
+			}
+		})
+	}
+}

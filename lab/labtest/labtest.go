@@ -1,0 +1,90 @@
+// Package labtest gives tests a running lab: Require creates the lab a test package asks for (or reuses it, Up is
+// idempotent) and decides what happens when this machine cannot run one.
+package labtest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/berthsh/berth/lab"
+)
+
+// KeepEnv, set to 1, keeps test labs after the tests (DownAll does nothing), to look at them.
+const KeepEnv = "BERTH_LAB_KEEP"
+
+// upTimeout bounds one Require: the first run on a machine builds the host image with debootstrap.
+const upTimeout = 15 * time.Minute
+
+// Require returns a running lab for a test, creating it (or reusing it: Up is idempotent) with the given shape.
+// Each test package uses its own lab name (e.g. "t-remote", "t-install") so packages running in parallel do not
+// disturb each other. The lab is marked as a test lab and left running for the package's later tests;
+// `berth lab down --tests` (or DownAll) removes test labs at the end of a run.
+//
+// It skips under -short. When Docker (or debootstrap, for the first image build) is missing, it skips unless CI
+// is set, and fails when CI=true: on CI a missing prerequisite is a broken setup, not a reason to pass.
+func Require(t testing.TB, opts lab.Options) *lab.Lab {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a lab (Docker); skipped under -short")
+	}
+	if opts.Name == "" {
+		t.Fatal("labtest.Require: give the lab a name of the test package's own, e.g. t-remote")
+	}
+	opts.Test = true
+	if opts.Logger == nil {
+		w := &testWriter{t: t}
+		t.Cleanup(func() { w.done.Store(true) })
+		opts.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), upTimeout)
+	defer cancel()
+	l, err := lab.Up(ctx, opts)
+	if errors.Is(err, lab.ErrPrerequisite) {
+		if InCI() {
+			t.Fatalf("CI is set and the lab cannot run here: %v", err)
+		}
+		t.Skipf("lab unavailable on this machine (set CI=true to make this a failure): %v", err)
+	}
+	if err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// InCI reports whether the tests run on CI (CI set to anything but "", "0" or "false").
+func InCI() bool {
+	v := strings.ToLower(os.Getenv("CI"))
+	return v != "" && v != "0" && v != "false"
+}
+
+// DownAll removes every test lab on the Docker engine (the labs Require made) unless BERTH_LAB_KEEP=1, and returns
+// their names. Call it from a TestMain after m.Run, or run `berth lab down --tests`.
+func DownAll(ctx context.Context) ([]string, error) {
+	if os.Getenv(KeepEnv) == "1" {
+		return nil, nil
+	}
+	return lab.DownAll(ctx, true)
+}
+
+// testWriter sends log lines to t.Log, so they show up with the test that caused them; once that test is over
+// (the lab may be kept and used by later tests) it writes to stderr instead.
+type testWriter struct {
+	t    testing.TB
+	done atomic.Bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	if w.done.Load() {
+		return os.Stderr.Write(p)
+	}
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
