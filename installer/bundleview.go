@@ -32,8 +32,8 @@ func repoName(ref string) string {
 
 // imageSet names the images a group of hosts needs.
 type imageSet struct {
-	Name   string           // "control-plane" or "node"
-	Images []bundles.Image  // the images
+	Name   string          // "control-plane" or "node"
+	Images []bundles.Image // the images
 }
 
 // Refs returns every reference of the set's images.

@@ -2,6 +2,7 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -21,11 +22,17 @@ func runDetached(ctx context.Context, e *remote.Executor, description, command s
 		return err
 	}
 	script := fmt.Sprintf(`systemctl reset-failed %[1]s >/dev/null 2>&1
+cursor=$(journalctl -n 0 --show-cursor --no-pager 2>/dev/null | sed -n 's/^-- cursor: //p')
 systemd-run --unit %[1]s --description %[2]s --collect --wait --quiet --property=TimeoutStartSec=20min -- /bin/sh -c %[3]s
 rc=$?
-if [ $rc -ne 0 ]; then journalctl --no-pager -o cat -n 60 _SYSTEMD_UNIT=%[1]s.service >&2; fi
+if [ $rc -ne 0 ]; then journalctl --no-pager -o cat -n 60 --after-cursor "$cursor" _SYSTEMD_UNIT=%[1]s.service >&2; fi
 exit $rc`, kubeadmUnit, remote.Quote("berth: "+description), remote.Quote(command))
 	_, err := e.Run(ctx, remote.Cmd{Command: script, Secrets: secrets})
+	var re *remote.RunError
+	if errors.As(err, &re) && re.Err == nil {
+		// Name the step, not the wrapper script; the output is kubeadm's own.
+		return &remote.RunError{Host: re.Host, Cmd: description + " (systemd unit " + kubeadmUnit + ")", ExitCode: re.ExitCode, Output: re.Output}
+	}
 	return err
 }
 

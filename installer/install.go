@@ -56,6 +56,7 @@ func phases(c *Cluster) []phase.Phase {
 		&joinControlPlanes{c: c},
 		&joinWorkers{c: c},
 		&installCNI{c: c},
+		&installDNS{c: c},
 		&settleNodes{c: c},
 		&writeKubeconfig{c: c},
 	}

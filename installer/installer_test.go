@@ -210,7 +210,7 @@ func TestLeaderIsSelf(t *testing.T) {
 
 func TestPhaseNames(t *testing.T) {
 	got := strings.Join(PhaseNames(), ",")
-	want := "connect,facts,preflight,stage,os,runtime,images,load-balancer,init,join-secrets,join-control-planes,join-workers,cni,nodes,kubeconfig"
+	want := "connect,facts,preflight,stage,os,runtime,images,load-balancer,init,join-secrets,join-control-planes,join-workers,cni,dns,nodes,kubeconfig"
 	if got != want {
 		t.Errorf("phases = %s", got)
 	}

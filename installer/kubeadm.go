@@ -46,6 +46,8 @@ func (c *Cluster) clusterConfig(cgroupDriver string) (manifests.Cluster, error) 
 		ProxyMode:            k.ProxyMode,
 		FeatureGates:         k.FeatureGates,
 		APIServerArgs:        k.APIServerArgs,
+		// Cluster DNS is berth's own add-on (host network, dnsmasq on :53), not kubeadm's CoreDNS Deployment.
+		DisableCoreDNS: true,
 		Kubelet: manifests.Kubelet{CgroupDriver: cgroupDriver, MaxPods: k.Kubelet.MaxPods,
 			SystemReserved: k.Kubelet.SystemReserved, KubeReserved: k.Kubelet.KubeReserved, ExtraArgs: k.Kubelet.ExtraArgs},
 	}, nil

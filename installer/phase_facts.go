@@ -29,6 +29,7 @@ f apiserver /etc/kubernetes/manifests/kube-apiserver.yaml
 f etcd /etc/kubernetes/manifests/etcd.yaml
 f etcd-data /var/lib/etcd/member
 f pki /etc/kubernetes/pki/ca.crt
+f berth /var/lib/berth
 echo "kubelet $(systemctl is-active kubelet 2>/dev/null)"
 echo "capbnd $(awk '/^CapBnd/ {print $2}' /proc/self/status)"
 echo "hostname $(hostname)"
@@ -115,7 +116,7 @@ func (p *readFacts) Run(ctx context.Context) error {
 	// On hosts berth already installed, the ports its own components hold are expected to be taken.
 	if p.c.preflight != nil {
 		for _, h := range p.c.allHosts() {
-			if st := p.c.State(h); st.Has("kubelet-conf") || st.Has("admin") {
+			if st := p.c.State(h); st.Has("berth") || st.Has("kubelet-conf") {
 				p.c.preflight.Options.Installed = true
 			}
 		}

@@ -20,8 +20,10 @@ type setupLoadBalancer struct {
 	c *Cluster
 }
 
-func (p *setupLoadBalancer) Title() string { return "Set up the API load balancer (keepalived + haproxy)" }
-func (p *setupLoadBalancer) Name() string  { return "load-balancer" }
+func (p *setupLoadBalancer) Title() string {
+	return "Set up the API load balancer (keepalived + haproxy)"
+}
+func (p *setupLoadBalancer) Name() string { return "load-balancer" }
 
 func (p *setupLoadBalancer) ShouldRun() bool {
 	return p.c.Inv.ControlPlane.LoadBalancer.Type == inventory.LBKeepalivedHAProxy

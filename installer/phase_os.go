@@ -27,6 +27,9 @@ const sysctlContent = `# Written by berth: what Kubernetes networking needs.
 net.ipv4.ip_forward = 1
 net.bridge.bridge-nf-call-iptables = 1
 net.bridge.bridge-nf-call-ip6tables = 1
+# The kubelet, containerd and every pod's log and config watches use inotify; distribution defaults run out.
+fs.inotify.max_user_instances = 8192
+fs.inotify.max_user_watches = 524288
 `
 
 const modulesContent = `# Written by berth: loaded at boot where they are modules rather than built in.
@@ -113,10 +116,8 @@ func (p *prepareOS) kernel(ctx context.Context, host string, e *remote.Executor)
 		return err
 	}
 	var load []string
-	for _, m := range []string{"overlay", "br_netfilter"} {
-		switch facts.Modules[m] {
-		case "loaded", "builtin", "sysfs":
-		default:
+	for _, m := range []string{"overlay", "br_netfilter", "vxlan"} {
+		if facts.NeedsModprobe(m) {
 			load = append(load, m)
 		}
 	}
@@ -128,8 +129,11 @@ func (p *prepareOS) kernel(ctx context.Context, host string, e *remote.Executor)
 			return err
 		}
 	}
-	wrong := facts.Sysctls["net/ipv4/ip_forward"] != "1" || facts.Sysctls["net/bridge/bridge-nf-call-iptables"] != "1"
-	if len(changed) > 0 || wrong {
+	current, err := e.Exec(ctx, "sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables fs.inotify.max_user_instances")
+	if err != nil {
+		return err
+	}
+	if len(changed) > 0 || strings.Join(strings.Fields(current), " ") != "1 1 8192" {
 		return p.Wet(host, "apply "+sysctlFile, func() error {
 			_, err := e.Exec(ctx, "sysctl -q -p "+sysctlFile)
 			return err

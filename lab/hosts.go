@@ -54,6 +54,9 @@ func (l *Lab) hostConfig(h *Host, labels map[string]string) (*container.Config, 
 		Sysctls: map[string]string{"net.ipv4.ip_forward": "1"},
 		Resources: container.Resources{
 			Devices: []container.DeviceMapping{{PathOnHost: "/dev/kmsg", PathInContainer: "/dev/kmsg", CgroupPermissions: "rwm"}},
+			// A server's root may use every device; nested privileged pods (kube-proxy) ask runc for "a *:* rwm",
+			// which the device cgroup refuses unless the host's own cgroup allows it.
+			DeviceCgroupRules: []string{"a *:* rwm"},
 		},
 	}
 	for _, v := range hostVolumes {

@@ -133,8 +133,10 @@ func (n Node) registration(c Cluster) (nodeRegistration, error) {
 	}
 	r := nodeRegistration{Name: n.Name, CRISocket: CRISocket, ImagePullPolicy: "Never", KubeletExtraArgs: args(extra),
 		// berth's own preflight has checked the host; kubeadm's cannot read kernel configs or modules in
-		// containers and objects to swap that the kubelet is configured to tolerate.
-		IgnorePreflight: []string{"SystemVerification", "Swap"}}
+		// containers and objects to swap that the kubelet is configured to tolerate. HTTPProxyCIDR checks proxy
+		// settings an air-gapped host does not have, and kubeadm 1.31 built with Go 1.26 fails it on its own
+		// bracketed-IPv4 test URL.
+		IgnorePreflight: []string{"SystemVerification", "Swap", "HTTPProxyCIDR"}}
 	if n.Taints != nil {
 		t, err := parseTaints(n.Taints)
 		if err != nil {
@@ -191,9 +193,9 @@ func KubeadmJoin(c Cluster, n Node, j Join) ([]byte, error) {
 			"apiServerEndpoint": c.ControlPlaneEndpoint, "token": j.Token, "caCertHashes": j.CACertHashes,
 		}},
 		"nodeRegistration": reg,
-		"patches":          map[string]any{"directory": PatchesDir},
 	}
 	if n.ControlPlane {
+		join["patches"] = map[string]any{"directory": PatchesDir}
 		if j.CertificateKey == "" {
 			return nil, errors.New("a control plane joins with the certificate key")
 		}

@@ -93,6 +93,12 @@ func (a *apt) simulate(ctx context.Context, status string, names []string) ([]de
 	return pkgs, nil
 }
 
+// known reports whether apt has a package of that name.
+func (a *apt) known(ctx context.Context, name string) bool {
+	out, err := a.b.run.run(ctx, a.b.cache.dir, []string{"LC_ALL=C"}, "apt-cache", "show", "--no-all-versions", name)
+	return err == nil && bytes.Contains(out, []byte("Package: "+name))
+}
+
 // requiredPackages lists the packages of Priority: required, which every Debian system has.
 func (a *apt) requiredPackages(ctx context.Context) ([]string, error) {
 	if a.required != nil {
@@ -146,7 +152,13 @@ func (a *apt) statusFor(ctx context.Context, baseline []string, empty bool) (str
 	if err != nil {
 		return "", err
 	}
+	// What debootstrap --variant=minbase installs: the required set and apt, plus usr-is-merged where the
+	// release has it (merged /usr is debootstrap's default; without it apt would satisfy "usrmerge |
+	// usr-is-merged" with usrmerge and its perl, and assume a perl the hosts do not have).
 	names := append(append(append([]string{}, req...), "apt"), baseline...)
+	if a.known(ctx, "usr-is-merged") {
+		names = append(names, "usr-is-merged")
+	}
 	pkgs, err := a.simulate(ctx, emptyStatus, names)
 	if err != nil {
 		return "", fmt.Errorf("resolve the baseline host: %w", err)
@@ -188,7 +200,7 @@ func (a *apt) closure(ctx context.Context, names, baseline []string, empty bool)
 	if err != nil {
 		return nil, err
 	}
-	k := key("closure", names, baseline, empty, lists)
+	k := key("closure-v2", names, baseline, empty, lists)
 	var cached []debPkg
 	if a.b.cache.record("apt", k, &cached) {
 		return cached, nil

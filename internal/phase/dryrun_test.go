@@ -154,3 +154,22 @@ func sortedPlan(p *Plan) []PlanItem {
 	}
 	return items
 }
+
+// TestPlanTextGroupsHosts checks that interleaved items of parallel hosts print host by host within each phase.
+func TestPlanTextGroupsHosts(t *testing.T) {
+	p := &Plan{Items: []PlanItem{
+		{Phase: "lb", Title: "LB", Host: "cp2", Action: "write a"},
+		{Phase: "lb", Title: "LB", Host: "cp1", Action: "write a"},
+		{Phase: "lb", Title: "LB", Host: "cp2", Action: "start"},
+		{Phase: "lb", Title: "LB", Host: "cp1", Action: "start"},
+		{Phase: "init", Title: "Init", Host: "cp1", Action: "kubeadm init"},
+	}}
+	var b bytes.Buffer
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "Plan: 5 changes\nLB (lb)\n  cp2\n    - write a\n    - start\n  cp1\n    - write a\n    - start\nInit (init)\n  cp1\n    - kubeadm init\n"
+	if b.String() != want {
+		t.Errorf("plan text:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

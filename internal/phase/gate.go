@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"sync"
 )
 
@@ -41,8 +42,26 @@ func (p *Plan) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "Plan: %d changes\n", len(p.Items))
+	// Hosts run in parallel, so their items interleave; within a phase, list them host by host (in the order
+	// each host first appeared), keeping each host's actions in order.
+	items := append([]PlanItem(nil), p.Items...)
+	first := map[string]int{}
+	for i, it := range items {
+		for _, k := range []string{it.Phase, it.Phase + "\x00" + it.Host} {
+			if _, ok := first[k]; !ok {
+				first[k] = i
+			}
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if pa, pb := first[a.Phase], first[b.Phase]; pa != pb {
+			return pa < pb
+		}
+		return first[a.Phase+"\x00"+a.Host] < first[b.Phase+"\x00"+b.Host]
+	})
 	lastPhase, lastHost := "", "\x00"
-	for _, it := range p.Items {
+	for _, it := range items {
 		if it.Phase != lastPhase {
 			fmt.Fprintf(w, "%s (%s)\n", it.Title, it.Phase)
 			lastPhase, lastHost = it.Phase, "\x00"

@@ -34,13 +34,11 @@ func checkKernelFeatures(_ *input, h *inventory.Host, f *Facts) []Result {
 		}
 		out = append(out, r)
 	}
-	_, bridgeNF := f.Sysctls["net.bridge.bridge-nf-call-iptables"]
-	bridgeNF = bridgeNF && f.Sysctls["net.bridge.bridge-nf-call-iptables"] != "missing"
-	feature("br_netfilter", "/proc/sys/net/bridge exists", bridgeNF,
+	feature("br_netfilter", "/proc/sys/net/bridge exists", f.FeatureActive("br_netfilter"),
 		"use a kernel with CONFIG_BRIDGE_NETFILTER (built in or as the br_netfilter module)")
-	feature("overlay", "overlay in /proc/filesystems", slices.Contains(f.Filesystems, "overlay"),
+	feature("overlay", "overlay in /proc/filesystems", f.FeatureActive("overlay"),
 		"use a kernel with CONFIG_OVERLAY_FS (containerd's snapshotter needs it)")
-	feature("vxlan", "/sys/module/vxlan exists", f.Modules["vxlan"] == "present" || f.Modules["vxlan"] == "loaded",
+	feature("vxlan", "/sys/module/vxlan exists", f.FeatureActive("vxlan"),
 		"use a kernel with CONFIG_VXLAN (the pod network's overlay needs it)")
 
 	fwd := f.Sysctls["net.ipv4.ip_forward"]
@@ -55,4 +53,22 @@ func checkKernelFeatures(_ *input, h *inventory.Host, f *Facts) []Result {
 		r.Fix = "make /proc/sys writable for root (containers: systempaths=unconfined)"
 	}
 	return append(out, r)
+}
+
+// FeatureActive reports whether a kernel feature (br_netfilter, overlay, vxlan) is usable right now, whether built
+// in or as a loaded module; the evidence is in /proc and /sys, so kernels without loadable modules count too.
+func (f *Facts) FeatureActive(name string) bool {
+	switch name {
+	case "br_netfilter":
+		v, ok := f.Sysctls["net.bridge.bridge-nf-call-iptables"]
+		return ok && v != "missing"
+	case "overlay":
+		return slices.Contains(f.Filesystems, "overlay")
+	}
+	return f.Modules[name] == "present" || f.Modules[name] == "loaded"
+}
+
+// NeedsModprobe reports whether a kernel feature is not active but available as a module the install must load.
+func (f *Facts) NeedsModprobe(name string) bool {
+	return !f.FeatureActive(name) && f.Modules[name] == "loadable"
 }

@@ -1,0 +1,338 @@
+package installer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/release"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/berthsh/berth/internal/remote"
+	"github.com/berthsh/berth/manifests"
+)
+
+// dnsWait bounds each wait of the DNS phase: for the pods to be replaced, for dnsmasq to start, for DNS to answer.
+const dnsWait = 5 * time.Minute
+
+// readLabels plans the DNS label of every node: set on the DNS hosts, removed elsewhere.
+func (p *installDNS) readLabels(ctx context.Context, k *kubeClient) error {
+	nodes, err := k.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	have := map[string]bool{}
+	for _, n := range nodes.Items {
+		have[n.Name] = n.Labels[manifests.DNSNodeLabel] == "true"
+	}
+	for _, h := range p.c.Inv.Nodes() {
+		if want := isDNSHost(p.c.Inv, h.Name); want != have[h.Name] {
+			p.labels[h.Name] = want
+		}
+	}
+	return nil
+}
+
+func (p *installDNS) applyLabels(ctx context.Context) error {
+	var names []string
+	for n := range p.labels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		want := p.labels[n]
+		action, value := "label node "+n+" "+manifests.DNSNodeLabel+"=true", any("true")
+		if !want {
+			action, value = "remove label "+manifests.DNSNodeLabel+" from node "+n, nil
+		}
+		err := p.Wet("", action, func() error {
+			k, err := p.c.Kube(ctx)
+			if err != nil {
+				return err
+			}
+			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{manifests.DNSNodeLabel: value}}})
+			_, err = k.cs.CoreV1().Nodes().Patch(ctx, n, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", action, err)
+		}
+	}
+	return nil
+}
+
+// releaseDiff says why the release must be installed or upgraded, or "" when the deployed revision renders the
+// same objects and the cluster still holds them unchanged.
+func releaseDiff(ctx context.Context, k *kubeClient, rel *helmRelease, want []*unstructured.Unstructured) (string, error) {
+	last, err := rel.last()
+	if err != nil {
+		return "", err
+	}
+	if last == nil {
+		return "install", nil
+	}
+	if last.Info.Status != release.StatusDeployed {
+		return fmt.Sprintf("upgrade (revision %d is %s)", last.Version, last.Info.Status), nil
+	}
+	deployed, err := objects([]byte(last.Manifest))
+	if err != nil {
+		return "", fmt.Errorf("read the manifest of %s revision %d: %w", rel.name, last.Version, err)
+	}
+	if changed := changedObjects(deployed, want); len(changed) > 0 {
+		return fmt.Sprintf("upgrade from revision %d: %s", last.Version, strings.Join(changed, ", ")), nil
+	}
+	for _, o := range want {
+		r, err := k.diff(ctx, o)
+		if err != nil {
+			return "", err
+		}
+		if r.Changed {
+			what := "changed"
+			if r.Created {
+				what = "missing"
+			}
+			return fmt.Sprintf("upgrade: %s is %s in the cluster", r.Object, what), nil
+		}
+	}
+	return "", nil
+}
+
+// changedObjects names the objects that differ between two renders (added, removed or changed).
+func changedObjects(have, want []*unstructured.Unstructured) []string {
+	index := func(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+		m := map[string]*unstructured.Unstructured{}
+		for _, o := range objs {
+			m[describeObject(o)] = o
+		}
+		return m
+	}
+	h, w := index(have), index(want)
+	var out []string
+	for name, o := range w {
+		switch old, ok := h[name]; {
+		case !ok:
+			out = append(out, "add "+name)
+		case !equality.Semantic.DeepEqual(old.Object, o.Object):
+			out = append(out, "change "+name)
+		}
+	}
+	for name := range h {
+		if _, ok := w[name]; !ok {
+			out = append(out, "remove "+name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (p *installDNS) applyRelease(ctx context.Context) error {
+	k, err := p.c.Kube(ctx)
+	if err != nil {
+		return err
+	}
+	chart, err := manifests.DNSChart()
+	if err != nil {
+		return err
+	}
+	rel, err := newHelmRelease(k, manifests.DNSRelease, manifests.DNSNamespace, p.c.Log)
+	if err != nil {
+		return err
+	}
+	r, err := rel.apply(ctx, chart, p.values.Map(), dnsWait)
+	if err != nil {
+		return err
+	}
+	p.Logf("", "release %s revision %d %s", r.Name, r.Version, r.Info.Status)
+	return nil
+}
+
+// dnsPods returns the DNS pods on a node (terminating ones included).
+func dnsPods(ctx context.Context, k *kubeClient, node string) ([]corev1.Pod, error) {
+	list, err := k.cs.CoreV1().Pods(manifests.DNSNamespace).List(ctx, metav1.ListOptions{
+		LabelSelector: "app.kubernetes.io/name=" + manifests.DNSRelease, FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return nil, fmt.Errorf("list the DNS pods on %s: %w", node, err)
+	}
+	return list.Items, nil
+}
+
+func hasContainer(pod *corev1.Pod, name string) bool {
+	for _, c := range pod.Spec.Containers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// poll calls check every 2 s until it returns done or an error, or dnsWait passes; wait describes what was
+// awaited, for the timeout's error.
+func poll(ctx context.Context, wait string, check func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, dnsWait)
+	defer cancel()
+	var last error
+	for {
+		done, err := check()
+		if done && err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("%s: still not done after %s: %w", wait, dnsWait, last)
+			}
+			return fmt.Errorf("%s: still not done after %s", wait, dnsWait)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// startHostDnsmasq (re)starts the host's dnsmasq once no DNS pod with its own dnsmasq runs on the host (after a
+// change from the management variant the old pods go one host at a time).
+func (p *installDNS) startHostDnsmasq(ctx context.Context, host string, e *remote.Executor) error {
+	k, err := p.c.Kube(ctx)
+	if err != nil {
+		return err
+	}
+	return poll(ctx, "start dnsmasq on "+host, func() (bool, error) {
+		pods, err := dnsPods(ctx, k, host)
+		if err != nil {
+			return false, err
+		}
+		for i := range pods {
+			if hasContainer(&pods[i], "dnsmasq") {
+				return false, fmt.Errorf("pod %s still runs dnsmasq in the pod", pods[i].Name)
+			}
+		}
+		if _, err := e.Exec(ctx, "systemctl restart "+dnsmasqUnit); err != nil {
+			log, _ := e.Exec(ctx, "journalctl -u "+dnsmasqUnit+" -n 5 --no-pager 2>&1 || true")
+			return false, fmt.Errorf("%w\n%s", err, log)
+		}
+		return true, nil
+	})
+}
+
+// stopHostDnsmasq stops the host's dnsmasq: at once where no DNS pod will need the port, on a DNS host of the
+// management variant once its new DNS pod (with dnsmasq) is there, so that the host answers until the last moment.
+func (p *installDNS) stopHostDnsmasq(ctx context.Context, host string, e *remote.Executor) error {
+	stop := func() error {
+		_, err := e.Exec(ctx, "systemctl stop "+dnsmasqUnit)
+		return err
+	}
+	if !isDNSHost(p.c.Inv, host) {
+		return stop()
+	}
+	k, err := p.c.Kube(ctx)
+	if err != nil {
+		return err
+	}
+	return poll(ctx, "stop the host's dnsmasq on "+host, func() (bool, error) {
+		pods, err := dnsPods(ctx, k, host)
+		if err != nil {
+			return false, err
+		}
+		for i := range pods {
+			if pods[i].DeletionTimestamp == nil && hasContainer(&pods[i], "dnsmasq") {
+				return true, stop()
+			}
+		}
+		return false, errors.New("the DNS pod with dnsmasq has not been created there yet")
+	})
+}
+
+// waitAnswers waits until dnsmasq on every DNS host answers for the cluster domain, every DNS host is a ready
+// endpoint of the kube-dns Service, and the Service's address answers.
+func (p *installDNS) waitAnswers(ctx context.Context) error {
+	inv := p.c.Inv
+	k, err := p.c.Kube(ctx)
+	if err != nil {
+		return err
+	}
+	hosts := inv.DNSHosts()
+	start := time.Now()
+	err = poll(ctx, "wait until cluster DNS answers", func() (bool, error) {
+		var errs []error
+		for _, h := range hosts {
+			e, err := p.c.Host(h.Name)
+			if err == nil {
+				_, err = p.targets.askThrough(ctx, e, dnsEndpoint(inv, h))
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", h.Name, err))
+			}
+		}
+		ready, err := readyDNSEndpoints(ctx, k)
+		if err != nil {
+			errs = append(errs, err)
+		} else if len(ready) < len(hosts) {
+			errs = append(errs, fmt.Errorf("the kube-dns Service has %d ready endpoints (%s) of %d", len(ready),
+				strings.Join(ready, ", "), len(hosts)))
+		}
+		if e, err := p.c.Host(hosts[0].Name); err == nil {
+			if _, err := p.targets.askThrough(ctx, e, net.JoinHostPort(p.targets.ServiceIP.String(), "53")); err != nil {
+				errs = append(errs, fmt.Errorf("the kube-dns Service: %w", err))
+			}
+		}
+		return len(errs) == 0, errors.Join(errs...)
+	})
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, p.podDiagnosis(ctx, k))
+	}
+	p.Logf("", "cluster DNS answers on %d hosts and through the kube-dns Service %s (after %s)", len(hosts),
+		p.targets.ServiceIP, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// readyDNSEndpoints returns the nodes of the kube-dns Service's ready endpoints.
+func readyDNSEndpoints(ctx context.Context, k *kubeClient) ([]string, error) {
+	slices, err := k.cs.DiscoveryV1().EndpointSlices(manifests.DNSNamespace).List(ctx,
+		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + manifests.DNSService})
+	if err != nil {
+		return nil, fmt.Errorf("list the kube-dns endpoints: %w", err)
+	}
+	var out []string
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && *ep.Conditions.Ready && ep.NodeName != nil {
+				out = append(out, *ep.NodeName)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// podDiagnosis describes the DNS pods' containers that are not ready, for an error message.
+func (p *installDNS) podDiagnosis(ctx context.Context, k *kubeClient) string {
+	list, err := k.cs.CoreV1().Pods(manifests.DNSNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + manifests.DNSRelease})
+	if err != nil {
+		return "DNS pods: " + err.Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "DNS pods (kubectl -n %s get pods -l app.kubernetes.io/name=%s -o wide):", manifests.DNSNamespace, manifests.DNSRelease)
+	for _, pod := range list.Items {
+		fmt.Fprintf(&b, "\n - %s on %s: %s", pod.Name, pod.Spec.NodeName, pod.Status.Phase)
+		for _, cs := range pod.Status.ContainerStatuses {
+			switch {
+			case cs.State.Waiting != nil:
+				fmt.Fprintf(&b, "; %s waiting (%s: %s)", cs.Name, cs.State.Waiting.Reason, firstLine(cs.State.Waiting.Message))
+			case cs.State.Terminated != nil:
+				fmt.Fprintf(&b, "; %s terminated (%s)", cs.Name, cs.State.Terminated.Reason)
+			case !cs.Ready:
+				fmt.Fprintf(&b, "; %s not ready (%d restarts)", cs.Name, cs.RestartCount)
+			}
+		}
+	}
+	return b.String()
+}

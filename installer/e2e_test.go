@@ -1,0 +1,493 @@
+package installer_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/berthsh/berth/lab"
+)
+
+// installLab is the lab every end-to-end test of the install shares: three control planes and two workers.
+var installLab = lab.Options{Name: "t-install", ControlPlanes: 3, Workers: 2}
+
+// TestE2EInstall installs a real HA cluster on a fresh lab from the lab bundle, with every host's egress blocked,
+// and checks it the way an operator would: through the VIP, across workers, after killing berth mid-join, on a
+// second install, and with the VIP's holder stopped.
+func TestE2EInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: needs Docker, the lab and the lab bundle")
+	}
+	env := freshLab(t, installLab)
+	ctx := context.Background()
+	for _, h := range env.lab.Hosts {
+		if err := env.lab.BlockEgress(ctx, h.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, h := range env.lab.Hosts {
+			env.lab.UnblockEgress(context.Background(), h.Name)
+		}
+	})
+
+	t.Run("dry run changes nothing", func(t *testing.T) { testDryRun(t, env) })
+	if !t.Run("install killed during the control-plane join resumes", func(t *testing.T) { testInstallKilledAndResumed(t, env) }) {
+		t.FailNow()
+	}
+	t.Run("egress stayed blocked", func(t *testing.T) {
+		st, err := env.lab.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range st {
+			if !h.EgressBlocked {
+				t.Errorf("%s could reach beyond the lab's planes during the install", h.Name)
+			}
+		}
+	})
+	t.Run("cluster is healthy through the VIP", func(t *testing.T) { testHealthy(t, env) })
+	t.Run("pods on different workers reach each other", func(t *testing.T) { testPodNetwork(t, env) })
+	t.Run("second install is a no-op", func(t *testing.T) { testNoOp(t, env) })
+	t.Run("status reports the cluster", func(t *testing.T) { testStatus(t, env) })
+	t.Run("API answers through the VIP when its holder stops", func(t *testing.T) { testVIPFailover(t, env) })
+}
+
+func testDryRun(t *testing.T, env *e2eEnv) {
+	code, stdout, stderr := env.run(t, 10*time.Minute, env.installArgs("--dry-run")...)
+	if code != 0 {
+		t.Fatalf("dry run exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"kubeadm init", "kubeadm join", "install 3 Debian packages", "import"} {
+		if !strings.Contains(stdout, want) && !strings.Contains(stdout, strings.Replace(want, "3 ", "", 1)) {
+			t.Errorf("plan lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, h := range env.inv.Nodes() {
+		out, err := env.exec(t, h.Name, "ls -d /var/lib/berth /etc/kubernetes /etc/containerd/config.toml 2>/dev/null; true")
+		if err != nil || strings.TrimSpace(out) != "" {
+			t.Errorf("dry run changed %s: %q %v", h.Name, out, err)
+		}
+	}
+}
+
+// testInstallKilledAndResumed starts the install, SIGKILLs berth while the second control plane joins, and runs
+// the install again, which must resume and finish.
+func testInstallKilledAndResumed(t *testing.T, env *e2eEnv) {
+	cmd := exec.Command(env.berth, env.installArgs()...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	cp2 := env.inv.ControlPlanes()[1].Name
+	killed := false
+	for !killed {
+		select {
+		case err := <-done:
+			t.Fatalf("install ended (%v) before %s joined; output:\n%s", err, cp2, out.String())
+		case <-time.After(time.Second):
+		}
+		if time.Since(start) > 40*time.Minute {
+			cmd.Process.Kill()
+			t.Fatalf("install did not reach the control-plane join in 40 minutes:\n%s", out.String())
+		}
+		if state, _ := env.exec(t, cp2, "systemctl is-active berth-kubeadm || true"); strings.TrimSpace(state) == "active" {
+			time.Sleep(3 * time.Second) // well inside kubeadm join
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			killed = true
+		}
+	}
+	t.Logf("berth killed with SIGKILL %s into the install, during the join of %s", time.Since(start).Round(time.Second), cp2)
+	first := out.String()
+
+	resume := time.Now()
+	code, stdout, stderr := env.run(t, 40*time.Minute, env.installArgs()...)
+	if code != 0 {
+		t.Fatalf("resumed install exit %d\nfirst run:\n%s\nsecond run:\n%s\n%s", code, first, stdout, stderr)
+	}
+	t.Logf("resumed install finished in %s (whole install %s)\n%s", time.Since(resume).Round(time.Second), time.Since(start).Round(time.Second), stdout)
+	if !strings.Contains(stderr, "done in an earlier run") {
+		t.Errorf("the second run did not resume from the journal:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "runs Kubernetes") {
+		t.Errorf("no summary:\n%s", stdout)
+	}
+	st, err := os.Stat(env.kubeconfig())
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig %s: mode %v, %v; want 0600", env.kubeconfig(), st.Mode().Perm(), err)
+	}
+}
+
+func testHealthy(t *testing.T, env *e2eEnv) {
+	cs := env.kube(t)
+	ctx := context.Background()
+	version := bundleVersion(t, env)
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("list nodes through the VIP: %v", err)
+	}
+	if len(nodes.Items) != 5 {
+		t.Fatalf("%d nodes, want 5", len(nodes.Items))
+	}
+	for _, n := range nodes.Items {
+		ready := false
+		for _, c := range n.Status.Conditions {
+			ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
+		}
+		if !ready || n.Status.NodeInfo.KubeletVersion != version {
+			t.Errorf("node %s: ready %v, kubelet %s (want %s)", n.Name, ready, n.Status.NodeInfo.KubeletVersion, version)
+		}
+		want := env.inv.NodeIP(env.inv.Host(n.Name))
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP && a.Address != want {
+				t.Errorf("node %s has InternalIP %s, want its control-plane NIC %s", n.Name, a.Address, want)
+			}
+		}
+	}
+	pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning {
+			t.Errorf("kube-system pod %s is %s", p.Name, p.Status.Phase)
+		}
+	}
+	if len(pods.Items) < 3*4+5 {
+		t.Errorf("only %d kube-system pods (want 3x apiserver, controller-manager, scheduler, etcd + 5 kube-proxy)", len(pods.Items))
+	}
+	raw, _ := os.ReadFile(env.kubeconfig())
+	if !strings.Contains(string(raw), "server: https://"+env.inv.APIEndpoint()) {
+		t.Errorf("kubeconfig does not point at the VIP %s", env.inv.APIEndpoint())
+	}
+}
+
+func bundleVersion(t *testing.T, env *e2eEnv) string {
+	code, stdout, stderr := env.run(t, time.Minute, "bundle", "inspect", env.bundle, "--key", env.key, "-o", "json")
+	if code != 0 {
+		t.Fatalf("inspect: %s", stderr)
+	}
+	var m struct {
+		Manifest struct {
+			KubernetesVersion string `json:"kubernetesVersion"`
+		} `json:"manifest"`
+		KubernetesVersion string `json:"kubernetesVersion"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Manifest.KubernetesVersion != "" {
+		return m.Manifest.KubernetesVersion
+	}
+	return m.KubernetesVersion
+}
+
+// testPodNetwork runs a server pod on one worker and a client pod on the other.
+func testPodNetwork(t *testing.T, env *e2eEnv) {
+	env.loadNetcheck(t)
+	cs := env.kube(t)
+	ctx := context.Background()
+	workers := env.inv.Workers()
+	ns := "berth-e2e"
+	cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	t.Cleanup(func() { cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	server := netcheckPod("server", workers[0].Name, "serve", ":8080")
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, server, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ip string
+	err := waitUntil(3*time.Minute, 2*time.Second, func() error {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "server", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+			return fmt.Errorf("server pod is %s", p.Status.Phase)
+		}
+		ip = p.Status.PodIP
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := netcheckPod("client", workers[1].Name, "get", "http://"+ip+":8080/", "60")
+	client.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, client, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = waitUntil(3*time.Minute, 2*time.Second, func() error {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "client", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return nil
+		case corev1.PodFailed:
+			return fmt.Errorf("client failed: %s", podLogs(cs, ns, "client"))
+		}
+		return fmt.Errorf("client is %s", p.Status.Phase)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs := podLogs(cs, ns, "client"); !strings.Contains(logs, "netcheck on server") {
+		t.Errorf("client on %s did not reach the server on %s: %q", workers[1].Name, workers[0].Name, logs)
+	}
+}
+
+func netcheckPod(name, node string, args ...string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			NodeName:   node,
+			Containers: []corev1.Container{{Name: "netcheck", Image: NetcheckImage, ImagePullPolicy: corev1.PullNever, Args: args}},
+		},
+	}
+}
+
+func podLogs(cs kubernetes.Interface, ns, name string) string {
+	b, err := cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(context.Background())
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+func testNoOp(t *testing.T, env *e2eEnv) {
+	for _, args := range [][]string{env.installArgs("-o", "json"), env.installArgs("-o", "json", "--restart")} {
+		code, stdout, stderr := env.run(t, 15*time.Minute, args...)
+		if code != 0 {
+			t.Fatalf("berth %v: exit %d\n%s\n%s", args, code, stdout, stderr)
+		}
+		var res struct {
+			ChangesMade int `json:"changesMade"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("%v\n%s", err, stdout)
+		}
+		if res.ChangesMade != 0 {
+			t.Errorf("berth %v made %d changes on an installed cluster:\n%s", args[len(args)-1], res.ChangesMade, stderr)
+		}
+	}
+}
+
+func testStatus(t *testing.T, env *e2eEnv) {
+	code, stdout, stderr := env.run(t, 5*time.Minute, "status", "-i", env.invPath, "-o", "json")
+	var st struct {
+		VIPHolder  string
+		VIPAnswers bool
+		Nodes      []struct {
+			Name  string
+			Ready bool
+		}
+		Etcd []struct {
+			Host            string
+			Healthy, Leader bool
+		}
+		APIServers []struct {
+			Host    string
+			Healthy bool
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatalf("status: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+	}
+	if !st.VIPAnswers || st.VIPHolder == "" || len(st.Nodes) != 5 || len(st.Etcd) != 3 || len(st.APIServers) != 3 {
+		t.Errorf("status = %+v", st)
+	}
+	leaders := 0
+	for _, e := range st.Etcd {
+		if !e.Healthy {
+			t.Errorf("etcd on %s unhealthy", e.Host)
+		}
+		if e.Leader {
+			leaders++
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d etcd leaders", leaders)
+	}
+	for _, a := range st.APIServers {
+		if !a.Healthy {
+			t.Errorf("API server on %s not ready", a.Host)
+		}
+	}
+	_, text, _ := env.run(t, 5*time.Minute, "status", "-i", env.invPath)
+	t.Logf("berth status:\n%s", text)
+}
+
+// testVIPFailover stops the control plane holding the VIP and measures how long the API does not answer through
+// the VIP.
+func testVIPFailover(t *testing.T, env *e2eEnv) {
+	ctx := context.Background()
+	holder := ""
+	for _, h := range env.inv.ControlPlanes() {
+		out, _ := env.exec(t, h.Name, "ip -o -4 addr show")
+		if strings.Contains(out, " "+env.inv.ControlPlane.VIP+"/") {
+			holder = h.Name
+		}
+	}
+	if holder == "" {
+		t.Fatal("no control plane holds the VIP")
+	}
+	url := "https://" + env.inv.APIEndpoint() + "/readyz"
+	client := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}} //nolint:gosec // liveness probe of a test cluster
+	probe := func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	if !probe() {
+		t.Fatal("the API does not answer through the VIP before the test")
+	}
+	var mu sync.Mutex
+	var lastOK, firstDown, backAt time.Time
+	stop := make(chan struct{})
+	stopped := time.Time{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			ok, now := probe(), time.Now()
+			mu.Lock()
+			switch {
+			case ok && !stopped.IsZero() && !firstDown.IsZero() && backAt.IsZero():
+				backAt = now
+			case ok:
+				lastOK = now
+			case !ok && !stopped.IsZero() && firstDown.IsZero():
+				firstDown = now
+			}
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(time.Second)
+	mu.Lock()
+	stopped = time.Now()
+	mu.Unlock()
+	if err := env.lab.StopHost(ctx, holder); err != nil {
+		t.Fatal(err)
+	}
+	err := waitUntil(2*time.Minute, 200*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if backAt.IsZero() && !firstDown.IsZero() {
+			return fmt.Errorf("the API has not answered through the VIP since %s stopped", holder)
+		}
+		if firstDown.IsZero() && time.Since(stopped) < 10*time.Second {
+			return fmt.Errorf("no outage seen yet")
+		}
+		return nil
+	})
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gap := time.Duration(0)
+	if !firstDown.IsZero() {
+		gap = backAt.Sub(lastOK)
+	}
+	t.Logf("VIP failover: %s stopped; the API did not answer through the VIP for %s (goal <= 5s)", holder, gap.Round(10*time.Millisecond))
+	if f := os.Getenv("BERTH_BENCH_OUT"); f != "" {
+		appendLine(f, fmt.Sprintf("vip-failover-gap-seconds %.2f", gap.Seconds()))
+	}
+	newHolder := ""
+	for _, h := range env.inv.ControlPlanes() {
+		if h.Name == holder {
+			continue
+		}
+		out, _ := env.exec(t, h.Name, "ip -o -4 addr show")
+		if strings.Contains(out, " "+env.inv.ControlPlane.VIP+"/") {
+			newHolder = h.Name
+		}
+	}
+	if newHolder == "" {
+		t.Error("no other control plane took the VIP")
+	}
+	// Bring the host back and wait for the cluster to be whole again, for the tests that follow.
+	if err := env.lab.StartHost(ctx, holder); err != nil {
+		t.Fatal(err)
+	}
+	err = waitUntil(5*time.Minute, 5*time.Second, func() error {
+		_, stdout, _ := env.run(t, 2*time.Minute, "status", "-i", env.invPath, "-o", "json")
+		var st struct {
+			VIPAnswers bool
+			Nodes      []struct{ Ready bool }
+			Etcd       []struct{ Healthy bool }
+		}
+		if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+			return err
+		}
+		ok := st.VIPAnswers && len(st.Nodes) == 5 && len(st.Etcd) == 3
+		for _, n := range st.Nodes {
+			ok = ok && n.Ready
+		}
+		for _, e := range st.Etcd {
+			ok = ok && e.Healthy
+		}
+		if !ok {
+			return fmt.Errorf("cluster not whole after %s came back:\n%s", holder, stdout)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendLine(path, line string) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, line)
+}
+
+// tarFile writes a tar archive holding one file.
+func tarFile(w io.Writer, name string, data []byte, mode int64) error {
+	tw := tar.NewWriter(w)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return err
+	}
+	return tw.Close()
+}

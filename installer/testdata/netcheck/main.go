@@ -1,0 +1,82 @@
+// Command netcheck is a test tool of berth's end-to-end tests, built by the tests themselves and loaded into lab
+// clusters as an image (an air-gapped cluster has nothing else to run): it serves and fetches HTTP between pods,
+// and resolves names against a chosen DNS server.
+//
+//	netcheck serve :8080            answer GET / with the pod's hostname
+//	netcheck get URL [SECONDS]      fetch URL, retrying for up to SECONDS (default 60); exit 1 on failure
+//	netcheck resolve NAME [SERVER]  resolve NAME (through SERVER, ip[:port], when given); print the addresses
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: netcheck serve ADDR | get URL [SECONDS] | resolve NAME [SERVER]")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "serve":
+		host, _ := os.Hostname()
+		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "netcheck on %s\n", host) })
+		fmt.Println("serving on", os.Args[2])
+		if err := http.ListenAndServe(os.Args[2], nil); err != nil {
+			fail(err)
+		}
+	case "get":
+		wait := 60
+		if len(os.Args) > 3 {
+			wait, _ = strconv.Atoi(os.Args[3])
+		}
+		deadline := time.Now().Add(time.Duration(wait) * time.Second)
+		cl := &http.Client{Timeout: 3 * time.Second}
+		for {
+			resp, err := cl.Get(os.Args[2])
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				fmt.Print(string(body))
+				return
+			}
+			if time.Now().After(deadline) {
+				fail(err)
+			}
+			time.Sleep(time.Second)
+		}
+	case "resolve":
+		r := net.DefaultResolver
+		if len(os.Args) > 3 {
+			server := os.Args[3]
+			if _, _, err := net.SplitHostPort(server); err != nil {
+				server = net.JoinHostPort(server, "53")
+			}
+			r = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "udp", server)
+			}}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		addrs, err := r.LookupHost(ctx, os.Args[2])
+		if err != nil {
+			fail(err)
+		}
+		for _, a := range addrs {
+			fmt.Println(a)
+		}
+	default:
+		fail(fmt.Errorf("unknown mode %q", os.Args[1]))
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "netcheck:", err)
+	os.Exit(1)
+}
