@@ -7,6 +7,10 @@ COMMIT       ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 CACHE        ?= $(HOME)/.cache/berth
 TOOLS        := $(CACHE)/tools/bin
 STATICCHECK  := $(TOOLS)/staticcheck
+BUNDLE       ?= $(CACHE)/bundles/lab-v1.31.tar
+BUNDLE_KEY   ?= $(CACHE)/keys/bundle.pub
+LAB_STATE    ?= $(HOME)/.local/state/berth/labs
+DEMO_LAB     ?= demo
 FUZZTIME     ?= 60s
 TEST_TIMEOUT ?= 75m
 LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(VERSION) \
@@ -15,7 +19,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
 # Fuzz targets: package and function.
 FUZZ_TARGETS := ./inventory:FuzzLoad
 
-.PHONY: help build test test-short lint fuzz deps bench clean demo
+.PHONY: help build test test-short lint fuzz deps bundle demo demo-down bench bench-lab bench-install clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -23,8 +27,19 @@ help: ## list targets
 build: ## static binary in bin/berth
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/berth ./cmd/berth
 
-test: deps build lint ## every test: unit, integration, lab and end-to-end, plus a brief fuzz run
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+demo: deps build bundle ## the main job: build the lab bundle, start 3+2 lab hosts, install a real HA cluster, print its state
+	bin/berth lab up --name $(DEMO_LAB) --control-planes 3 --workers 2
+	bin/berth install -i $(LAB_STATE)/$(DEMO_LAB)/inventory.yaml -b $(BUNDLE) --key $(BUNDLE_KEY) --yes
+	bin/berth status -i $(LAB_STATE)/$(DEMO_LAB)/inventory.yaml
+
+demo-down: build ## remove the demo lab
+	bin/berth lab down --name $(DEMO_LAB)
+
+test: deps build lint bundle ## every test: unit, integration, lab and end-to-end, plus a brief fuzz run
+	status=0; BERTH_BUNDLE=$(BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) \
+	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
+	  [ "$${BERTH_LAB_KEEP:-}" = 1 ] || bin/berth lab down --tests; \
+	  exit $$status
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
 
 test-short: ## the fast suite (no Docker, no lab, no bundle)
@@ -44,16 +59,24 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
 	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); done
 
-deps: ## install what the lab needs (Docker engine, debootstrap) and start dockerd
+deps: ## install what the lab and the bundle build need (Docker engine, debootstrap, ...) and start dockerd
 	hack/deps.sh
+	hack/bundle-deps.sh
 
-bench: ## Go benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bundle: build ## build the signed lab bundle (Kubernetes 1.31 compiled here; cached under ~/.cache/berth)
+	hack/build-lab-bundle.sh 1.31
+
+bench: deps build bundle ## benchmarks: Go benchmarks, upload vs scp, bundle build/size/verify, DNS
+	$(GO) test -short -run '^$$' -bench . -benchmem ./...
+	hack/bench-upload.sh
+	hack/bench-bundle.sh
+	@if [ -x hack/bench-dns.sh ]; then hack/bench-dns.sh; fi
+
+bench-lab: deps build ## time `berth lab up --control-planes 3 --workers 2`, cold and warm
+	hack/bench-lab.sh bin/berth
+
+bench-install: deps build bundle ## total and per-phase install times against the same kubeadm steps scripted by hand
+	hack/bench-install.sh bin/berth $(BUNDLE) $(BUNDLE_KEY)
 
 clean: ## remove build output (caches under ~/.cache/berth stay)
-	rm -rf bin/
-
-demo: build ## the main job on the built-in default (see README)
-	mkdir -p out/demo
-	bin/berth inventory example > out/demo/inventory.yaml
-	bin/berth inventory validate out/demo/inventory.yaml
+	rm -rf bin/ out/

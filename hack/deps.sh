@@ -7,10 +7,13 @@
 #   DOCKERD_WAIT=120 hack/deps.sh
 set -eu
 
-# docker.io: the engine (20.10, API 1.41) that runs lab hosts; debootstrap: builds the lab host image offline from
-# this machine's Debian mirror; iptables: egress blocking of lab hosts; iproute2: NIC faults; openssh-client:
-# `berth lab ssh`; tar: packs the image root file system.
-PACKAGES="docker.io debootstrap iptables iproute2 openssh-client tar ca-certificates"
+# docker.io: the engine (20.10, API 1.41) that runs lab hosts (it brings containerd and runc, which the bundle
+# tests run privately); debootstrap: builds the lab host image offline from this machine's Debian mirror;
+# iptables: egress blocking of lab hosts; iproute2: NIC faults; openssh-client: `berth lab ssh` and the upload
+# benchmark's scp; tar: packs the image root file system; tmux: the real terminal the wizard's end-to-end test
+# drives; gcc, libc6-dev: cgo sources of the lab bundle (flanneld); haproxy, keepalived: the manifests tests check
+# berth's rendered configurations with the real programs (installed here with their services held back).
+PACKAGES="docker.io debootstrap iptables iproute2 openssh-client tar ca-certificates tmux gcc libc6-dev haproxy keepalived"
 
 say() { echo "deps: $*" >&2; }
 
@@ -29,8 +32,14 @@ if [ -n "$missing" ]; then
 	say "installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
+	# Hold back services the packages would start (haproxy, keepalived): this machine only uses the binaries.
+	held=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && held=1
+	fi
 	# shellcheck disable=SC2086
-	apt-get install -y -q --no-install-recommends $missing
+	apt-get install -y -q --no-install-recommends $missing || { [ -n "$held" ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
+	[ -n "$held" ] && rm -f /usr/sbin/policy-rc.d
 else
 	say "packages present: $PACKAGES"
 fi

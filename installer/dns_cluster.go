@@ -175,16 +175,17 @@ func hasContainer(pod *corev1.Pod, name string) bool {
 	return false
 }
 
-// poll calls check every 2 s until it returns done or an error, or dnsWait passes; wait describes what was
-// awaited, for the timeout's error.
-func poll(ctx context.Context, wait string, check func() (bool, error)) error {
+// poll calls check every 2 s until it is done, or dnsWait passes; wait describes what was awaited, for the
+// timeout's error. check returns done with an error when waiting longer cannot help, and not done with the
+// reason it is not done yet.
+func poll(ctx context.Context, wait string, check func() (done bool, err error)) error {
 	ctx, cancel := context.WithTimeout(ctx, dnsWait)
 	defer cancel()
 	var last error
 	for {
 		done, err := check()
-		if done && err == nil {
-			return nil
+		if done {
+			return err
 		}
 		last = err
 		select {
@@ -217,7 +218,12 @@ func (p *installDNS) startHostDnsmasq(ctx context.Context, host string, e *remot
 		}
 		if _, err := e.Exec(ctx, "systemctl restart "+dnsmasqUnit); err != nil {
 			log, _ := e.Exec(ctx, "journalctl -u "+dnsmasqUnit+" -n 5 --no-pager 2>&1 || true")
-			return false, fmt.Errorf("%w\n%s", err, log)
+			err = fmt.Errorf("%w\n%s", err, log)
+			// A configuration dnsmasq refuses will not get better by waiting (port 53 still taken might).
+			if out, cerr := e.Exec(ctx, "dnsmasq --test --conf-file="+remote.Quote(manifests.DNSHostConfPath)+" 2>&1"); cerr != nil {
+				return true, fmt.Errorf("dnsmasq refuses %s: %s: %w", manifests.DNSHostConfPath, out, err)
+			}
+			return false, err
 		}
 		return true, nil
 	})

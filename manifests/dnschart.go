@@ -196,7 +196,11 @@ func DNSHostConf(r *DNSRender, listen string) ([]byte, error) {
 	if err != nil || !a.Is4() {
 		return nil, fmt.Errorf("dns listen address %q is not an IPv4 address", listen)
 	}
-	return []byte(r.DnsmasqConf + "# This host's control-plane address: the kube-dns Service's endpoint for this host.\n" +
+	conf := r.DnsmasqConf
+	if !strings.HasSuffix(conf, "\n") {
+		conf += "\n" // Helm trims the rendered manifest, and with it the ConfigMap's last newline
+	}
+	return []byte(conf + "# This host's control-plane address: the kube-dns Service's endpoint for this host.\n" +
 		"listen-address=" + a.String() + "\n"), nil
 }
 

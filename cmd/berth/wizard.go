@@ -18,6 +18,7 @@ import (
 
 func newWizardCmd(a *app) *cobra.Command {
 	var output, from, bundle string
+	var trust trustFlags
 	cmd := &cobra.Command{
 		Use:   "wizard [-o inventory.yaml] [--from existing.yaml]",
 		Short: "Build an inventory interactively, test SSH, discover NICs, then preflight and install",
@@ -37,7 +38,7 @@ start a file, 'berth inventory validate', then 'berth install -i FILE'.`,
 		Example: `  berth wizard                               # new inventory.yaml in the current directory
   berth wizard -o /srv/berth/payments-uat.yaml
   berth wizard --from payments-uat.yaml        # edit; asks before overwriting it
-  berth wizard --from lab/inventory.yaml -o copy.yaml -b berth-v1.31.4.tar`,
+  berth wizard --from lab/inventory.yaml -o copy.yaml -b berth-v1.31.4.tar --key bundle.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !isTerminal(a.in) || !isTerminal(a.out) {
@@ -49,6 +50,12 @@ start a file, 'berth inventory validate', then 'berth install -i FILE'.`,
 			if err != nil {
 				return err
 			}
+			verify, err := trust.options(a)
+			if err != nil {
+				return err
+			}
+			verify.Logger = opts.Logger
+			opts.Installer = engineInstaller{log: opts.Logger, verify: verify}
 			opts.Context = cmd.Context()
 			m := tui.New(opts)
 			progOpts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(cmd.Context()), tea.WithOutput(a.out)}
@@ -66,6 +73,7 @@ start a file, 'berth inventory validate', then 'berth install -i FILE'.`,
 	f.StringVarP(&output, "output", "o", "", "inventory file to write (default inventory.yaml, or the --from file)")
 	f.StringVar(&from, "from", "", "existing inventory to edit; every field is kept")
 	f.StringVarP(&bundle, "bundle", "b", "", "bundle to suggest on the install page")
+	trust.register(cmd, false)
 	return cmd
 }
 
@@ -75,7 +83,6 @@ func wizardOptions(a *app, output, from, bundle string) (tui.Options, error) {
 	opts := tui.Options{Output: output, Bundle: bundle, Logger: log,
 		Discoverer:  sshDiscoverer{log: log},
 		Preflighter: enginePreflight{log: log},
-		Installer:   nil, // the installer package is not in this build yet: the install page says so
 		Files:       osFiles{}}
 	if from != "" {
 		data, err := os.ReadFile(from)

@@ -26,9 +26,9 @@ func newTerminal(t *testing.T, width, height int, command string) *terminal {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if labtest.InCI() {
-			t.Fatal("CI is set and tmux is missing (hack/wizard-deps.sh installs it)")
+			t.Fatal("CI is set and tmux is missing (make deps installs it)")
 		}
-		t.Skip("tmux is not installed (hack/wizard-deps.sh installs it); set CI=true to make this a failure")
+		t.Skip("tmux is not installed (make deps installs it); set CI=true to make this a failure")
 	}
 	term := &terminal{t: t, session: fmt.Sprintf("berth-wizard-test-%d", os.Getpid())}
 	term.tmux("kill-session", "-t", term.session) // a leftover of an interrupted run

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
+	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/installer"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/preflight"
 	"github.com/berthsh/berth/internal/remote"
@@ -125,4 +128,28 @@ func (p enginePreflight) Preflight(ctx context.Context, inv *inventory.Inventory
 		report(c)
 	}
 	return nil
+}
+
+// engineInstaller runs the real install for the wizard's install page, feeding it the runner's events.
+type engineInstaller struct {
+	log    *slog.Logger
+	verify bundles.VerifyOptions
+}
+
+func (i engineInstaller) Install(ctx context.Context, req tui.InstallRequest, events phase.Observer) error {
+	raw, err := os.ReadFile(req.InventoryPath)
+	if err != nil {
+		return err
+	}
+	inv, err := inventory.Load(req.InventoryPath)
+	if err != nil {
+		return err
+	}
+	b, err := bundles.Open(ctx, req.Bundle, i.verify)
+	if err != nil {
+		return err
+	}
+	_, err = installer.Install(ctx, installer.Options{Inventory: inv, InventoryBytes: raw, Bundle: b, Logger: i.log,
+		Command: "berth wizard", Observers: []phase.Observer{events}})
+	return err
 }
