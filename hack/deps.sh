@@ -12,8 +12,9 @@ set -eu
 # iptables: egress blocking of lab hosts; iproute2: NIC faults; openssh-client: `berth lab ssh` and the upload
 # benchmark's scp; tar: packs the image root file system; tmux: the real terminal the wizard's end-to-end test
 # drives; gcc, libc6-dev: cgo sources of the lab bundle (flanneld); haproxy, keepalived: the manifests tests check
-# berth's rendered configurations with the real programs (installed here with their services held back).
-PACKAGES="docker.io debootstrap iptables iproute2 openssh-client tar ca-certificates tmux gcc libc6-dev haproxy keepalived"
+# berth's rendered configurations with the real programs (installed here with their services held back);
+# dnsmasq-base: the cluster DNS tests check berth's dnsmasq configuration and query a real dnsmasq on loopback.
+PACKAGES="docker.io debootstrap iptables iproute2 openssh-client tar ca-certificates tmux gcc libc6-dev haproxy keepalived dnsmasq-base"
 
 say() { echo "deps: $*" >&2; }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +48,7 @@ func TestE2EInstall(t *testing.T) {
 		}
 	})
 
+	t.Run("bad input is refused before any host changes", func(t *testing.T) { testRefusals(t, env) })
 	t.Run("dry run changes nothing", func(t *testing.T) { testDryRun(t, env) })
 	if !t.Run("install killed during the control-plane join resumes", func(t *testing.T) { testInstallKilledAndResumed(t, env) }) {
 		t.FailNow()
@@ -66,7 +68,73 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("pods on different workers reach each other", func(t *testing.T) { testPodNetwork(t, env) })
 	t.Run("second install is a no-op", func(t *testing.T) { testNoOp(t, env) })
 	t.Run("status reports the cluster", func(t *testing.T) { testStatus(t, env) })
+	t.Run("cluster DNS", func(t *testing.T) { testDNS(t, env) })
 	t.Run("API answers through the VIP when its holder stops", func(t *testing.T) { testVIPFailover(t, env) })
+}
+
+// untouched fails the test when any node carries a trace of berth.
+func untouched(t *testing.T, env *e2eEnv, after string) {
+	t.Helper()
+	for _, h := range env.inv.Nodes() {
+		out, err := env.exec(t, h.Name, "ls -d /var/lib/berth /etc/kubernetes /etc/containerd/config.toml /etc/berth 2>/dev/null; true")
+		if err != nil || strings.TrimSpace(out) != "" {
+			t.Errorf("%s changed %s: %q %v", after, h.Name, out, err)
+		}
+	}
+}
+
+// testRefusals: a tampered bundle, an unreachable host and a missing NIC each stop the install with an error that
+// names them, before any host is touched.
+func testRefusals(t *testing.T, env *e2eEnv) {
+	ctx := context.Background()
+	t.Run("tampered bundle", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "tampered.tar")
+		data, err := os.ReadFile(env.bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0xff
+		if err := os.WriteFile(bad, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args := env.installArgs()
+		for i, a := range args {
+			if a == env.bundle {
+				args[i] = bad
+			}
+		}
+		code, _, stderr := env.run(t, 5*time.Minute, args...)
+		if code == 0 || !strings.Contains(stderr, "tampered.tar") {
+			t.Errorf("tampered bundle: exit %d\n%s", code, stderr)
+		}
+		untouched(t, env, "a tampered bundle")
+	})
+	t.Run("unreachable host", func(t *testing.T) {
+		if err := env.lab.StopHost(ctx, "worker2"); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := env.lab.StartHost(ctx, "worker2"); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		code, _, stderr := env.run(t, 5*time.Minute, env.installArgs()...)
+		if code == 0 || !strings.Contains(stderr, "worker2") || !strings.Contains(stderr, "Connect to hosts") {
+			t.Errorf("unreachable worker2: exit %d\n%s", code, stderr)
+		}
+	})
+	untouched(t, env, "an unreachable host")
+	t.Run("missing NIC", func(t *testing.T) {
+		if err := env.lab.DisconnectNIC(ctx, "cp3", "storage"); err != nil {
+			t.Fatal(err)
+		}
+		defer env.lab.ReconnectNIC(ctx, "cp3", "storage")
+		code, _, stderr := env.run(t, 5*time.Minute, env.installArgs()...)
+		if code == 0 || !strings.Contains(stderr, "cp3") || !strings.Contains(stderr, "storage") || !strings.Contains(stderr, "Preflight") {
+			t.Errorf("cp3 without its storage NIC: exit %d\n%s", code, stderr)
+		}
+		untouched(t, env, "a missing NIC")
+	})
 }
 
 func testDryRun(t *testing.T, env *e2eEnv) {
@@ -79,12 +147,7 @@ func testDryRun(t *testing.T, env *e2eEnv) {
 			t.Errorf("plan lacks %q:\n%s", want, stdout)
 		}
 	}
-	for _, h := range env.inv.Nodes() {
-		out, err := env.exec(t, h.Name, "ls -d /var/lib/berth /etc/kubernetes /etc/containerd/config.toml 2>/dev/null; true")
-		if err != nil || strings.TrimSpace(out) != "" {
-			t.Errorf("dry run changed %s: %q %v", h.Name, out, err)
-		}
-	}
+	untouched(t, env, "the dry run")
 }
 
 // testInstallKilledAndResumed starts the install, SIGKILLs berth while the second control plane joins, and runs

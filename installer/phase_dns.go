@@ -29,7 +29,6 @@ type installDNS struct {
 	render  *manifests.DNSRender
 	objs    []*unstructured.Unstructured
 
-	fresh   bool                       // no cluster to read yet (dry run of a fresh install)
 	release string                     // why the release must be installed or upgraded; "" when it is right
 	labels  map[string]bool            // nodes whose DNS label must be set (true) or removed (false)
 	hosts   map[string]hostDnsmasqPlan // nodes whose dnsmasq service must change
@@ -71,6 +70,9 @@ func (p *installDNS) dnsValues() (manifests.DNSValues, error) {
 		dst  *string
 		repo string
 	}{{&imgs.Backend, "coredns"}, {&imgs.Dnsmasq, "dnsmasq"}, {&imgs.Health, "dns-health"}} {
+		if im.repo == "dnsmasq" && inv.DNS.Variant == manifests.DNSUser {
+			continue // the hosts run dnsmasq from the bundle's Debian package
+		}
 		ref, err := imageRef(m, im.repo)
 		if err != nil {
 			return manifests.DNSValues{}, fmt.Errorf("cluster DNS: %w", err)
@@ -150,8 +152,7 @@ func (p *installDNS) readCluster(ctx context.Context) error {
 	inv := p.c.Inv
 	p.labels = map[string]bool{}
 	k, err := p.c.Kube(ctx)
-	if errors.Is(err, errNoCluster) {
-		p.fresh = true
+	if errors.Is(err, errNoCluster) { // a dry run of a fresh install: everything is to do
 		for _, h := range inv.DNSHosts() {
 			p.labels[h.Name] = true
 		}
@@ -193,8 +194,8 @@ func (p *installDNS) Run(ctx context.Context) error {
 		return err
 	}
 	if p.release != "" {
-		what := fmt.Sprintf("helm %s release %s (%s variant, %d DNS hosts)", p.release, manifests.DNSRelease,
-			inv.DNS.Variant, len(inv.DNSHosts()))
+		what := fmt.Sprintf("helm %s release %s (%s variant, DNS on %s)", p.release, manifests.DNSRelease,
+			inv.DNS.Variant, strings.Join(names(inv.DNSHosts()), ", "))
 		if err := p.Wet("", what, func() error { return p.applyRelease(ctx) }); err != nil {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
@@ -74,7 +76,9 @@ func lbFiles(inv *inventory.Inventory, h *inventory.Host) ([]desiredFile, error)
 }
 
 func (p *setupLoadBalancer) Run(ctx context.Context) error {
-	return p.Each(ctx, names(p.c.Inv.ControlPlanes()), func(ctx context.Context, host string) error {
+	restarted := false
+	var mu sync.Mutex
+	err := p.Each(ctx, names(p.c.Inv.ControlPlanes()), func(ctx context.Context, host string) error {
 		e, err := p.c.Host(host)
 		if err != nil {
 			return err
@@ -95,8 +99,26 @@ func (p *setupLoadBalancer) Run(ctx context.Context) error {
 				return err
 			}
 		}
+		if len(changed) > 0 {
+			mu.Lock()
+			restarted = true
+			mu.Unlock()
+		}
 		return nil
 	})
+	if err != nil || !restarted || p.IsDryRun() || !p.c.State(p.c.First().Name).Has("admin") {
+		return err
+	}
+	// keepalived was restarted on a running cluster (control planes added or changed): the VIP moves, so wait
+	// until the API answers through it again before later phases use it.
+	e, err := p.c.Host(p.c.First().Name)
+	if err != nil {
+		return err
+	}
+	p.Logf("", "waiting for the API to answer through the VIP %s", p.c.Inv.APIEndpoint())
+	return waitFor(ctx, 2*time.Minute, func() (bool, error) {
+		return probeHTTPS(ctx, e.DialContext, p.c.Inv.APIEndpoint(), "/readyz") == nil, nil
+	}, "the API through the VIP "+p.c.Inv.APIEndpoint())
 }
 
 // ensureService makes a systemd service enabled and running, restarting it when its configuration changed.

@@ -56,7 +56,8 @@ func Reset(ctx context.Context, o ResetOptions) (*phase.Report, error) {
 const resetScript = `set -u
 if systemctl is-active --quiet ` + kubeadmUnit + `; then systemctl stop ` + kubeadmUnit + `; fi
 if command -v kubeadm >/dev/null; then kubeadm reset -f --cri-socket ` + manifests.CRISocket + ` >/dev/null 2>&1; fi
-systemctl disable --now kubelet keepalived haproxy >/dev/null 2>&1
+systemctl disable --now kubelet keepalived haproxy dnsmasq >/dev/null 2>&1
+rm -f ` + manifests.DNSHostConfPath + `
 rm -f ` + kubeletUnitFile + ` ` + kubeletDropInFile + `
 rmdir ` + "/etc/systemd/system/kubelet.service.d" + ` 2>/dev/null
 systemctl daemon-reload

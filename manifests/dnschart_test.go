@@ -81,7 +81,7 @@ func testDNSValues(variant string) DNSValues {
 		ReverseZones: []string{"96.10.in-addr.arpa", "244.10.in-addr.arpa"},
 		Upstreams:    []string{"10.10.0.53", "10.10.0.54#5300"}, CacheSize: 1000,
 		Images: DNSImages{Backend: "registry.k8s.io/coredns/coredns:v1.11.3", Dnsmasq: "berth.sh/dnsmasq:2.90",
-			Health: "berth.sh/dns-health:0.1.0"},
+			Health: "berth.sh/dns-health:0.2.0"},
 	}
 }
 

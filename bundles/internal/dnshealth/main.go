@@ -13,6 +13,10 @@
 //
 //	dnshealth --listen=127.0.0.1:10054 --name=kubernetes.default.svc.cluster.local --expect=10.96.0.1 \
 //	  --check=dnsmasq=10.20.0.11:53 --check=backend=127.0.0.1:10053
+//
+// As the DNS pod's init container, --wait-free=ADDRESS:PORT waits until nothing accepts TCP connections on the
+// address (the host's own dnsmasq, stopped by berth when the cluster changes to the management variant) and exits,
+// so that the pod's dnsmasq starts on a free port instead of failing and waiting out a restart back-off.
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -86,8 +91,13 @@ func main() {
 	timeout := flag.Duration("timeout", time.Second, "time a server has to answer")
 	stale := flag.Duration("stale", 30*time.Second, "silence after which a server is no longer alive")
 	flag.Var(&checks, "check", "NAME=ADDRESS:PORT of a DNS server to probe (repeat)")
+	waitFree := flag.String("wait-free", "", "wait until nothing listens on this TCP ADDRESS:PORT, then exit")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *waitFree != "" {
+		waitUntilFree(*waitFree, log)
+		return
+	}
 	if len(checks) == 0 {
 		log.Error("no --check given")
 		os.Exit(2)
@@ -210,4 +220,23 @@ func (h *health) answer(w http.ResponseWriter, only string, live bool) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	fmt.Fprint(w, b.String())
+}
+
+// waitUntilFree returns once a TCP connection to addr is refused: nothing listens there any more.
+func waitUntilFree(addr string, log *slog.Logger) {
+	start := time.Now()
+	for n := 0; ; n++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil && errors.Is(err, syscall.ECONNREFUSED) {
+			log.Info("port free", "address", addr, "waited", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if c != nil {
+			c.Close()
+		}
+		if n%20 == 0 {
+			log.Info("waiting: something else listens", "address", addr, "err", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -39,7 +39,7 @@ func startDnsmasq(t *testing.T, port int, name, addr string) {
 	bin, err := exec.LookPath("dnsmasq")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("dnsmasq is not installed (hack/dns-deps.sh installs it)")
+			t.Fatal("dnsmasq is not installed (make deps installs it)")
 		}
 		t.Skip("dnsmasq is not installed")
 	}
@@ -132,4 +132,49 @@ func tryGet(url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// TestWaitFree runs the init container's mode: it waits while something listens and exits once nothing does.
+func TestWaitFree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the sidecar; skipped under -short")
+	}
+	bin := filepath.Join(t.TempDir(), "dnshealth")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	cmd := exec.Command(bin, "--wait-free="+l.Addr().String())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("exited (%v) while the port was taken", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	l.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("still waiting 10s after the port was freed")
+	}
 }
