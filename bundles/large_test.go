@@ -23,7 +23,6 @@ import (
 type synthReader struct {
 	rng  *rand.ChaCha8
 	left int64
-	buf  []byte
 }
 
 func newSynth(seed uint64, size int64) *synthReader {

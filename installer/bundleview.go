@@ -77,16 +77,6 @@ func imageRef(m *bundles.Manifest, name string) (string, error) {
 	return "", fmt.Errorf("the bundle has no %s image (bundle %s %s): rebuild it from a spec that includes one", name, m.Name, m.Version)
 }
 
-// bundleFile returns the manifest entry of a bundle path.
-func bundleFile(m *bundles.Manifest, path string) (bundles.File, error) {
-	for _, f := range m.Files {
-		if f.Path == path {
-			return f, nil
-		}
-	}
-	return bundles.File{}, fmt.Errorf("the bundle lacks %s (bundle %s %s)", path, m.Name, m.Version)
-}
-
 // filesOf returns the bundle's files of some kinds.
 func filesOf(m *bundles.Manifest, kinds ...bundles.FileKind) []bundles.File {
 	var out []bundles.File
