@@ -36,9 +36,11 @@ demo-down: build ## remove the demo lab
 	bin/berth lab down --name $(DEMO_LAB)
 
 test: deps build lint bundle ## every test: unit, integration, lab and end-to-end, plus a brief fuzz run
-	status=0; BERTH_BUNDLE=$(BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) \
+	status=0; figures=$(CACHE)/test-figures.txt; mkdir -p $(CACHE); rm -f $$figures; \
+	  BERTH_BUNDLE=$(BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) BERTH_BENCH_OUT=$$figures \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
 	  [ "$${BERTH_LAB_KEEP:-}" = 1 ] || bin/berth lab down --tests; \
+	  if [ -s $$figures ]; then echo "figures measured by the end-to-end tests:"; cat $$figures; fi; \
 	  exit $$status
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
 

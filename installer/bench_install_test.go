@@ -33,7 +33,7 @@ func BenchmarkInstallVsScript(b *testing.B) {
 	if testing.Short() {
 		b.Skip("needs the lab and the lab bundle")
 	}
-	bundlePath, keyPath := benchBundle(b)
+	bundlePath, keyPath := labtest.RequireBundle(b)
 	berth := os.Getenv("BERTH_BINARY")
 	if berth == "" {
 		b.Fatal("set BERTH_BINARY to a berth binary (make bench-install does)")
@@ -83,24 +83,6 @@ func BenchmarkInstallVsScript(b *testing.B) {
 	}
 	ctx := context.Background()
 	lab.Down(ctx, benchLab.Name, "")
-}
-
-func benchBundle(b *testing.B) (bundle, key string) {
-	cache, _ := os.UserCacheDir()
-	bundle, key = os.Getenv("BERTH_BUNDLE"), os.Getenv("BERTH_BUNDLE_KEY")
-	if bundle == "" {
-		bundle = filepath.Join(cache, "berth", "bundles", "lab-v1.31.tar")
-	}
-	if key == "" {
-		key = filepath.Join(cache, "berth", "keys", "bundle.pub")
-	}
-	if _, err := os.Stat(bundle); err != nil {
-		if labtest.InCI() {
-			b.Fatalf("no lab bundle: %v", err)
-		}
-		b.Skipf("no lab bundle: %v", err)
-	}
-	return bundle, key
 }
 
 func freshBenchLab(b *testing.B) *lab.Lab {

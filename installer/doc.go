@@ -3,7 +3,7 @@
 //
 // The install is an ordered list of phases, one per file, run by internal/phase: connect, facts, preflight, stage
 // bundle, OS preparation, container runtime, images, load balancer, init, join secrets, join control planes, join
-// workers, CNI, nodes, kubeconfig. Every phase reads the hosts first and changes only what differs, through the
+// workers, CNI, cluster DNS, nodes, kubeconfig. Every phase reads the hosts first and changes only what differs, through the
 // runner's gate: a dry run prints exactly what a real run would do, a second install changes nothing, and a run
 // stopped at any point (even by SIGKILL) resumes from the journal and converges. After the API server is up,
 // berth talks to it with client-go through an SSH tunnel to a control plane, so the machine running berth never

@@ -201,23 +201,43 @@ func (env *e2eEnv) resolveInPods(t *testing.T, hosts []*inventory.Host) {
 	}
 	defer cs.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "berth.test/dns-run=" + run})
 	for _, c := range checks {
-		var phase corev1.PodPhase
+		var pod *corev1.Pod
 		err := waitUntil(3*time.Minute, time.Second, func() error {
 			p, err := cs.CoreV1().Pods("default").Get(ctx, c.pod, metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
-			phase = p.Status.Phase
-			if phase != corev1.PodSucceeded && phase != corev1.PodFailed {
-				return fmt.Errorf("pod %s is %s", c.pod, phase)
+			pod = p
+			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+				return fmt.Errorf("pod %s is %s", c.pod, p.Status.Phase)
 			}
 			return nil
 		})
-		logs, _ := cs.CoreV1().Pods("default").GetLogs(c.pod, &corev1.PodLogOptions{}).DoRaw(ctx)
-		if err != nil || phase != corev1.PodSucceeded || !slices.Contains(lines(string(logs)), c.want) {
-			t.Errorf("pod on %s: resolve %s = %s %q (%v); want %s", c.host, c.name, phase, logs, err, c.want)
+		logs, logErr := cs.CoreV1().Pods("default").GetLogs(c.pod, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil || pod.Status.Phase != corev1.PodSucceeded || !slices.Contains(lines(string(logs)), c.want) {
+			t.Errorf("pod on %s: resolve %s = %q (wait: %v, logs: %v); want %s\npod status: %s",
+				c.host, c.name, logs, err, logErr, c.want, podStatus(pod))
 		}
 	}
+}
+
+// podStatus sums up why a pod ended as it did: phase, reason, message and each container's last state.
+func podStatus(p *corev1.Pod) string {
+	if p == nil {
+		return "never read"
+	}
+	out := fmt.Sprintf("%s %s %q", p.Status.Phase, p.Status.Reason, p.Status.Message)
+	for _, c := range p.Status.ContainerStatuses {
+		switch st := c.State; {
+		case st.Terminated != nil:
+			out += fmt.Sprintf("; %s terminated %s exit %d %q", c.Name, st.Terminated.Reason, st.Terminated.ExitCode, st.Terminated.Message)
+		case st.Waiting != nil:
+			out += fmt.Sprintf("; %s waiting %s %q", c.Name, st.Waiting.Reason, st.Waiting.Message)
+		case st.Running != nil:
+			out += fmt.Sprintf("; %s running", c.Name)
+		}
+	}
+	return out
 }
 
 // checkReverse asks every DNS host's dnsmasq for the name of the kubernetes Service's address (a reverse zone
@@ -295,7 +315,7 @@ func (env *e2eEnv) dnsFailover(t *testing.T, inventoryPath string) {
 		t.Fatalf("watch from %s: %v\n%s", watcher, watchErr, watchOut)
 	}
 	w := parseWatch(watchOut, stopped)
-	t.Logf("DNS failover: %s stopped; from %s, %d of %d queries before the stop failed, %d of %d after it; "+
+	figure(t, "DNS failover: %s stopped; from %s, %d of %d queries before the stop failed, %d of %d after it; "+
 		"last failure %.1fs after the stop; kube-dns endpoint of %s not ready after %.1fs",
 		victim, watcher, w.failedBefore, w.before, w.failedAfter, w.after, w.lastFailure.Seconds(), victim, dropped.Seconds())
 	if w.failedBefore > 0 {

@@ -43,29 +43,6 @@ type e2eEnv struct {
 // NetcheckImage is the reference of the test tool's image in the lab's containerd.
 const NetcheckImage = "berth.test/netcheck:e2e"
 
-// requireBundle returns the lab bundle and its key. Missing, it skips, or fails when CI is set.
-func requireBundle(t *testing.T) (bundle, key string) {
-	t.Helper()
-	cache, _ := os.UserCacheDir()
-	bundle = os.Getenv("BERTH_BUNDLE")
-	if bundle == "" {
-		bundle = filepath.Join(cache, "berth", "bundles", "lab-v1.31.tar")
-	}
-	key = os.Getenv("BERTH_BUNDLE_KEY")
-	if key == "" {
-		key = filepath.Join(cache, "berth", "keys", "bundle.pub")
-	}
-	for _, p := range []string{bundle, key} {
-		if _, err := os.Stat(p); err != nil {
-			if labtest.InCI() {
-				t.Fatalf("CI is set and the lab bundle is missing (%v): build it with hack/build-lab-bundle.sh", err)
-			}
-			t.Skipf("no lab bundle (%v): build it with hack/build-lab-bundle.sh", err)
-		}
-	}
-	return bundle, key
-}
-
 var buildOnce struct {
 	sync.Once
 	dir string
@@ -103,7 +80,7 @@ func buildTools(t *testing.T) (berth, netcheck string) {
 // freshLab returns a lab of the given shape with nothing installed: an earlier run's lab is removed first.
 func freshLab(t *testing.T, opts lab.Options) *e2eEnv {
 	t.Helper()
-	bundle, key := requireBundle(t)
+	bundle, key := labtest.RequireBundle(t)
 	berth, netcheck := buildTools(t)
 	if !testing.Short() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

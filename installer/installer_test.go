@@ -55,6 +55,31 @@ pkg runc 1.1.5+ds1-1+deb12u1 not-installed
 	}
 }
 
+func TestSameEndpoint(t *testing.T) {
+	inv := exampleInventory(t)
+	want := inv.APIEndpoint()
+	states := map[string]*HostState{
+		"cp1":     parseState("endpoint https://" + want + "\n"),
+		"cp2":     parseState("endpoint \n"), // not joined yet
+		"worker1": parseState("hostname worker1\n"),
+	}
+	hosts := []string{"cp1", "cp2", "worker1", "absent"}
+	if err := sameEndpoint(inv, hosts, func(h string) *HostState { return states[h] }); err != nil {
+		t.Fatalf("hosts on the inventory's endpoint refused: %v", err)
+	}
+	states["cp2"] = parseState("endpoint https://10.20.0.99:6443\n")
+	states["worker1"] = parseState("endpoint https://10.20.0.99:6443\n")
+	err := sameEndpoint(inv, hosts, func(h string) *HostState { return states[h] })
+	if err == nil {
+		t.Fatal("hosts joined at another endpoint accepted")
+	}
+	for _, part := range []string{"cp2, worker1 joined the cluster at 10.20.0.99:6443", "endpoint is " + want, "controlPlane.vip", "berth reset"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error lacks %q:\n%v", part, err)
+		}
+	}
+}
+
 func TestHostsBlock(t *testing.T) {
 	block := hostsBegin + "\n10.20.0.11\tcp1\n" + hostsEnd + "\n"
 	orig := "127.0.0.1\tlocalhost\n"

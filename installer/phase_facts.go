@@ -2,10 +2,14 @@ package installer
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/inventory"
 )
 
 // HostState is what berth has already done on a host, read at the start of every run.
@@ -15,6 +19,7 @@ type HostState struct {
 	Kubelet   string            // systemctl is-active kubelet
 	CapSysRes bool              // the host's root has CAP_SYS_RESOURCE
 	Hostname  string
+	Endpoint  string // the API endpoint the host's kubelet uses (host:port from kubelet.conf), "" when not joined
 }
 
 // Has reports whether a well-known file exists on the host.
@@ -33,6 +38,7 @@ f berth /var/lib/berth
 echo "kubelet $(systemctl is-active kubelet 2>/dev/null)"
 echo "capbnd $(awk '/^CapBnd/ {print $2}' /proc/self/status)"
 echo "hostname $(hostname)"
+echo "endpoint $(sed -n 's/^ *server: *//p' /etc/kubernetes/kubelet.conf 2>/dev/null | head -n 1)"
 dpkg-query -W -f='pkg ${Package} ${Version} ${db:Status-Status}\n' 2>/dev/null
 `
 
@@ -56,6 +62,8 @@ func parseState(out string) *HostState {
 			s.Kubelet = f[1]
 		case "hostname":
 			s.Hostname = f[1]
+		case "endpoint":
+			s.Endpoint = strings.TrimPrefix(f[1], "https://")
 		case "capbnd":
 			s.CapSysRes = hasCap(f[1], capSysResource)
 		case "pkg":
@@ -113,6 +121,24 @@ func (p *readFacts) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := sameEndpoint(p.c.Inv, p.c.allHosts(), p.c.State); err != nil {
+		return err
+	}
+	// A journal from hosts that have since been rebuilt would skip work they no longer have.
+	if p.Recorded("stage") {
+		var wiped []string
+		for _, h := range names(p.c.Inv.Nodes()) { // the hosts the stage phase writes to
+			if !p.c.State(h).Has("berth") {
+				wiped = append(wiped, h)
+			}
+		}
+		if len(wiped) > 0 {
+			if err := p.ForgetProgress(fmt.Sprintf("the bundle was staged in an earlier run, but %s no longer have /var/lib/berth (rebuilt or wiped since)",
+				strings.Join(wiped, ", "))); err != nil {
+				return err
+			}
+		}
+	}
 	// On hosts berth already installed, the ports its own components hold are expected to be taken.
 	if p.c.preflight != nil {
 		for _, h := range p.c.allHosts() {
@@ -122,6 +148,29 @@ func (p *readFacts) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sameEndpoint refuses an inventory whose API endpoint is not the one the hosts already joined: kubeadm put the
+// endpoint into every certificate and kubeconfig, so berth never moves an installed cluster to another VIP or port.
+func sameEndpoint(inv *inventory.Inventory, hosts []string, state func(string) *HostState) error {
+	want := inv.APIEndpoint()
+	byEndpoint := map[string][]string{}
+	for _, h := range hosts {
+		if st := state(h); st != nil && st.Endpoint != "" && st.Endpoint != want {
+			byEndpoint[st.Endpoint] = append(byEndpoint[st.Endpoint], h)
+		}
+	}
+	if len(byEndpoint) == 0 {
+		return nil
+	}
+	var parts []string
+	for _, ep := range slices.Sorted(maps.Keys(byEndpoint)) {
+		parts = append(parts, fmt.Sprintf("%s joined the cluster at %s", strings.Join(byEndpoint[ep], ", "), ep))
+	}
+	return fmt.Errorf("%s (their /etc/kubernetes/kubelet.conf), but the inventory's control plane endpoint is %s; "+
+		"berth does not move an installed cluster to another endpoint.\n"+
+		"  fix: set controlPlane.vip and controlPlane.port back to the installed endpoint, or remove the cluster with berth reset first",
+		strings.Join(parts, "; "), want)
 }
 
 // refresh re-reads one host's state after a phase changed it.

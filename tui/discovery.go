@@ -171,8 +171,9 @@ var nodeName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // nicChoice is one address of one interface, a candidate NIC for a plane.
 type nicChoice struct {
-	iface  string
-	prefix netip.Prefix
+	iface     string
+	prefix    netip.Prefix
+	secondary bool // a secondary address of the interface (a VIP, an alias)
 }
 
 // String shows the choice as "eth1 10.20.0.11/24".
@@ -183,7 +184,7 @@ func choices(f HostFacts) []nicChoice {
 	var out []nicChoice
 	for _, i := range f.Interfaces {
 		for _, a := range i.Addrs {
-			out = append(out, nicChoice{iface: i.Name, prefix: a})
+			out = append(out, nicChoice{iface: i.Name, prefix: a, secondary: slices.Contains(i.Secondary, a)})
 		}
 	}
 	return out
@@ -230,10 +231,14 @@ func autoNICs(m *Model) bool {
 	return changed
 }
 
-// pick chooses among matching addresses: the only one, or the one the host is dialled on.
+// pick chooses among matching addresses: the only one, the only primary one (a control plane holding the API VIP
+// has it as a secondary address beside its own), or the one the host is dialled on.
 func pick(cs []nicChoice, sshAddr string) (nicChoice, bool) {
 	if len(cs) == 1 {
 		return cs[0], true
+	}
+	if primary := slices.DeleteFunc(slices.Clone(cs), func(c nicChoice) bool { return c.secondary }); len(primary) == 1 {
+		return primary[0], true
 	}
 	for _, c := range cs {
 		if c.prefix.Addr().String() == sshAddr {

@@ -40,6 +40,32 @@ func TestParseProbeOfALabHost(t *testing.T) {
 	}
 }
 
+// A control plane of an installed cluster holds the API VIP as a secondary address on its control NIC (and has a
+// flannel.1 interface): discovery still picks its own address, and the VIP is never proposed again.
+func TestProbeOfAControlPlaneHoldingTheVIP(t *testing.T) {
+	data, err := os.ReadFile("testdata/probe-lab-cp1-vip.txt") // ProbeScript on an installed lab control plane
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ParseProbe(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip := netip.MustParsePrefix("172.30.20.254/24")
+	if cs := matching(f, netip.MustParsePrefix("172.30.20.0/24")); len(cs) != 2 || !cs[1].secondary || cs[1].prefix != vip {
+		t.Fatalf("control plane choices %+v, want the host's address and the VIP marked secondary", cs)
+	}
+	c, ok := pick(matching(f, netip.MustParsePrefix("172.30.20.0/24")), "172.30.10.11")
+	if !ok || c.String() != "eth1 172.30.20.11/24" {
+		t.Errorf("control NIC: %v %v, want eth1 172.30.20.11/24 (the VIP is secondary)", c, ok)
+	}
+	only := HostFacts{Interfaces: []Interface{{Name: "eth1", Addrs: []netip.Prefix{vip, netip.MustParsePrefix("172.30.20.12/24")},
+		Secondary: []netip.Prefix{vip, netip.MustParsePrefix("172.30.20.12/24")}}}}
+	if c, ok := pick(matching(only, netip.MustParsePrefix("172.30.20.0/24")), "172.30.10.11"); ok {
+		t.Errorf("two secondary addresses and no tie breaker: picked %v", c)
+	}
+}
+
 func TestParseProbeErrors(t *testing.T) {
 	for name, out := range map[string]string{
 		"no sections":     "cp1\n",

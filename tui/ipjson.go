@@ -45,6 +45,7 @@ func ParseIPAddrJSON(data []byte) ([]Interface, error) {
 			Family    string `json:"family"`
 			Local     string `json:"local"`
 			PrefixLen int    `json:"prefixlen"`
+			Secondary bool   `json:"secondary"`
 		} `json:"addr_info"`
 	}
 	if err := json.Unmarshal(data, &links); err != nil {
@@ -64,7 +65,11 @@ func ParseIPAddrJSON(data []byte) ([]Interface, error) {
 			if err != nil {
 				return nil, fmt.Errorf("parse address %q of %s: %w", a.Local, l.IfName, err)
 			}
-			iface.Addrs = append(iface.Addrs, netip.PrefixFrom(addr, a.PrefixLen))
+			pfx := netip.PrefixFrom(addr, a.PrefixLen)
+			iface.Addrs = append(iface.Addrs, pfx)
+			if a.Secondary {
+				iface.Secondary = append(iface.Secondary, pfx)
+			}
 		}
 		out = append(out, iface)
 	}

@@ -31,6 +31,9 @@ type Interface struct {
 	Name  string
 	Up    bool
 	Addrs []netip.Prefix // IPv4 addresses with their prefix length
+	// Secondary are those of Addrs the kernel marks secondary: a further address in a subnet the interface already
+	// has, such as a VIP keepalived holds. They are never chosen as a host's NIC address over a primary one.
+	Secondary []netip.Prefix
 }
 
 // HostKeyError is a probe refused because of the host's key. Changed is true when a different key is recorded for

@@ -60,6 +60,7 @@ func sortedPaths(m map[string]string) []string {
 }
 
 func TestBundleCommands(t *testing.T) {
+	t.Setenv("BERTH_BUNDLE_KEY", "") // make test sets it for the lab bundle; these cases choose their keys
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "keys", "signing")
 	code, out, errOut := berth(t, "keygen", prefix)
@@ -121,5 +122,19 @@ func TestBundleCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// With no --key, the trusted keys come from $BERTH_BUNDLE_KEY (comma-separated).
+	other := filepath.Join(dir, "keys", "other")
+	if code, _, errOut := berth(t, "keygen", other); code != 0 {
+		t.Fatalf("keygen: %s", errOut)
+	}
+	t.Setenv("BERTH_BUNDLE_KEY", other+".pub")
+	if code, _, errOut := berth(t, "bundle", "verify", v1); code != 1 || !strings.Contains(errOut, "not a trusted key") {
+		t.Errorf("verify with only another key in $BERTH_BUNDLE_KEY: exit %d\n%s", code, errOut)
+	}
+	t.Setenv("BERTH_BUNDLE_KEY", other+".pub,"+prefix+".pub")
+	if code, out, errOut := berth(t, "bundle", "verify", v1); code != 0 || !strings.Contains(out, "signed by trusted key") {
+		t.Errorf("verify with the key in $BERTH_BUNDLE_KEY: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -119,13 +120,15 @@ func TestWizardInATerminalOnLabHosts(t *testing.T) {
 		t.Skip("builds berth and needs a lab and tmux; skipped under -short")
 	}
 	l := labtest.Require(t, lab.Options{Name: "t-wizard", ControlPlanes: 1, Workers: 1})
+	bundle, key := labtest.RequireBundle(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "berth")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build berth: %v\n%s", err, out)
 	}
 	out := filepath.Join(dir, "inventory.yaml")
-	term := newTerminal(t, 120, 42, fmt.Sprintf("%s wizard -o %s; echo WIZARD-EXIT=$?; sleep 600", bin, out))
+	term := newTerminal(t, 120, 42, fmt.Sprintf("%s wizard -o %s -b %s --key %s --log-file %s; echo WIZARD-EXIT=$?; sleep 600",
+		bin, out, bundle, key, filepath.Join(dir, "wizard.log")))
 	wait := 15 * time.Second
 
 	term.waitFor(wait, "step 1/12 Cluster")
@@ -215,10 +218,35 @@ func TestWizardInATerminalOnLabHosts(t *testing.T) {
 			t.Errorf("preflight checklist lacks %q:\n%s", part, screen)
 		}
 	}
+	// Install from the wizard: the real installer, from the signed lab bundle suggested by -b, shown phase by
+	// phase; then berth status sees the cluster it made.
 	term.keys("Enter")
-	term.waitFor(wait, "step 12/12 Install", "install is not available in this build")
+	term.waitFor(wait, "step 12/12 Install", "Bundle", bundle, "Start install")
+	term.keys("Enter")
+	term.waitFor(wait, "This changes 2 host(s)", "Start? y/n")
+	term.keys("y")
+	term.waitFor(wait, "Installing…", "PHASE", first.Name)
+	screen = term.waitFor(25*time.Minute, "✓ Installed.")
+	for _, part := range []string{"PHASE", first.Name, "✓ Write the admin kubeco"} {
+		if !strings.Contains(screen, part) {
+			t.Errorf("the install page lacks %q:\n%s", part, screen)
+		}
+	}
+	if strings.Contains(screen, "✗") {
+		t.Errorf("the install page shows a failure:\n%s", screen)
+	}
 	term.keys("q")
-	term.waitFor(wait, "wrote "+out, "preflight: passed", "WIZARD-EXIT=0")
+	term.waitFor(wait, "wrote "+out, "preflight: passed", "install: done", "WIZARD-EXIT=0")
+
+	status, err := exec.Command(bin, "status", "-i", out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("berth status on the wizard's cluster: %v\n%s", err, status)
+	}
+	for _, h := range l.Hosts {
+		if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(h.Name) + `\s.*\bReady\b`).Match(status) {
+			t.Errorf("berth status does not show %s Ready:\n%s", h.Name, status)
+		}
+	}
 }
 
 func mustAddr(t *testing.T, s string) netip.Addr {

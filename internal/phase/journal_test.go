@@ -196,3 +196,63 @@ func TestJournalRejectsGarbage(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// hostCheck is an always-run phase that finds the hosts rebuilt and drops the journal's progress.
+type hostCheck struct {
+	Base
+	rebuilt bool
+	saw     bool // whether "os" was recorded as done when it ran
+}
+
+func (p *hostCheck) Title() string   { return "facts" }
+func (p *hostCheck) AlwaysRun() bool { return true }
+func (p *hostCheck) Run(context.Context) error {
+	p.saw = p.Recorded("os")
+	if p.rebuilt {
+		return p.ForgetProgress("hosts rebuilt")
+	}
+	return nil
+}
+
+func TestForgetProgress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal-install.json")
+	inputs := []Input{NewInput("bundle", []byte("b1"), nil)}
+	runs := &sync.Map{}
+	run := func(check *hostCheck, dry bool) *Report {
+		t.Helper()
+		j, err := OpenJournal(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := New(Options{Action: "install", Journal: j, Inputs: inputs, DryRun: dry},
+			check, &hostPhase{title: "os", hosts: []string{"a", "b"}, runs: runs}).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	run(&hostCheck{}, false)
+	check := &hostCheck{}
+	if rep := run(check, false); !check.saw || rep.Phases[1].Status != StatusSkipped {
+		t.Fatalf("second run: os recorded %v, status %s; want it recorded and skipped", check.saw, rep.Phases[1].Status)
+	}
+	// Hosts rebuilt, dry run: the plan covers os again, the journal is untouched.
+	if rep := run(&hostCheck{rebuilt: true}, true); rep.Phases[1].Status != StatusPlanned {
+		t.Fatalf("dry run after a rebuild: os %s, want planned", rep.Phases[1].Status)
+	}
+	if j, _ := OpenJournal(path); !j.PhaseDone("os") {
+		t.Fatal("the dry run changed the journal")
+	}
+	// Hosts rebuilt: os runs again on every host, and the journal records it afresh.
+	if rep := run(&hostCheck{rebuilt: true}, false); rep.Phases[1].Status != StatusOK {
+		t.Fatalf("after a rebuild: os %s, want ok", rep.Phases[1].Status)
+	}
+	for _, h := range []string{"a", "b"} {
+		if got := runCount(runs, h); got != 3 { // the first run, the dry run (planning only) and this one
+			t.Errorf("os ran %d times on %s, want 3", got, h)
+		}
+	}
+	if j, _ := OpenJournal(path); !j.PhaseDone("os") {
+		t.Error("the journal does not record the new run")
+	}
+}

@@ -76,6 +76,27 @@ func (s *Session) limit() int {
 	return s.run.opts.Concurrency
 }
 
+// Recorded reports whether the journal records the named phase as done (in this run or an earlier one).
+func (s *Session) Recorded(phase string) bool {
+	return s != nil && s.run.journal != nil && s.run.journal.PhaseDone(phase)
+}
+
+// ForgetProgress drops what the journal records as done, so that every later phase checks its hosts again. A
+// phase that finds the hosts no longer as the journal describes them (rebuilt or wiped since) calls it; the reason
+// is shown as a warning. A dry run only warns and leaves the journal file alone.
+func (s *Session) ForgetProgress(reason string) error {
+	if s == nil || s.run.journal == nil {
+		return nil
+	}
+	rn := s.run
+	rn.warn("%s: the recorded progress (%s) no longer applies, every phase checks its hosts again", reason, rn.journal.Path())
+	if rn.gate.dry {
+		rn.journal = nil
+		return nil
+	}
+	return rn.journal.Reset(rn.opts.Action, rn.opts.Inputs)
+}
+
 // HostDone reports whether the journal records this phase as done on host.
 func (s *Session) HostDone(host string) bool {
 	return s != nil && !s.always && s.run.journal != nil && s.run.journal.HostDone(s.name, host)

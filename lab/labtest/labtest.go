@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,6 +57,34 @@ func Require(t testing.TB, opts lab.Options) *lab.Lab {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// RequireBundle returns the signed lab bundle and its public key: $BERTH_BUNDLE and $BERTH_BUNDLE_KEY, or the
+// files hack/build-lab-bundle.sh writes under the user cache. When either is missing it skips, or fails when CI
+// is set.
+func RequireBundle(t testing.TB) (bundle, key string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the lab bundle; skipped under -short")
+	}
+	cache, _ := os.UserCacheDir()
+	bundle = os.Getenv("BERTH_BUNDLE")
+	if bundle == "" {
+		bundle = filepath.Join(cache, "berth", "bundles", "lab-v1.31.tar")
+	}
+	key = os.Getenv("BERTH_BUNDLE_KEY")
+	if key == "" {
+		key = filepath.Join(cache, "berth", "keys", "bundle.pub")
+	}
+	for _, p := range []string{bundle, key} {
+		if _, err := os.Stat(p); err != nil {
+			if InCI() {
+				t.Fatalf("CI is set and the lab bundle is missing (%v): build it with make bundle", err)
+			}
+			t.Skipf("no lab bundle (%v): build it with make bundle; set CI=true to make this a failure", err)
+		}
+	}
+	return bundle, key
 }
 
 // InCI reports whether the tests run on CI (CI set to anything but "", "0" or "false").
