@@ -85,14 +85,7 @@ func BenchmarkInstallVsScript(b *testing.B) {
 	lab.Down(ctx, benchLab.Name, "")
 }
 
-func freshBenchLab(b *testing.B) *lab.Lab {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := lab.Down(ctx, benchLab.Name, ""); err != nil {
-		b.Fatal(err)
-	}
-	return labtest.Require(b, benchLab)
-}
+func freshBenchLab(b *testing.B) *lab.Lab { return labtest.RequireFresh(b, benchLab) }
 
 type scriptStep struct {
 	name string

@@ -119,7 +119,8 @@ func TestWizardInATerminalOnLabHosts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds berth and needs a lab and tmux; skipped under -short")
 	}
-	l := labtest.Require(t, lab.Options{Name: "t-wizard", ControlPlanes: 1, Workers: 1})
+	// Its own lab, new every run: the wizard installs a cluster on it.
+	l := labtest.RequireFresh(t, lab.Options{Name: "t-wizard-install", ControlPlanes: 1, Workers: 1})
 	bundle, key := labtest.RequireBundle(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "berth")

@@ -59,6 +59,37 @@ func Require(t testing.TB, opts lab.Options) *lab.Lab {
 	return l
 }
 
+// RequireFresh is Require on a newly created lab that belongs to the calling test alone: a lab of the same name
+// left by an earlier run (a cluster installed on it, say) is removed first, and the lab is removed when the test
+// ends (kept with BERTH_LAB_KEEP=1), so that what the test installed does not load the machine for later tests.
+func RequireFresh(t testing.TB, opts lab.Options) *lab.Lab {
+	t.Helper()
+	down := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		err := lab.Down(ctx, opts.Name, opts.StateDir)
+		if errors.Is(err, lab.ErrPrerequisite) {
+			return nil // Require decides what a machine without Docker means
+		}
+		return err
+	}
+	if !testing.Short() && opts.Name != "" {
+		if err := down(); err != nil {
+			t.Fatalf("remove the earlier lab %s: %v", opts.Name, err)
+		}
+	}
+	l := Require(t, opts)
+	t.Cleanup(func() {
+		if os.Getenv(KeepEnv) == "1" {
+			return
+		}
+		if err := down(); err != nil {
+			t.Errorf("remove lab %s: %v", opts.Name, err)
+		}
+	})
+	return l
+}
+
 // RequireBundle returns the signed lab bundle and its public key: $BERTH_BUNDLE and $BERTH_BUNDLE_KEY, or the
 // files hack/build-lab-bundle.sh writes under the user cache. When either is missing it skips, or fails when CI
 // is set.
