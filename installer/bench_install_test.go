@@ -330,6 +330,10 @@ func quoteAll(s []string) string {
 // script applies them with kubectl, as `helm template | kubectl apply` would) and the DNS hosts' node label.
 func scriptedAddons(ctx context.Context, c *Cluster) ([]byte, error) {
 	p := &installDNS{c: c}
+	var err error
+	if p.targets, err = newDNSTargets(c.Inv); err != nil { // as the DNS phase's Prepare, without reading the cluster
+		return nil, err
+	}
 	values, err := p.dnsValues()
 	if err != nil {
 		return nil, err
