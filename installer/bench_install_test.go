@@ -224,7 +224,7 @@ func writeScript(ctx context.Context, c *Cluster, cache *localCache, l *lab.Lab,
 	if err := write(first.Name, "flannel.yaml", flannel); err != nil {
 		return "", err
 	}
-	extra, err := scriptedAddons(ctx, c)
+	extra, err := scriptedAddons(c)
 	if err != nil {
 		return "", err
 	}
@@ -328,19 +328,10 @@ func quoteAll(s []string) string {
 
 // scriptedAddons renders what the install applies after the CNI for the script: the DNS chart's objects (the
 // script applies them with kubectl, as `helm template | kubectl apply` would) and the DNS hosts' node label.
-func scriptedAddons(ctx context.Context, c *Cluster) ([]byte, error) {
+func scriptedAddons(c *Cluster) ([]byte, error) {
 	p := &installDNS{c: c}
-	var err error
-	if p.targets, err = newDNSTargets(c.Inv); err != nil { // as the DNS phase's Prepare, without reading the cluster
+	if err := p.renderChart(); err != nil {
 		return nil, err
 	}
-	values, err := p.dnsValues()
-	if err != nil {
-		return nil, err
-	}
-	r, err := manifests.RenderDNS(values)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(r.Manifest), nil
+	return []byte(p.render.Manifest), nil
 }

@@ -80,22 +80,32 @@ func (env *e2eEnv) dnsInstallArgs(inventoryPath string, extra ...string) []strin
 // (its paths are relative to its directory), and returns its path.
 func (env *e2eEnv) dnsInventory(t *testing.T, variant, upstream string) string {
 	t.Helper()
+	path, inv := env.editedInventory(t, "dns-"+variant, func(inv *inventory.Inventory) {
+		inv.DNS.Variant = variant
+		inv.DNS.Upstreams = []string{upstream}
+	})
+	env.inv = inv
+	return path
+}
+
+// editedInventory writes a copy of the lab's inventory, changed by edit, next to the original (its paths are
+// relative to its directory) as inventory-<name>.yaml, and returns its path and content.
+func (env *e2eEnv) editedInventory(t *testing.T, name string, edit func(*inventory.Inventory)) (string, *inventory.Inventory) {
+	t.Helper()
 	inv, err := inventory.Load(env.invPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv.DNS.Variant = variant
-	inv.DNS.Upstreams = []string{upstream}
+	edit(inv)
 	data, err := inventory.Marshal(inv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(filepath.Dir(env.invPath), "inventory-dns-"+variant+".yaml")
+	path := filepath.Join(filepath.Dir(env.invPath), "inventory-"+name+".yaml")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env.inv = inv
-	return path
+	return path, inv
 }
 
 // upstreamHost is where the stand-in for the bank's DNS runs: the last worker (never a DNS host, never stopped).

@@ -365,20 +365,11 @@ func testNoOp(t *testing.T, env *e2eEnv) {
 // testMovedVIP installs with an inventory whose VIP differs from the installed cluster's: berth refuses after
 // reading the hosts, and no load balancer configuration changes.
 func testMovedVIP(t *testing.T, env *e2eEnv) {
-	inv, err := inventory.Load(env.invPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := inv.APIEndpoint()
-	inv.ControlPlane.VIP = netip.MustParseAddr(inv.ControlPlane.VIP).Prev().String()
-	data, err := inventory.Marshal(inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	moved := filepath.Join(filepath.Dir(env.invPath), "inventory-moved-vip.yaml")
-	if err := os.WriteFile(moved, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	old := ""
+	moved, inv := env.editedInventory(t, "moved-vip", func(inv *inventory.Inventory) {
+		old = inv.APIEndpoint()
+		inv.ControlPlane.VIP = netip.MustParseAddr(inv.ControlPlane.VIP).Prev().String()
+	})
 	const lbFiles = "sha256sum /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg /etc/kubernetes/admin.conf"
 	before := map[string]string{}
 	for _, h := range env.inv.ControlPlanes() {

@@ -43,16 +43,10 @@ func (p *installDNS) Prepare(ctx context.Context) error {
 		return errors.New("dns.backend: kube-dns needs a bundle that carries a kube-dns image, and no berth bundle " +
 			"does (k8s.io/dns cannot be built here): set dns.backend: coredns, the backend of every berth bundle")
 	}
+	if err := p.renderChart(); err != nil {
+		return err
+	}
 	var err error
-	if p.targets, err = newDNSTargets(inv); err != nil {
-		return err
-	}
-	if p.values, err = p.dnsValues(); err != nil {
-		return err
-	}
-	if p.render, err = manifests.RenderDNS(p.values); err != nil {
-		return err
-	}
 	if p.objs, err = objects([]byte(p.render.Manifest)); err != nil {
 		return fmt.Errorf("read the rendered dns chart: %w", err)
 	}
@@ -60,6 +54,20 @@ func (p *installDNS) Prepare(ctx context.Context) error {
 		return err
 	}
 	return p.readCluster(ctx)
+}
+
+// renderChart works out the DNS addresses and the chart's values from the inventory and the bundle, and renders
+// the chart; it reads no host and no cluster.
+func (p *installDNS) renderChart() error {
+	var err error
+	if p.targets, err = newDNSTargets(p.c.Inv); err != nil {
+		return err
+	}
+	if p.values, err = p.dnsValues(); err != nil {
+		return err
+	}
+	p.render, err = manifests.RenderDNS(p.values)
+	return err
 }
 
 // dnsValues maps the inventory and the bundle's images onto the chart's values.
