@@ -115,16 +115,18 @@ func remoteDigests(ctx context.Context, e *remote.Executor, paths []string) (map
 		return out, nil
 	}
 	var b strings.Builder
+	b.WriteString("set --\n")
 	for _, p := range paths {
-		fmt.Fprintf(&b, "if [ -f %s ]; then sha256sum %s; fi\n", remote.Quote(p), remote.Quote(p))
+		q := remote.Quote(p)
+		fmt.Fprintf(&b, "if [ -f %s ]; then set -- \"$@\" %s; fi\n", q, q)
 	}
-	res, err := e.Exec(ctx, b.String())
+	b.WriteString(remote.HashArgs)
+	res, err := e.Run(ctx, remote.Cmd{Command: "sh -s", Stdin: strings.NewReader(b.String())})
 	if err != nil {
 		return nil, err
 	}
-	for _, line := range strings.Split(res, "\n") {
-		sum, path, ok := strings.Cut(strings.TrimSpace(line), "  ")
-		if ok {
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		if sum, path, ok := remote.ParseHashLine(line); ok {
 			out[path] = sum
 		}
 	}
@@ -142,7 +144,10 @@ func ensureFiles(ctx context.Context, s *phase.Session, host string, e *remote.E
 	if err != nil {
 		return nil, err
 	}
+	// Files replaced by rename go to the host in one batch once the gate has let each through; files written
+	// through their inode (InPlace) are written one by one.
 	var changed []string
+	var batch []remote.File
 	for _, f := range files {
 		if have[f.Path] == sha256Hex(f.Content) {
 			continue
@@ -161,16 +166,18 @@ func ensureFiles(ctx context.Context, s *phase.Session, host string, e *remote.E
 			if mode == 0 {
 				mode = 0o644
 			}
-			if _, err := e.Exec(ctx, "mkdir -p "+remote.Quote(dirOf(f.Path))); err != nil {
-				return err
-			}
-			_, err := e.WriteFile(ctx, f.Path, f.Content, remote.UploadOptions{Mode: fsMode(mode)})
-			return err
+			batch = append(batch, remote.File{Data: f.Content, Dst: f.Path, Mode: fsMode(mode)})
+			return nil
 		})
 		if err != nil {
 			return changed, fmt.Errorf("%s: %w", f.Path, err)
 		}
 		changed = append(changed, f.Path)
+	}
+	if len(batch) > 0 {
+		if _, err := e.PutFiles(ctx, batch, nil); err != nil {
+			return changed, err
+		}
 	}
 	return changed, nil
 }

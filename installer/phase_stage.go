@@ -121,17 +121,12 @@ func (p *stageBundle) Run(ctx context.Context) error {
 			if _, err := e.Exec(ctx, "mkdir -p "+remote.Quote(stageDir)+" && chmod 0700 /var/lib/berth"); err != nil {
 				return err
 			}
-			var done int64
-			for _, f := range files {
-				base := done
-				_, err := e.Upload(ctx, f.Local, f.Remote, remote.UploadOptions{Mode: 0o600, Digest: f.SHA256,
-					Progress: func(sent, _ int64) { p.Progress(host, "stage bundle", base+sent, total) }})
-				if err != nil {
-					return err
-				}
-				done += f.Size
+			batch := make([]remote.File, len(files))
+			for i, f := range files {
+				batch[i] = remote.File{Src: f.Local, Dst: f.Remote, Mode: 0o600, Digest: f.SHA256}
 			}
-			return nil
+			_, err := e.PutFiles(ctx, batch, func(sent, total int64) { p.Progress(host, "stage bundle", sent, total) })
+			return err
 		})
 	})
 }

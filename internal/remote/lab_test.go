@@ -3,10 +3,13 @@ package remote_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -515,5 +518,116 @@ func TestLabPasswordFromSecretRef(t *testing.T) {
 	t.Logf("wrong password refused in %s", time.Since(start))
 	if err == nil || !strings.Contains(err.Error(), "log in to cp2") || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("wrong password: %v", err)
+	}
+}
+
+// TestLabPutFiles writes a batch of 40 files (from disk and from memory) into a root-owned directory as the sudo
+// user: every file lands with its content, mode and owner, the batch costs a fixed number of commands however many
+// files it holds, a second run moves 0 bytes and only fixes a changed mode, and a file whose declared sha256 is
+// wrong fails the batch naming that file, with no temporary file left on the host.
+func TestLabPutFiles(t *testing.T) {
+	env := requireLab(t)
+	ctx := context.Background()
+	const host, dir = "cp2", "/opt/berth-batch"
+	env.rootExec(t, host, "rm -rf "+dir)
+	t.Cleanup(func() { env.lab.Exec(context.Background(), host, "rm", "-rf", dir) })
+	e := env.executor(t, host)
+	if _, err := e.Exec(ctx, "true"); err != nil { // connect and create nothing yet
+		t.Fatal(err)
+	}
+
+	var files []remote.File
+	want := map[string]string{} // dst -> "sha256 mode"
+	for i := range 40 {
+		f := remote.File{Dst: fmt.Sprintf("%s/sub%d/f%02d", dir, i%3, i), Mode: 0o600}
+		if i%2 == 0 {
+			f.Src = writeRandomFile(t, int64(100_000+i))
+		} else {
+			f.Data = []byte(strings.Repeat(fmt.Sprint(i), 1000+i))
+			f.Mode = 0o644
+		}
+		files = append(files, f)
+	}
+	var total int64
+	for _, f := range files {
+		sum, size := "", int64(len(f.Data))
+		if f.Src != "" {
+			sum, _ = remote.FileDigest(f.Src)
+			st, _ := os.Stat(f.Src)
+			size = st.Size()
+		} else {
+			h := sha256.Sum256(f.Data)
+			sum = hex.EncodeToString(h[:])
+		}
+		total += size
+		want[f.Dst] = fmt.Sprintf("%s %o root", sum, f.Mode)
+	}
+	var lastSent, lastTotal atomic.Int64
+	before := e.Stats()
+	res, err := e.PutFiles(ctx, files, func(sent, total int64) { lastSent.Store(sent); lastTotal.Store(total) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := e.Stats().Commands - before.Commands
+	if cmds > 3 {
+		t.Errorf("a batch of %d files ran %d commands, want at most 3 (look, staging directory, put in place)", len(files), cmds)
+	}
+	if lastSent.Load() != total || lastTotal.Load() != total {
+		t.Errorf("progress ended at %d of %d, want %d", lastSent.Load(), lastTotal.Load(), total)
+	}
+	for i, r := range res {
+		if r.Skipped || r.Sent != r.Size || r.Size == 0 {
+			t.Errorf("file %d: %+v", i, r)
+		}
+	}
+	checkHost := func() {
+		t.Helper()
+		out := env.rootExec(t, host, "cd "+dir+" && for f in sub*/f*; do echo "+dir+"/$f $(sha256sum $f | cut -c1-64) $(stat -c '%a %U' $f); done")
+		got := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			dst, rest, _ := strings.Cut(line, " ")
+			got[dst] = rest
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("on the host:\n%s\nwant %v", out, want)
+		}
+		if left := env.rootExec(t, host, "ls -A ~berth/.cache/berth/upload; find "+dir+" -name '.*.tmp'"); left != "" {
+			t.Fatalf("temporary files left behind: %s", left)
+		}
+	}
+	checkHost()
+
+	// Again, with one file's mode changed on the host: nothing is sent, the mode is put back.
+	env.rootExec(t, host, "chmod 0666 "+dir+"/sub0/f00")
+	sent := e.Stats().BytesUploaded
+	res, err = e.PutFiles(ctx, files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Stats().BytesUploaded != sent {
+		t.Errorf("second run moved %d bytes", e.Stats().BytesUploaded-sent)
+	}
+	for i, r := range res {
+		if !r.Skipped {
+			t.Errorf("file %d not skipped: %+v", i, r)
+		}
+	}
+	checkHost()
+
+	// A wrong declared digest: the host refuses that file and the batch fails naming it; the good file of the batch
+	// is in place (complete and verified), and no temporary file is left behind.
+	bad := []remote.File{
+		{Data: []byte("good\n"), Dst: dir + "/new/good"},
+		{Data: []byte("tampered\n"), Dst: dir + "/new/bad", Digest: strings.Repeat("0", 64)},
+		// a file on disk whose manifest digest is another file's
+		{Src: files[0].Src, Dst: dir + "/new/bad2", Digest: want[files[2].Dst][:64]},
+	}
+	_, err = e.PutFiles(ctx, bad, nil)
+	if err == nil || !strings.Contains(err.Error(), dir+"/new/bad:") || !strings.Contains(err.Error(), dir+"/new/bad2:") ||
+		!strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("err = %v, want the tampered file named with its sha256", err)
+	}
+	if got := env.rootExec(t, host, "ls -A "+dir+"/new; cat "+dir+"/new/good; ls -A ~berth/.cache/berth/upload"); got != "good\ngood" {
+		t.Fatalf("after the failed batch the host has:\n%s\nwant only new/good", got)
 	}
 }

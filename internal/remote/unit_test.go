@@ -194,3 +194,22 @@ func TestHostKeyPolicyNeedsSomething(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestParseHashLine(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		line, path string
+		ok         bool
+	}{
+		{sum + " */var/lib/berth/a b", "/var/lib/berth/a b", true}, // openssl dgst -r
+		{sum + "  /etc/hosts", "/etc/hosts", true},                 // sha256sum
+		{sum + " *", "", false},
+		{"abc /etc/hosts", "", false},
+		{"", "", false},
+	} {
+		gotSum, path, ok := ParseHashLine(c.line)
+		if ok != c.ok || path != c.path || (ok && gotSum != sum) {
+			t.Errorf("ParseHashLine(%q) = %q, %q, %v; want %q, %v", c.line, gotSum, path, ok, c.path, c.ok)
+		}
+	}
+}
