@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -183,21 +182,8 @@ type existing struct {
 
 // probe looks at dst on the host; it hashes dst only when dst has the expected size.
 func (e *Executor) probe(ctx context.Context, dst string, size int64) (existing, error) {
-	q := Quote(dst)
-	out, err := e.Exec(ctx, fmt.Sprintf(`if [ -f %s ]; then set -- $(stat -c '%%s %%a' -- %s); echo "$2"; [ "$1" != %d ] || %s; fi`,
-		q, q, size, hostSHA256(q)))
-	if err != nil {
-		return existing{}, fmt.Errorf("check existing file: %w", err)
-	}
-	f := strings.Fields(out)
-	if len(f) != 2 {
-		return existing{}, nil
-	}
-	m, err := strconv.ParseUint(f[0], 8, 32)
-	if err != nil {
-		return existing{}, nil
-	}
-	return existing{digest: f[1], mode: fs.FileMode(m)}, nil
+	have, err := e.probeAll(ctx, []UploadResult{{Dst: dst, Size: size}})
+	return have[0], err
 }
 
 // stagingPaths picks where bytes land first (stage) and the temporary name next to dst they are verified under.
@@ -315,18 +301,12 @@ func (p putStep) script() string {
 	if p.asRoot {
 		fmt.Fprintf(&s, "chown 0:0 %s || { rm -f -- %s; exit 1; }; ", t, t)
 	}
-	fmt.Fprintf(&s, "chmod %o -- %s || { rm -f -- %s; exit 1; }; sum=$(%s); ", p.mode, t, t, hostSHA256(t))
+	fmt.Fprintf(&s, "chmod %o -- %s || { rm -f -- %s; exit 1; }; sum=$(set -- %s; %s | cut -c1-64); ", p.mode, t, t, t, HashArgs)
 	fmt.Fprintf(&s, `if [ "$sum" != %s ]; then rm -f -- %s; echo %s": sha256 on the host is $sum, expected %s" >&2; exit 65; fi; `,
 		p.digest, t, Quote(p.dst), p.digest)
 	// -T: never move into a directory that happens to be called dst.
 	fmt.Fprintf(&s, "mv -f -T -- %s %s || { rm -f -- %s; exit 1; }", t, Quote(p.dst), t)
 	return s.String()
-}
-
-// hostSHA256 is the shell that prints the hex sha256 of the (quoted) file on a host: with OpenSSL where the host
-// has it (it uses the CPU's SHA instructions: 2-3 times faster than coreutils on large files), else sha256sum.
-func hostSHA256(quoted string) string {
-	return fmt.Sprintf("if command -v openssl >/dev/null; then openssl dgst -sha256 -r -- %s; else sha256sum -- %s; fi | cut -c1-64", quoted, quoted)
 }
 
 // HashArgs is the shell that prints the sha256 of every file in "$@" (one line each, "SUM *PATH" or "SUM  PATH";
