@@ -30,10 +30,10 @@ func (s hostDnsmasq) active() bool {
 
 // readHostDnsmasq reads a node's dnsmasq service in one command; it changes nothing.
 func readHostDnsmasq(ctx context.Context, e *remote.Executor) (hostDnsmasq, error) {
-	out, err := e.Exec(ctx, fmt.Sprintf(`if systemctl cat %[1]s >/dev/null 2>&1; then echo installed=yes; fi
-echo enabled=$(systemctl is-enabled %[1]s 2>/dev/null)
+	out, err := e.Exec(ctx, fmt.Sprintf(`echo enabled=$(%[3]s)
 echo active=$(systemctl is-active %[1]s 2>/dev/null)
-if [ -f %[2]s ]; then echo conf=$(sha256sum < %[2]s | cut -d' ' -f1); fi`, dnsmasqUnit, manifests.DNSHostConfPath))
+if [ -f %[2]s ]; then echo conf=$(sha256sum < %[2]s | cut -d' ' -f1); fi`, dnsmasqUnit, manifests.DNSHostConfPath,
+		remote.UnitFileState(dnsmasqUnit)))
 	if err != nil {
 		return hostDnsmasq{}, fmt.Errorf("read the dnsmasq service: %w", err)
 	}
@@ -41,10 +41,9 @@ if [ -f %[2]s ]; then echo conf=$(sha256sum < %[2]s | cut -d' ' -f1); fi`, dnsma
 	for _, line := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
 		switch k {
-		case "installed":
-			s.Installed = v == "yes"
 		case "enabled":
 			s.Enabled = v
+			s.Installed = v != "not-found"
 		case "active":
 			s.Active = v
 		case "conf":
@@ -60,14 +59,15 @@ type hostDnsmasqPlan struct {
 
 	WriteConf  []byte // berth's configuration to write, nil when it is right
 	RemoveConf bool
-	Enable     bool // unmask and enable
+	Unmask     bool // the unit is masked: unmask it before enabling
+	Enable     bool
 	Restart    bool // (re)start: not running, or its configuration changed
 	Disable    bool
 	Stop       bool
 }
 
 func (p hostDnsmasqPlan) empty() bool {
-	return p.WriteConf == nil && !p.RemoveConf && !p.Enable && !p.Restart && !p.Disable && !p.Stop
+	return p.WriteConf == nil && !p.RemoveConf && !p.Unmask && !p.Enable && !p.Restart && !p.Disable && !p.Stop
 }
 
 // describe lists the changes for the plan and the log, in the order they are made.
@@ -78,6 +78,9 @@ func (p hostDnsmasqPlan) describe() []string {
 	}
 	if p.RemoveConf {
 		out = append(out, "remove "+manifests.DNSHostConfPath)
+	}
+	if p.Unmask {
+		out = append(out, "unmask "+dnsmasqUnit)
 	}
 	if p.Enable {
 		out = append(out, "enable "+dnsmasqUnit)
@@ -103,6 +106,7 @@ func planHostDnsmasq(have hostDnsmasq, conf []byte) hostDnsmasqPlan {
 			p.WriteConf = conf
 		}
 		p.Enable = !have.enabled()
+		p.Unmask = have.Enabled == "masked"
 		p.Restart = !have.active() || p.WriteConf != nil
 		return p
 	}
@@ -131,11 +135,14 @@ func (p hostDnsmasqPlan) applyConfig(ctx context.Context, e *remote.Executor) er
 	if p.RemoveConf {
 		cmds = append(cmds, "rm -f "+remote.Quote(manifests.DNSHostConfPath))
 	}
+	if p.Unmask {
+		cmds = append(cmds, remote.UnmaskUnits(dnsmasqUnit))
+	}
 	if p.Enable {
-		cmds = append(cmds, "systemctl unmask "+dnsmasqUnit, "systemctl enable "+dnsmasqUnit)
+		cmds = append(cmds, remote.EnableUnits(dnsmasqUnit))
 	}
 	if p.Disable {
-		cmds = append(cmds, "systemctl disable "+dnsmasqUnit)
+		cmds = append(cmds, remote.DisableUnits(dnsmasqUnit))
 	}
 	if len(cmds) == 0 {
 		return nil

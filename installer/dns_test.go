@@ -31,7 +31,7 @@ func TestPlanHostDnsmasq(t *testing.T) {
 		{"user: crashed", hostDnsmasq{Installed: true, Enabled: "enabled", Active: "failed", ConfSum: sha256Hex(conf)}, conf,
 			"(re)start dnsmasq.service"},
 		{"user: masked", hostDnsmasq{Installed: true, Enabled: "masked", Active: "inactive", ConfSum: sha256Hex(conf)}, conf,
-			"enable dnsmasq.service, (re)start dnsmasq.service"},
+			"unmask dnsmasq.service, enable dnsmasq.service, (re)start dnsmasq.service"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,7 +123,7 @@ func (p *setupLoadBalancer) Run(ctx context.Context) error {
 
 // ensureService makes a systemd service enabled and running, restarting it when its configuration changed.
 func ensureService(ctx context.Context, s *phase.Session, host string, e *remote.Executor, name string, restart bool) error {
-	state, _ := e.Exec(ctx, fmt.Sprintf("echo $(systemctl is-active %s) $(systemctl is-enabled %s)", name, name))
+	state, _ := e.Exec(ctx, fmt.Sprintf("echo $(systemctl is-active %s) $(%s)", name, remote.UnitFileState(name)))
 	f := strings.Fields(state + " x x")
 	if !restart && f[0] == "active" && f[1] == "enabled" {
 		return nil
@@ -133,7 +133,8 @@ func ensureService(ctx context.Context, s *phase.Session, host string, e *remote
 		verb = "restart"
 	}
 	return s.Wet(host, fmt.Sprintf("enable and %s %s", verb, name), func() error {
-		_, err := e.Exec(ctx, fmt.Sprintf("systemctl enable %s >/dev/null 2>&1; systemctl %s %s || { journalctl -u %s -n 30 --no-pager >&2; exit 1; }", name, verb, name, name))
+		_, err := e.Exec(ctx, fmt.Sprintf("%s && systemctl %s %s || { journalctl -u %s -n 30 --no-pager >&2; exit 1; }",
+			remote.EnableUnits(name), verb, name, name))
 		return err
 	})
 }

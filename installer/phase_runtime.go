@@ -122,8 +122,17 @@ func (p *setupRuntime) installBinaries(ctx context.Context, host string, e *remo
 }
 
 // services reloads and restarts what changed, and makes sure containerd runs and the kubelet is enabled.
+// Enabling does not reload systemd (remote.EnableUnits): the one reload the kubelet's unit files need is done
+// here, when they changed or the kubelet is not enabled yet. The kubelet is enabled only after that reload, so an
+// enabled kubelet means systemd has read its files even if an earlier run stopped between writing and reloading.
 func (p *setupRuntime) services(ctx context.Context, host string, e *remote.Executor, changed []string) error {
-	if slices.Contains(changed, kubeletUnitFile) || slices.Contains(changed, kubeletDropInFile) {
+	state, err := e.Exec(ctx, "echo $(systemctl is-active containerd) $("+remote.UnitFileState("containerd")+") $("+
+		remote.UnitFileState("kubelet")+")")
+	if err != nil {
+		state = ""
+	}
+	f := strings.Fields(state + " x x x")
+	if slices.Contains(changed, kubeletUnitFile) || slices.Contains(changed, kubeletDropInFile) || f[2] != "enabled" {
 		if err := p.Wet(host, "systemctl daemon-reload", func() error {
 			_, err := e.Exec(ctx, "systemctl daemon-reload")
 			return err
@@ -131,26 +140,28 @@ func (p *setupRuntime) services(ctx context.Context, host string, e *remote.Exec
 			return err
 		}
 	}
-	state, err := e.Exec(ctx, "echo $(systemctl is-active containerd) $(systemctl is-enabled containerd) $(systemctl is-enabled kubelet)")
-	if err != nil {
-		state = ""
+	restart := slices.Contains(changed, containerdConfig) || f[0] != "active" || f[1] != "enabled"
+	var enable []string
+	for i, unit := range []string{"containerd", "kubelet"} {
+		if f[i+1] != "enabled" {
+			enable = append(enable, unit)
+		}
 	}
-	f := strings.Fields(state + " x x x")
-	if slices.Contains(changed, containerdConfig) || f[0] != "active" || f[1] != "enabled" {
-		if err := p.Wet(host, "enable and restart containerd", func() error {
-			_, err := e.Exec(ctx, "systemctl enable containerd >/dev/null 2>&1; systemctl restart containerd && "+
-				"for i in $(seq 1 30); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; "+
-				"echo 'containerd did not come up' >&2; journalctl -u containerd -n 20 --no-pager >&2; exit 1")
+	if len(enable) > 0 {
+		if err := p.Wet(host, "enable "+strings.Join(enable, " and "), func() error {
+			_, err := e.Exec(ctx, remote.EnableUnits(enable...))
 			return err
 		}); err != nil {
 			return err
 		}
 	}
-	if f[2] != "enabled" {
-		return p.Wet(host, "enable the kubelet", func() error {
-			_, err := e.Exec(ctx, "systemctl enable kubelet")
-			return err
-		})
+	if !restart {
+		return nil
 	}
-	return nil
+	return p.Wet(host, "(re)start containerd", func() error {
+		_, err := e.Exec(ctx, "systemctl restart containerd && "+
+			"for i in $(seq 1 30); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; "+
+			"echo 'containerd did not come up' >&2; journalctl -u containerd -n 20 --no-pager >&2; exit 1")
+		return err
+	})
 }

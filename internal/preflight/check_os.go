@@ -8,7 +8,8 @@ import (
 	"github.com/berthsh/berth/inventory"
 )
 
-// checkOS: the OS must be one the bundle's packages are built for, and the kernel recent enough for Kubernetes.
+// checkOS: the OS must be one the bundle's packages are built for, the kernel recent enough for Kubernetes, and
+// systemd the init.
 func checkOS(in *input, h *inventory.Host, f *Facts) []Result {
 	var out []Result
 	os := Result{Host: h.Name, Check: "os", Status: OK, Detail: f.OSName}
@@ -24,7 +25,16 @@ func checkOS(in *input, h *inventory.Host, f *Facts) []Result {
 		k.Detail = fmt.Sprintf("kernel %s is older than %s", f.Kernel, in.limits.MinKernel)
 		k.Fix = "upgrade the kernel to " + in.limits.MinKernel + " or later"
 	}
-	return append(out, k)
+	out = append(out, k)
+	// containerd, the kubelet, keepalived, haproxy and dnsmasq run as systemd services, and berth enables them
+	// for systemd alone (not in SysV rc links).
+	pid1 := Result{Host: h.Name, Check: "init", Status: OK, Detail: "PID 1 is " + f.Init}
+	if f.Init != "systemd" {
+		pid1.Status = Fail
+		pid1.Detail = fmt.Sprintf("PID 1 is %q, not systemd: berth runs the node's services as systemd units", f.Init)
+		pid1.Fix = "boot the host with systemd as init"
+	}
+	return append(out, pid1)
 }
 
 func supported(m map[string]string) string {

@@ -338,6 +338,10 @@ func TestResourceAndSudoChecks(t *testing.T) {
 			t.Errorf("worker: %+v", r)
 		}
 	}
+	f.Init = "sh"
+	if r := findResult(checkOS(in, inv.Host("cp1"), f), "init"); r == nil || r.Status != Fail || !strings.Contains(r.Detail, `"sh", not systemd`) {
+		t.Errorf("init: %+v", r)
+	}
 	f.Sudo = &SudoFact{Err: "sudo asks for a password"}
 	r := checkSudo(in, inv.Host("cp1"), f)[0]
 	if r.Status != Fail || !strings.Contains(r.Fix, "berth ALL=(ALL) NOPASSWD: ALL") {

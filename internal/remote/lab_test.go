@@ -631,3 +631,70 @@ func TestLabPutFiles(t *testing.T) {
 		t.Fatalf("after the failed batch the host has:\n%s\nwant only new/good", got)
 	}
 }
+
+// TestLabSystemdUnits enables, disables and unmasks a unit on a lab host with the commands the installer uses:
+// disabling leaves systemd's loaded units alone, enabling reloads only where a unit's file changed on disk, and
+// the enablement read from the files agrees with systemd's.
+func TestLabSystemdUnits(t *testing.T) {
+	env := requireLab(t)
+	ctx := context.Background()
+	const host, unit = "worker1", "berth-unit-test.service"
+	const file = "/usr/lib/systemd/system/" + unit
+	cleanup := func() {
+		env.lab.Exec(context.Background(), host, "sh", "-c", fmt.Sprintf(
+			"systemctl unmask %[1]s; systemctl disable --now %[1]s; rm -f %[2]s; systemctl daemon-reload", unit, file))
+	}
+	cleanup()
+	t.Cleanup(cleanup)
+	env.rootExec(t, host, "printf '[Unit]\\nDescription=berth unit test\\n[Service]\\nType=oneshot\\nRemainAfterExit=yes\\n"+
+		"ExecStart=/bin/true\\nEnvironment=STEP=1\\n[Install]\\nWantedBy=multi-user.target\\n' > "+file)
+	e := env.executor(t, host)
+	run := func(cmd string) {
+		t.Helper()
+		if out, err := e.Exec(ctx, cmd); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+	}
+	expect := func(what, cmd, want string) {
+		t.Helper()
+		if got := env.rootExec(t, host, cmd+" || true"); got != want {
+			t.Errorf("%s: %s = %q, want %q", what, cmd, got, want)
+		}
+	}
+	show := func(prop string) string { return "systemctl show -p " + prop + " --value " + unit }
+	state := func(want string) { // what remote.UnitFileState reads from the files, against what systemd says
+		t.Helper()
+		expect("systemd's view", "systemctl is-enabled "+unit, want)
+		if got, err := e.Exec(ctx, remote.UnitFileState(unit)); err != nil || strings.TrimSpace(got) != want {
+			t.Errorf("UnitFileState = %q (%v), want %q", got, err, want)
+		}
+	}
+	if got, err := e.Exec(ctx, remote.UnitFileState("berth-no-such.service")); err != nil || strings.TrimSpace(got) != "not-found" {
+		t.Errorf("UnitFileState of a missing unit = %q (%v), want not-found", got, err)
+	}
+	state("disabled")
+
+	run(remote.EnableUnits(unit) + " && systemctl start " + unit)
+	state("enabled")
+	expect("a unit never loaded before", "systemctl is-active "+unit, "active")
+	expect("a unit never loaded before", show("Environment"), "STEP=1")
+
+	env.rootExec(t, host, "sleep 1 && sed -i s/STEP=1/STEP=2/ "+file) // a newer mtime than systemd loaded
+	run(remote.DisableUnits(unit))
+	state("disabled")
+	expect("disabling does not reload systemd", show("NeedDaemonReload"), "yes")
+	expect("disabling does not reload systemd", show("Environment"), "STEP=1")
+
+	run(remote.EnableUnits(unit))
+	state("enabled")
+	expect("enabling reloads a changed unit", show("NeedDaemonReload"), "no")
+	expect("enabling reloads a changed unit", show("Environment"), "STEP=2")
+
+	env.rootExec(t, host, "systemctl mask -q "+unit)
+	state("masked")
+	if _, err := e.Exec(ctx, remote.EnableUnits(unit)); err == nil {
+		t.Error("enabling a masked unit succeeded; it must stay masked until unmasked on purpose")
+	}
+	run(remote.UnmaskUnits(unit) + " && " + remote.EnableUnits(unit))
+	state("enabled")
+}
