@@ -240,3 +240,17 @@ func TestPhaseNames(t *testing.T) {
 		t.Errorf("phases = %s", got)
 	}
 }
+
+func TestKubeadmIdle(t *testing.T) {
+	state := "file admin no\nkubelet inactive\n"
+	if err := kubeadmIdle("cp2", state); err != nil {
+		t.Errorf("idle host: %v", err)
+	}
+	err := kubeadmIdle("cp2", kubeadmBusy+"\n"+state)
+	if err == nil || !strings.Contains(err.Error(), "still running on cp2") || !strings.Contains(err.Error(), kubeadmUnit) {
+		t.Errorf("busy host: %v", err)
+	}
+	if s := parseState(kubeadmBusy + "\n" + state); s.Files["admin"] != "no" || s.Kubelet != "inactive" {
+		t.Errorf("state after the wait's output: %+v", s)
+	}
+}

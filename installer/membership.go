@@ -58,10 +58,15 @@ func (c *Cluster) membership(ctx context.Context) (*membership, error) {
 		if err != nil {
 			return err
 		}
-		if err := waitDetached(ctx, e); err != nil {
+		out, err := e.Exec(ctx, waitKubeadmIdle+stateScript)
+		if err != nil {
 			return err
 		}
-		return c.refresh(ctx, host)
+		if err := kubeadmIdle(host, out); err != nil {
+			return err
+		}
+		c.setState(host, parseState(out))
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -70,14 +70,8 @@ func (p *initCluster) Run(ctx context.Context) error {
 		file := configDir + "/kubeadm-init.yaml"
 		err = p.Wet(host, fmt.Sprintf("kubeadm init: Kubernetes %s, endpoint %s, etcd and API server on %s", cc.KubernetesVersion,
 			cc.ControlPlaneEndpoint, p.c.Inv.NodeIP(first)), func() error {
-			if _, err := e.Exec(ctx, "install -d -m 0700 "+configDir); err != nil {
-				return err
-			}
-			if _, err := e.WriteFile(ctx, file, config, remote.UploadOptions{Mode: 0o600}); err != nil {
-				return err
-			}
 			return runDetached(ctx, e, "kubeadm init", "kubeadm init --config "+file+" --upload-certs; rc=$?; rm -f "+file+"; exit $rc",
-				[]string{token, key})
+				detachedFile{Path: file, Content: config}, []string{token, key})
 		})
 		if err != nil || p.IsDryRun() {
 			return err

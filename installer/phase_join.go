@@ -143,14 +143,8 @@ func joinHost(ctx context.Context, s *phase.Session, c *Cluster, ms *membership,
 			return err
 		}
 		file := configDir + "/kubeadm-join.yaml"
-		if _, err := e.Exec(ctx, "install -d -m 0700 "+configDir); err != nil {
-			return err
-		}
-		if _, err := e.WriteFile(ctx, file, config, remote.UploadOptions{Mode: 0o600}); err != nil {
-			return err
-		}
 		if err := runDetached(ctx, e, "kubeadm join", "kubeadm join --config "+file+"; rc=$?; rm -f "+file+"; exit $rc",
-			[]string{js.Token, js.CertificateKey}); err != nil {
+			detachedFile{Path: file, Content: config}, []string{js.Token, js.CertificateKey}); err != nil {
 			return err
 		}
 		return c.refresh(ctx, host)
