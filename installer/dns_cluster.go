@@ -144,9 +144,11 @@ func (p *installDNS) applyRelease(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rel, err := newHelmRelease(k, manifests.DNSRelease, manifests.DNSNamespace, p.c.Log)
-	if err != nil {
-		return err
+	rel := p.rel
+	if rel == nil {
+		if rel, err = newHelmRelease(k, manifests.DNSRelease, manifests.DNSNamespace, p.c.Log); err != nil {
+			return err
+		}
 	}
 	r, err := rel.apply(ctx, chart, p.values.Map(), dnsWait)
 	if err != nil {
@@ -175,7 +177,7 @@ func hasContainer(pod *corev1.Pod, name string) bool {
 	return false
 }
 
-// poll calls check every 2 s until it is done, or dnsWait passes; wait describes what was awaited, for the
+// poll calls check every second until it is done, or dnsWait passes; wait describes what was awaited, for the
 // timeout's error. check returns done with an error when waiting longer cannot help, and not done with the
 // reason it is not done yet.
 func poll(ctx context.Context, wait string, check func() (done bool, err error)) error {
@@ -194,7 +196,7 @@ func poll(ctx context.Context, wait string, check func() (done bool, err error))
 				return fmt.Errorf("%s: still not done after %s: %w", wait, dnsWait, last)
 			}
 			return fmt.Errorf("%s: still not done after %s", wait, dnsWait)
-		case <-time.After(2 * time.Second):
+		case <-time.After(time.Second):
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -21,28 +22,48 @@ import (
 )
 
 // tunnelGetter hands Helm the installer's REST configuration, whose connections go through the SSH tunnel to a
-// control plane (genericclioptions.RESTClientGetter).
+// control plane (genericclioptions.RESTClientGetter). Helm asks for a discovery client and a REST mapper for each
+// step of an install (reachability, capabilities, building the objects); the getter makes one of each and hands it
+// out again, so that the API's groups are discovered once per release rather than once per step.
 type tunnelGetter struct {
 	config    *rest.Config
 	namespace string
+
+	mu        sync.Mutex
+	discovery discovery.CachedDiscoveryInterface
+	mapper    meta.RESTMapper
 }
 
 func (g *tunnelGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.config), nil }
 
 func (g *tunnelGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(rest.CopyConfig(g.config))
-	if err != nil {
-		return nil, err
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.discoveryLocked()
+}
+
+func (g *tunnelGetter) discoveryLocked() (discovery.CachedDiscoveryInterface, error) {
+	if g.discovery == nil {
+		dc, err := discovery.NewDiscoveryClientForConfig(rest.CopyConfig(g.config))
+		if err != nil {
+			return nil, err
+		}
+		g.discovery = memory.NewMemCacheClient(dc)
 	}
-	return memory.NewMemCacheClient(dc), nil
+	return g.discovery, nil
 }
 
 func (g *tunnelGetter) ToRESTMapper() (meta.RESTMapper, error) {
-	dc, err := g.ToDiscoveryClient()
-	if err != nil {
-		return nil, err
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mapper == nil {
+		dc, err := g.discoveryLocked()
+		if err != nil {
+			return nil, err
+		}
+		g.mapper = restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(dc), dc, nil)
 	}
-	return restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(dc), dc, nil), nil
+	return g.mapper, nil
 }
 
 func (g *tunnelGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig { return tunnelClientConfig{g} }

@@ -29,6 +29,7 @@ type installDNS struct {
 	render  *manifests.DNSRender
 	objs    []*unstructured.Unstructured
 
+	rel     *helmRelease               // the release's Helm actions, from Prepare (nil before the cluster exists)
 	release string                     // why the release must be installed or upgraded; "" when it is right
 	labels  map[string]bool            // nodes whose DNS label must be set (true) or removed (false)
 	hosts   map[string]hostDnsmasqPlan // nodes whose dnsmasq service must change
@@ -50,10 +51,23 @@ func (p *installDNS) Prepare(ctx context.Context) error {
 	if p.objs, err = objects([]byte(p.render.Manifest)); err != nil {
 		return fmt.Errorf("read the rendered dns chart: %w", err)
 	}
-	if err := p.readHosts(ctx); err != nil {
-		return err
+	// The hosts' services and the cluster's labels and release are read at once: each read waits on busy hosts.
+	return concurrently(func() error { return p.readHosts(ctx) }, func() error { return p.readCluster(ctx) })
+}
+
+// concurrently runs independent steps at once and returns all their errors.
+func concurrently(steps ...func() error) error {
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = step()
+		}()
 	}
-	return p.readCluster(ctx)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // renderChart works out the DNS addresses and the chart's values from the inventory and the bundle, and renders
@@ -173,11 +187,10 @@ func (p *installDNS) readCluster(ctx context.Context) error {
 	if err := p.readLabels(ctx, k); err != nil {
 		return err
 	}
-	rel, err := newHelmRelease(k, manifests.DNSRelease, manifests.DNSNamespace, p.c.Log)
-	if err != nil {
+	if p.rel, err = newHelmRelease(k, manifests.DNSRelease, manifests.DNSNamespace, p.c.Log); err != nil {
 		return err
 	}
-	p.release, err = releaseDiff(ctx, k, rel, p.objs)
+	p.release, err = releaseDiff(ctx, k, p.rel, p.objs)
 	return err
 }
 
@@ -190,23 +203,28 @@ func (p *installDNS) Run(ctx context.Context) error {
 	if err := p.applyLabels(ctx); err != nil {
 		return err
 	}
-	// Configuration files and enablement first: they do not disturb a running dnsmasq.
-	if err := p.eachHost(ctx, func(ctx context.Context, host string, plan hostDnsmasqPlan, e *remote.Executor) error {
-		cfg := plan
-		cfg.Restart, cfg.Stop = false, false
-		if cfg.empty() {
+	// Configuration files and enablement do not disturb a running dnsmasq, and the release does not depend on
+	// them: both go at once.
+	hostConfig := func() error {
+		return p.eachHost(ctx, func(ctx context.Context, host string, plan hostDnsmasqPlan, e *remote.Executor) error {
+			cfg := plan
+			cfg.Restart, cfg.Stop = false, false
+			if cfg.empty() {
+				return nil
+			}
+			return p.Wet(host, strings.Join(cfg.describe(), ", "), func() error { return cfg.applyConfig(ctx, e) })
+		})
+	}
+	release := func() error {
+		if p.release == "" {
 			return nil
 		}
-		return p.Wet(host, strings.Join(cfg.describe(), ", "), func() error { return cfg.applyConfig(ctx, e) })
-	}); err != nil {
-		return err
-	}
-	if p.release != "" {
 		what := fmt.Sprintf("helm %s release %s (%s variant, DNS on %s)", p.release, manifests.DNSRelease,
 			inv.DNS.Variant, strings.Join(names(inv.DNSHosts()), ", "))
-		if err := p.Wet("", what, func() error { return p.applyRelease(ctx) }); err != nil {
-			return err
-		}
+		return p.Wet("", what, func() error { return p.applyRelease(ctx) })
+	}
+	if err := concurrently(hostConfig, release); err != nil {
+		return err
 	}
 	// Starting and stopping wait for the DNS pods: port 53 of a host is either the pod's (management) or the
 	// host's (user), and during a change of variant the pods are replaced one host at a time.
