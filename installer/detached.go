@@ -36,7 +36,7 @@ fi
 		stdin = bytes.NewReader(config.Content)
 	}
 	script := fmt.Sprintf(`busy=$(%[4]s)
-if [ -n "$busy" ]; then echo "kubeadm from an earlier run is still running after 20 minutes (systemctl status %[1]s)" >&2; exit 1; fi
+if [ -n "$busy" ]; then echo "$busy" >&2; exit 1; fi
 %[5]ssystemctl reset-failed %[1]s >/dev/null 2>&1
 cursor=$(journalctl -n 0 --show-cursor --no-pager 2>/dev/null | sed -n 's/^-- cursor: //p')
 systemd-run --unit %[1]s --description %[2]s --collect --wait --quiet --property=TimeoutStartSec=20min -- /bin/sh -c %[3]s
@@ -46,6 +46,9 @@ exit $rc`, kubeadmUnit, remote.Quote("berth: "+description), remote.Quote(comman
 	_, err := e.Run(ctx, remote.Cmd{Command: script, Stdin: stdin, Secrets: secrets})
 	var re *remote.RunError
 	if errors.As(err, &re) && re.Err == nil {
+		if err := kubeadmIdle(e.Host(), re.Output); err != nil {
+			return err
+		}
 		// Name the step, not the wrapper script; the output is kubeadm's own.
 		return &remote.RunError{Host: re.Host, Cmd: description + " (systemd unit " + kubeadmUnit + ")", ExitCode: re.ExitCode, Output: re.Output}
 	}
