@@ -150,7 +150,7 @@ func (e *Executor) put(ctx context.Context, open func() (io.ReadCloser, error), 
 	if err != nil {
 		return fail(err)
 	}
-	n, sum, err := e.send(ctx, open, size, stage, opts.Progress, true)
+	n, sum, err := e.send(ctx, open, size, stage, opts.Progress)
 	res.Sent = n
 	if err == nil && res.Digest != "" && sum != res.Digest {
 		err = fmt.Errorf("source sha256 is %s, expected %s", sum, res.Digest)
@@ -223,9 +223,8 @@ func (e *Executor) stagingDir(ctx context.Context) (string, error) {
 	return out.Stdout, nil
 }
 
-// send writes the source to p over SFTP with many requests in flight, and returns the bytes sent and, when hash is
-// set, their sha256 (the host checks the digest anyway; hashing here only tells a changed source from a bad copy).
-func (e *Executor) send(ctx context.Context, open func() (io.ReadCloser, error), size int64, p string, progress func(int64, int64), hash bool) (int64, string, error) {
+// send writes the source to p over SFTP with many requests in flight, and returns the bytes sent and their sha256.
+func (e *Executor) send(ctx context.Context, open func() (io.ReadCloser, error), size int64, p string, progress func(int64, int64)) (int64, string, error) {
 	sc, err := e.sftpClient(ctx)
 	if err != nil {
 		return 0, "", err
@@ -243,11 +242,7 @@ func (e *Executor) send(ctx context.Context, open func() (io.ReadCloser, error),
 	stop := context.AfterFunc(ctx, func() { f.Close() })
 	defer stop()
 	h := sha256.New()
-	var r io.Reader = src
-	if hash {
-		r = io.TeeReader(src, h)
-	}
-	cr := &countingReader{r: r, total: size, progress: progress, counter: &e.uploaded}
+	cr := &countingReader{r: io.TeeReader(src, h), total: size, progress: progress, counter: &e.uploaded}
 	n, err := f.ReadFromWithConcurrency(cr, 0)
 	cerr := f.Close()
 	if ctx.Err() != nil {
@@ -263,50 +258,27 @@ func (e *Executor) send(ctx context.Context, open func() (io.ReadCloser, error),
 		return n, "", fmt.Errorf("write %s: sent %d bytes, source has %d (did it change?)", p, n, size)
 	}
 	cr.report(true)
-	if !hash {
-		return n, "", nil
-	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // finalize moves the staged file next to dst, sets owner and mode, checks its sha256 and renames it to dst. Any
 // failure removes the temporary file, so nothing half-done is left next to dst.
 func (e *Executor) finalize(ctx context.Context, stage, tmp, dst, digest string, mode fs.FileMode) error {
-	step := putStep{stage: stage, tmp: tmp, dst: dst, digest: digest, mode: mode, asRoot: stage != tmp}
-	if _, err := e.Exec(ctx, step.script()); err != nil {
+	t := Quote(tmp)
+	var s strings.Builder
+	fmt.Fprintf(&s, "mkdir -p -- %s || exit 1; ", Quote(path.Dir(dst)))
+	if stage != tmp { // sent by the login user for root: the file becomes root's
+		fmt.Fprintf(&s, "mv -f -- %s %s || exit 1; chown 0:0 %s || { rm -f -- %s; exit 1; }; ", Quote(stage), t, t, t)
+	}
+	fmt.Fprintf(&s, "chmod %o -- %s || { rm -f -- %s; exit 1; }; sum=$(set -- %s; %s | cut -c1-64); ", mode, t, t, t, HashArgs)
+	fmt.Fprintf(&s, `if [ "$sum" != %s ]; then rm -f -- %s; echo %s": sha256 on the host is $sum, expected %s" >&2; exit 65; fi; `,
+		digest, t, Quote(dst), digest)
+	// -T: never move into a directory that happens to be called dst.
+	fmt.Fprintf(&s, "mv -f -T -- %s %s || { rm -f -- %s; exit 1; }", t, Quote(dst), t)
+	if _, err := e.Exec(ctx, s.String()); err != nil {
 		return fmt.Errorf("verify and rename: %w", err)
 	}
 	return nil
-}
-
-// putStep is how one sent file is put in place on the host.
-type putStep struct {
-	stage  string // where the bytes were sent
-	tmp    string // the temporary name next to dst they are checked under
-	dst    string
-	digest string // sha256 the content must have
-	mode   fs.FileMode
-	asRoot bool // sent by the login user for root: the file becomes root's
-}
-
-// script is the shell that puts the file in place: move the staged bytes to tmp, set owner and mode,
-// check the sha256 (exit 65 on a mismatch, naming dst) and rename tmp to dst. Any failure removes tmp.
-func (p putStep) script() string {
-	t := Quote(p.tmp)
-	var s strings.Builder
-	fmt.Fprintf(&s, "mkdir -p -- %s || exit 1; ", Quote(path.Dir(p.dst)))
-	if p.stage != p.tmp {
-		fmt.Fprintf(&s, "mv -f -- %s %s || exit 1; ", Quote(p.stage), t)
-	}
-	if p.asRoot {
-		fmt.Fprintf(&s, "chown 0:0 %s || { rm -f -- %s; exit 1; }; ", t, t)
-	}
-	fmt.Fprintf(&s, "chmod %o -- %s || { rm -f -- %s; exit 1; }; sum=$(set -- %s; %s | cut -c1-64); ", p.mode, t, t, t, HashArgs)
-	fmt.Fprintf(&s, `if [ "$sum" != %s ]; then rm -f -- %s; echo %s": sha256 on the host is $sum, expected %s" >&2; exit 65; fi; `,
-		p.digest, t, Quote(p.dst), p.digest)
-	// -T: never move into a directory that happens to be called dst.
-	fmt.Fprintf(&s, "mv -f -T -- %s %s || { rm -f -- %s; exit 1; }", t, Quote(p.dst), t)
-	return s.String()
 }
 
 // HashArgs is the shell that prints the sha256 of every file in "$@" (one line each, "SUM *PATH" or "SUM  PATH";
