@@ -68,9 +68,8 @@ deps: ## install what the lab and the bundle build need (Docker engine, debootst
 bundle: build ## build the signed lab bundle (Kubernetes 1.31 compiled here; cached under ~/.cache/berth)
 	hack/build-lab-bundle.sh 1.31
 
-bench: deps build bundle ## benchmarks: Go benchmarks, upload vs scp, bundle build/size/verify, DNS
+bench: deps build bundle ## benchmarks: Go benchmarks, bundle build/size/verify, DNS
 	$(GO) test -short -run '^$$' -bench . -benchmem ./...
-	hack/bench-upload.sh
 	hack/bench-bundle.sh
 	@if [ -x hack/bench-dns.sh ]; then hack/bench-dns.sh; fi
 

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/preflight"
-	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
 	"github.com/berthsh/berth/lab/labtest"
@@ -109,11 +110,11 @@ func runScriptedInstall(b *testing.B, l *lab.Lab, bundlePath, keyPath string) (t
 	if err != nil {
 		return 0, nil, err
 	}
-	pool := remote.NewPool(inv, remote.PoolOptions{})
+	pool := action.NewPool(inv, nil)
 	defer pool.Close()
 	cacheBase, _ := os.UserCacheDir()
 	c := &Cluster{Inv: inv, Bundle: bun, Pool: pool, CacheDir: filepath.Join(cacheBase, "berth", "staging")}
-	cache, err := c.prepareCache(ctx)
+	cache, err := airgap.PrepareCache(ctx, bun, c.CacheDir)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -144,11 +145,11 @@ func runScriptedInstall(b *testing.B, l *lab.Lab, bundlePath, keyPath string) (t
 }
 
 // writeScript renders every file into dir/<host>/ and writes dir/install.sh.
-func writeScript(ctx context.Context, c *Cluster, cache *localCache, l *lab.Lab, dir string) (string, error) {
+func writeScript(ctx context.Context, c *Cluster, cache *airgap.Cache, l *lab.Lab, dir string) (string, error) {
 	inv := c.Inv
 	m := c.Bundle.Manifest
 	first := c.First()
-	pause, err := imageRef(m, "pause")
+	pause, err := airgap.ImageRef(m, "pause")
 	if err != nil {
 		return "", err
 	}
@@ -215,7 +216,7 @@ func writeScript(ctx context.Context, c *Cluster, cache *localCache, l *lab.Lab,
 			}
 		}
 	}
-	flannelImage, _ := imageRef(m, "flannel")
+	flannelImage, _ := airgap.ImageRef(m, "flannel")
 	probe, _ := probeAddress(inv)
 	flannel, err := manifests.FlannelManifests(manifests.Flannel{Image: flannelImage, PodCIDR: inv.Kubernetes.PodCIDR, Plane: string(inv.Kubernetes.PodPlane), IfaceCanReach: probe})
 	if err != nil {
@@ -233,10 +234,10 @@ func writeScript(ctx context.Context, c *Cluster, cache *localCache, l *lab.Lab,
 	}
 
 	var debs, bins []string
-	for _, f := range filesOf(m, bundles.KindPackage) {
+	for _, f := range airgap.FilesOf(m, bundles.KindPackage) {
 		debs = append(debs, filepath.Join(cache.Dir, f.Path))
 	}
-	for _, f := range filesOf(m, bundles.KindBinary, bundles.KindCNI) {
+	for _, f := range airgap.FilesOf(m, bundles.KindBinary, bundles.KindCNI) {
 		bins = append(bins, filepath.Join(cache.Dir, f.Path))
 	}
 	addr := func(h *inventory.Host) string { return h.Address }

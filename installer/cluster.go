@@ -2,28 +2,25 @@ package installer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
-	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/preflight"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
 )
 
-// Cluster is what the phases of one install share: the inputs, the connections, and what has been learned about
-// the hosts and the cluster so far.
+// Cluster is what the phases of one action on a cluster share: the inputs, the connections, and what has been
+// learned about the hosts and the cluster so far. Install builds one; so do the actions that build on the
+// install's shared phases (upgrade).
 type Cluster struct {
 	Inv      *inventory.Inventory
-	Bundle   *bundles.Bundle
+	Bundle   *bundles.Bundle // nil for actions that need none (reset, status)
 	Pool     *remote.Pool
 	Log      *slog.Logger
-	CacheDir string // local cache of files extracted from the bundle
+	CacheDir string // local cache of files extracted from bundles
 	StateDir string // the cluster's state directory (journal, kubeconfig)
 
 	preflight *preflight.Phase // its report holds the OS facts of every host
@@ -34,8 +31,8 @@ type Cluster struct {
 	join   *joinSecrets          // token, CA hash and certificate key for joins, once created
 }
 
-// Host returns the executor of a host.
-func (c *Cluster) Host(name string) (*remote.Executor, error) { return c.Pool.Get(name) }
+// Host returns the connection to a host.
+func (c *Cluster) Host(name string) (remote.Host, error) { return c.Pool.Get(name) }
 
 // First returns the control plane that initialises the cluster.
 func (c *Cluster) First() *inventory.Host { return c.Inv.ControlPlanes()[0] }
@@ -47,7 +44,7 @@ func (c *Cluster) State(host string) *HostState {
 	if s, ok := c.states[host]; ok {
 		return s
 	}
-	return &HostState{Packages: map[string]string{}, Files: map[string]string{}}
+	return &HostState{Packages: map[string]string{}, Files: map[string]string{}, Versions: map[string]string{}}
 }
 
 func (c *Cluster) setState(host string, s *HostState) {
@@ -70,11 +67,20 @@ func (c *Cluster) OSFacts(host string) (*preflight.Facts, error) {
 			}
 		}
 	}
-	e, err := c.Host(host)
+	h, err := c.Host(host)
 	if err != nil {
 		return nil, err
 	}
-	return preflight.Gather(context.Background(), e)
+	return preflight.Gather(context.Background(), h)
+}
+
+// Content returns the bundle's content for the inventory's nodes, for the airgap phases.
+func (c *Cluster) Content() *airgap.Content {
+	var nodes []airgap.Node
+	for _, h := range c.Inv.Nodes() {
+		nodes = append(nodes, airgap.Node{Name: h.Name, ControlPlane: h.Has(inventory.RoleControlPlane)})
+	}
+	return &airgap.Content{Bundle: c.Bundle, CacheDir: c.CacheDir, Nodes: nodes, Host: c.Host}
 }
 
 // names returns the names of hosts.
@@ -93,99 +99,4 @@ func (c *Cluster) allHosts() []string {
 		out[i] = h.Name
 	}
 	return out
-}
-
-// desiredFile is a file a phase wants on a host with exactly this content and mode.
-type desiredFile struct {
-	Path    string
-	Content []byte
-	Mode    uint32
-	InPlace bool // write through the existing inode (bind-mounted files like /etc/hosts cannot be renamed over)
-}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// remoteDigests returns the sha256 of each path on the host ("" for files that do not exist), in one command.
-func remoteDigests(ctx context.Context, e *remote.Executor, paths []string) (map[string]string, error) {
-	out := map[string]string{}
-	if len(paths) == 0 {
-		return out, nil
-	}
-	var b strings.Builder
-	b.WriteString("set --\n")
-	for _, p := range paths {
-		q := remote.Quote(p)
-		fmt.Fprintf(&b, "if [ -f %s ]; then set -- \"$@\" %s; fi\n", q, q)
-	}
-	b.WriteString(remote.HashArgs)
-	res, err := e.Run(ctx, remote.Cmd{Command: "sh -s", Stdin: strings.NewReader(b.String())})
-	if err != nil {
-		return nil, err
-	}
-	for _, line := range strings.Split(res.Stdout, "\n") {
-		if sum, path, ok := remote.ParseHashLine(line); ok {
-			out[path] = sum
-		}
-	}
-	return out, nil
-}
-
-// ensureFiles makes the host's files match, changing (through the gate) only those that differ, and returns the
-// paths it changed (or, in a dry run, would change).
-func ensureFiles(ctx context.Context, s *phase.Session, host string, e *remote.Executor, files []desiredFile) ([]string, error) {
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = f.Path
-	}
-	have, err := remoteDigests(ctx, e, paths)
-	if err != nil {
-		return nil, err
-	}
-	// Files replaced by rename go to the host in one batch once the gate has let each through; files written
-	// through their inode (InPlace) are written one by one.
-	var changed []string
-	var batch []remote.File
-	for _, f := range files {
-		if have[f.Path] == sha256Hex(f.Content) {
-			continue
-		}
-		f := f
-		action := "write " + f.Path
-		if have[f.Path] == "" {
-			action = "create " + f.Path
-		}
-		err := s.Wet(host, action, func() error {
-			if f.InPlace {
-				_, err := e.Run(ctx, remote.Cmd{Command: "cat > " + remote.Quote(f.Path), Stdin: strings.NewReader(string(f.Content))})
-				return err
-			}
-			mode := f.Mode
-			if mode == 0 {
-				mode = 0o644
-			}
-			batch = append(batch, remote.File{Data: f.Content, Dst: f.Path, Mode: fsMode(mode)})
-			return nil
-		})
-		if err != nil {
-			return changed, fmt.Errorf("%s: %w", f.Path, err)
-		}
-		changed = append(changed, f.Path)
-	}
-	if len(batch) > 0 {
-		if _, err := e.PutFiles(ctx, batch, nil); err != nil {
-			return changed, err
-		}
-	}
-	return changed, nil
-}
-
-func dirOf(p string) string {
-	i := strings.LastIndex(p, "/")
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
 }

@@ -22,7 +22,7 @@ const kubeadmUnit = "berth-kubeadm"
 // earlier run to end (waitKubeadmIdle), then writes config, if it has a path, for the command (0600 in a 0700
 // directory, sent on the command's input, never on its command line). Output goes to the host's journal; on
 // failure the error carries its tail.
-func runDetached(ctx context.Context, e *remote.Executor, description, command string, config detachedFile, secrets []string) error {
+func runDetached(ctx context.Context, e remote.Host, description, command string, config detachedFile, secrets []string) error {
 	var write string
 	var stdin io.Reader
 	if config.Path != "" {
@@ -81,7 +81,7 @@ func kubeadmIdle(host, out string) error {
 }
 
 // waitDetached waits while an earlier run's kubeadm unit is still running on the host.
-func waitDetached(ctx context.Context, e *remote.Executor) error {
+func waitDetached(ctx context.Context, e remote.Host) error {
 	out, err := e.Exec(ctx, waitKubeadmIdle)
 	if err != nil {
 		return err

@@ -46,7 +46,7 @@ var dnsBackendEndpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(manifests.DN
 
 // askThrough asks server for t.Name over TCP, the connection opened from via's host through its SSH connection,
 // and checks the answer holds the kubernetes Service's address.
-func (t dnsTargets) askThrough(ctx context.Context, via *remote.Executor, server string) (dnsprobe.Answer, error) {
+func (t dnsTargets) askThrough(ctx context.Context, via remote.Host, server string) (dnsprobe.Answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	a, err := dnsprobe.Ask(ctx, via.DialContext, "tcp", server, t.Name, dnsmessage.TypeA)

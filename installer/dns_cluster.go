@@ -203,7 +203,7 @@ func poll(ctx context.Context, wait string, check func() (done bool, err error))
 
 // startHostDnsmasq (re)starts the host's dnsmasq once no DNS pod with its own dnsmasq runs on the host (after a
 // change from the management variant the old pods go one host at a time).
-func (p *installDNS) startHostDnsmasq(ctx context.Context, host string, e *remote.Executor) error {
+func (p *installDNS) startHostDnsmasq(ctx context.Context, host string, e remote.Host) error {
 	k, err := p.c.Kube(ctx)
 	if err != nil {
 		return err
@@ -233,7 +233,7 @@ func (p *installDNS) startHostDnsmasq(ctx context.Context, host string, e *remot
 
 // stopHostDnsmasq stops the host's dnsmasq: at once where no DNS pod will need the port, on a DNS host of the
 // management variant once its new DNS pod (with dnsmasq) is there, so that the host answers until the last moment.
-func (p *installDNS) stopHostDnsmasq(ctx context.Context, host string, e *remote.Executor) error {
+func (p *installDNS) stopHostDnsmasq(ctx context.Context, host string, e remote.Host) error {
 	stop := func() error {
 		_, err := e.Exec(ctx, "systemctl stop "+dnsmasqUnit)
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/manifests"
 )
@@ -29,7 +30,7 @@ func (s hostDnsmasq) active() bool {
 }
 
 // readHostDnsmasq reads a node's dnsmasq service in one command; it changes nothing.
-func readHostDnsmasq(ctx context.Context, e *remote.Executor) (hostDnsmasq, error) {
+func readHostDnsmasq(ctx context.Context, e remote.Host) (hostDnsmasq, error) {
 	out, err := e.Exec(ctx, fmt.Sprintf(`echo enabled=$(%[3]s)
 echo active=$(systemctl is-active %[1]s 2>/dev/null)
 if [ -f %[2]s ]; then echo conf=$(sha256sum < %[2]s | cut -d' ' -f1); fi`, dnsmasqUnit, manifests.DNSHostConfPath,
@@ -102,7 +103,7 @@ func (p hostDnsmasqPlan) describe() []string {
 func planHostDnsmasq(have hostDnsmasq, conf []byte) hostDnsmasqPlan {
 	if conf != nil {
 		p := hostDnsmasqPlan{Run: true}
-		if have.ConfSum != sha256Hex(conf) {
+		if have.ConfSum != airgap.SHA256(conf) {
 			p.WriteConf = conf
 		}
 		p.Enable = !have.enabled()
@@ -122,13 +123,10 @@ func planHostDnsmasq(have hostDnsmasq, conf []byte) hostDnsmasqPlan {
 
 // applyConfig makes the changes that do not touch the running service: the configuration file and the unit's
 // enablement. Starting and stopping come separately, when the DNS pods allow them (port 53 is shared).
-func (p hostDnsmasqPlan) applyConfig(ctx context.Context, e *remote.Executor) error {
+func (p hostDnsmasqPlan) applyConfig(ctx context.Context, e remote.Host) error {
 	var cmds []string
 	if p.WriteConf != nil {
-		if _, err := e.Exec(ctx, "mkdir -p "+remote.Quote(dirOf(manifests.DNSHostConfPath))); err != nil {
-			return err
-		}
-		if _, err := e.WriteFile(ctx, manifests.DNSHostConfPath, p.WriteConf, remote.UploadOptions{Mode: 0o644}); err != nil {
+		if _, err := e.WriteFile(ctx, manifests.DNSHostConfPath, p.WriteConf, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", manifests.DNSHostConfPath, err)
 		}
 	}

@@ -4,13 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/manifests"
 )
 
 func TestPlanHostDnsmasq(t *testing.T) {
 	conf := []byte("port=53\nlisten-address=10.20.0.11\n")
 	fresh := hostDnsmasq{Installed: true, Enabled: "enabled", Active: "inactive"} // as the package leaves it
-	running := hostDnsmasq{Installed: true, Enabled: "enabled", Active: "active", ConfSum: sha256Hex(conf)}
+	running := hostDnsmasq{Installed: true, Enabled: "enabled", Active: "active", ConfSum: airgap.SHA256(conf)}
 	tests := []struct {
 		name string
 		have hostDnsmasq
@@ -28,9 +29,9 @@ func TestPlanHostDnsmasq(t *testing.T) {
 		{"user: converged", running, conf, ""},
 		{"user: configuration changed", running, []byte("port=53\nlisten-address=10.20.0.12\n"),
 			"write /etc/dnsmasq.d/berth.conf, (re)start dnsmasq.service"},
-		{"user: crashed", hostDnsmasq{Installed: true, Enabled: "enabled", Active: "failed", ConfSum: sha256Hex(conf)}, conf,
+		{"user: crashed", hostDnsmasq{Installed: true, Enabled: "enabled", Active: "failed", ConfSum: airgap.SHA256(conf)}, conf,
 			"(re)start dnsmasq.service"},
-		{"user: masked", hostDnsmasq{Installed: true, Enabled: "masked", Active: "inactive", ConfSum: sha256Hex(conf)}, conf,
+		{"user: masked", hostDnsmasq{Installed: true, Enabled: "masked", Active: "inactive", ConfSum: airgap.SHA256(conf)}, conf,
 			"unmask dnsmasq.service, enable dnsmasq.service, (re)start dnsmasq.service"},
 	}
 	for _, tt := range tests {

@@ -24,7 +24,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/berthsh/berth/internal/dnsprobe"
-	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
 )
 
@@ -321,7 +320,7 @@ func (env *e2eEnv) dnsFailover(t *testing.T, inventoryPath string) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := e.Upload(ctx, dnsload, "/usr/local/bin/berth-dnsload", remote.UploadOptions{Mode: 0o755}); err != nil {
+	if _, err := e.WriteFile(ctx, "/usr/local/bin/berth-dnsload", mustRead(t, dnsload), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	const watchFor = 150 * time.Second

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
@@ -94,7 +95,7 @@ func freshLab(t *testing.T, opts lab.Options) *e2eEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := remote.NewPool(inv, remote.PoolOptions{})
+	pool := action.NewPool(inv, nil)
 	t.Cleanup(func() { pool.Close() })
 	return &e2eEnv{lab: l, invPath: l.InventoryPath, inv: inv, bundle: bundle, key: key, berth: berth,
 		stateDir: t.TempDir(), netcheck: netcheck, pool: pool}
@@ -176,10 +177,8 @@ func (env *e2eEnv) loadNetcheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.Upload(ctx, env.netcheck, "/usr/local/bin/berth-netcheck", remote.UploadOptions{Mode: 0o755}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.Upload(ctx, archive, "/var/tmp/berth-netcheck.tar", remote.UploadOptions{Mode: 0o644}); err != nil {
+		if _, err := e.PutFiles(ctx, []remote.File{{Src: env.netcheck, Dst: "/usr/local/bin/berth-netcheck", Mode: 0o755},
+			{Src: archive, Dst: "/var/tmp/berth-netcheck.tar", Mode: 0o644}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if out, err := e.Exec(ctx, "ctr -n k8s.io images import /var/tmp/berth-netcheck.tar"); err != nil {
@@ -246,3 +245,13 @@ func waitUntil(timeout, interval time.Duration, cond func() error) error {
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+
+// mustRead returns the content of a local file.
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

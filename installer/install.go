@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/preflight"
 	"github.com/berthsh/berth/internal/remote"
@@ -29,8 +31,9 @@ type Options struct {
 	Restart        bool                 // forget the journal's progress and check every phase again
 	Observers      []phase.Observer     // progress events (text reporter, TUI)
 	Logger         *slog.Logger
-	Concurrency    int    // hosts at once within a phase; 0 for the default
-	Command        string // the command line, recorded in the lock
+	Concurrency    int          // hosts at once within a phase; 0 for the default
+	Command        string       // the command line, recorded in the lock
+	Pool           *remote.Pool // host connections; nil connects to the inventory's hosts over SSH
 }
 
 // Result is what an install did.
@@ -40,16 +43,18 @@ type Result struct {
 	Kubeconfig string // the admin kubeconfig berth wrote (0600)
 }
 
-// phases returns the install's phases in order.
+// phases returns the install's phases in order: the shared phases that read the hosts and move the bundle's
+// content, then the install's own.
 func phases(c *Cluster) []phase.Phase {
+	content := c.Content()
 	return []phase.Phase{
-		&connect{c: c},
-		&readFacts{c: c},
+		&Connect{C: c},
+		&Facts{C: c},
 		c.preflight,
-		&stageBundle{c: c},
+		&airgap.Stage{Content: content},
 		&prepareOS{c: c},
 		&setupRuntime{c: c},
-		&importImages{c: c},
+		&airgap.Images{Content: content},
 		&setupLoadBalancer{c: c},
 		&initCluster{c: c},
 		&prepareJoins{c: c},
@@ -64,12 +69,39 @@ func phases(c *Cluster) []phase.Phase {
 
 // PhaseNames lists the install's phases by name, for --skip-phases and `berth install phase`.
 func PhaseNames() []string {
-	c := &Cluster{preflight: &preflight.Phase{}}
+	c := &Cluster{Inv: &inventory.Inventory{}, preflight: &preflight.Phase{}}
 	var out []string
 	for _, p := range phases(c) {
 		out = append(out, phase.Name(p))
 	}
 	return out
+}
+
+// DefaultCacheDir is where bundle content is extracted on this machine unless told otherwise.
+func DefaultCacheDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory: %w", err)
+	}
+	return filepath.Join(base, "berth", "staging"), nil
+}
+
+// NewCluster returns the shared state of one action on the cluster an inventory describes, over the action's
+// connections. b may be nil for actions that need no bundle.
+func NewCluster(a *action.Action, inv *inventory.Inventory, b *bundles.Bundle, cacheDir string) *Cluster {
+	c := &Cluster{Inv: inv, Bundle: b, Pool: a.Pool, Log: a.Log, CacheDir: cacheDir, StateDir: a.Dir}
+	NewPreflight(c, names(inv.Nodes()))
+	return c
+}
+
+// NewPreflight returns the preflight phase of an action over the given hosts, connected through the cluster's pool;
+// the cluster reads the OS facts of its hosts from that phase's report.
+func NewPreflight(c *Cluster, hosts []string) *preflight.Phase {
+	o := preflight.Options{Inventory: c.Inv, Hosts: hosts, Logger: c.Log,
+		Connect: func(h string) (preflight.Host, error) { return c.Pool.Get(h) }}
+	p := &preflight.Phase{Options: o}
+	c.preflight = p
+	return p
 }
 
 // Install runs the install. The cluster's lock is held for the whole run (dry runs need none).
@@ -81,61 +113,27 @@ func Install(ctx context.Context, o Options) (*Result, error) {
 	if len(inv.ControlPlanes()) == 0 {
 		return nil, errors.New("the inventory has no control plane")
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	cacheDir := o.CacheDir
 	if cacheDir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil, fmt.Errorf("no cache directory: %w", err)
-		}
-		cacheDir = filepath.Join(base, "berth", "staging")
-	}
-
-	var journal *phase.Journal
-	var dir string
-	if o.DryRun {
 		var err error
-		if dir, err = phase.StateDir(o.StateDir, inv.Metadata.Name); err != nil {
-			return nil, err
-		}
-		if journal, err = phase.OpenJournal(phase.JournalPath(dir, "install")); err != nil {
-			return nil, err
-		}
-	} else {
-		st, err := phase.OpenState(o.StateDir, inv.Metadata.Name, "install", phase.LockOptions{Command: o.Command})
-		if err != nil {
-			return nil, err
-		}
-		defer st.Close()
-		if st.Lock.TookOver != "" {
-			log.Warn(st.Lock.TookOver)
-		}
-		dir, journal = st.Dir, st.Journal
-	}
-	inputs := []phase.Input{inventoryInput(inv, o.InventoryBytes), {Name: "bundle", Digest: o.Bundle.ManifestDigest}}
-	if o.Restart && !o.DryRun {
-		if err := journal.Reset("install", inputs); err != nil {
+		if cacheDir, err = DefaultCacheDir(); err != nil {
 			return nil, err
 		}
 	}
-
-	pool := remote.NewPool(inv, remote.PoolOptions{Logger: log})
-	defer pool.Close()
-	c := &Cluster{Inv: inv, Bundle: o.Bundle, Pool: pool, Log: log, CacheDir: cacheDir, StateDir: dir}
-	c.preflight = &preflight.Phase{Options: preflight.Options{Inventory: inv, Hosts: names(inv.Nodes()), Logger: log,
-		Connect: func(h string) (preflight.Host, error) { return pool.Get(h) }}}
-
-	r := phase.New(phase.Options{Action: "install", Logger: log, Observers: o.Observers, DryRun: o.DryRun,
-		Concurrency: o.Concurrency, Skip: o.Skip, Only: o.Only, Journal: journal, Inputs: inputs,
-		OnChange: phase.RestartOnChange}, phases(c)...)
-	rep, err := r.Run(ctx)
-	res := &Result{Report: rep, StateDir: dir}
+	a, err := action.Open(action.Options{Action: "install", Inventory: inv, StateDir: o.StateDir, Journal: true,
+		Inputs:   []phase.Input{inventoryInput(inv, o.InventoryBytes), {Name: "bundle", Digest: o.Bundle.ManifestDigest}},
+		OnChange: phase.RestartOnChange, Restart: o.Restart, DryRun: o.DryRun, Skip: o.Skip, Only: o.Only,
+		Concurrency: o.Concurrency, Observers: o.Observers, Logger: o.Logger, Command: o.Command, Pool: o.Pool})
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	c := NewCluster(a, inv, o.Bundle, cacheDir)
+	rep, err := a.Run(ctx, phases(c)...)
+	res := &Result{Report: rep, StateDir: a.Dir}
 	if !o.DryRun {
-		if _, serr := os.Stat(filepath.Join(dir, KubeconfigFile)); serr == nil {
-			res.Kubeconfig = filepath.Join(dir, KubeconfigFile)
+		if _, serr := os.Stat(filepath.Join(a.Dir, KubeconfigFile)); serr == nil {
+			res.Kubeconfig = filepath.Join(a.Dir, KubeconfigFile)
 		}
 	}
 	return res, err

@@ -41,7 +41,7 @@ type kubeClient struct {
 var errNoCluster = errors.New("the cluster does not exist yet")
 
 // newKubeClient builds a client from an admin kubeconfig, dialling through a host's SSH connection.
-func newKubeClient(kubeconfig []byte, via *remote.Executor) (*kubeClient, error) {
+func newKubeClient(kubeconfig []byte, via remote.Host) (*kubeClient, error) {
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("read admin kubeconfig: %w", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strings"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/manifests"
 )
@@ -12,7 +13,7 @@ import (
 // clusterConfig maps the inventory and the bundle onto kubeadm's cluster-wide settings.
 func (c *Cluster) clusterConfig(cgroupDriver string) (manifests.Cluster, error) {
 	inv, m := c.Inv, c.Bundle.Manifest
-	apiImage, err := imageRef(m, "kube-apiserver")
+	apiImage, err := airgap.ImageRef(m, "kube-apiserver")
 	if err != nil {
 		return manifests.Cluster{}, err
 	}

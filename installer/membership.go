@@ -99,7 +99,7 @@ func etcdctl(args string) string {
 		"--cacert=" + etcdPKI + "/ca.crt --cert=" + etcdPKI + "/healthcheck-client.crt --key=" + etcdPKI + "/healthcheck-client.key " + args
 }
 
-func etcdMembers(ctx context.Context, e *remote.Executor) ([]etcdMember, error) {
+func etcdMembers(ctx context.Context, e remote.Host) ([]etcdMember, error) {
 	out, err := e.Exec(ctx, etcdctl("member list -w json"))
 	if err != nil {
 		return nil, fmt.Errorf("list etcd members: %w", err)

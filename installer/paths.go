@@ -1,10 +1,11 @@
 package installer
 
+import "github.com/berthsh/berth/airgap"
+
 // Where berth puts things on hosts.
 const (
-	stageDir          = "/var/lib/berth/bundle"             // bundle files staged on the host, at their bundle paths
-	binDir            = "/usr/local/bin"                    // kubeadm, kubelet, kubectl, etcdctl
-	cniBinDir         = "/opt/cni/bin"                      // CNI plugins
+	binDir            = airgap.BinDir                       // kubeadm, kubelet, kubectl, etcdctl
+	cniBinDir         = airgap.CNIBinDir                    // CNI plugins
 	configDir         = "/etc/berth"                        // kubeadm configurations (0700; secrets removed after use)
 	packagesRecord    = "/var/lib/berth/installed-packages" // packages berth installed (reset removes exactly these)
 	sysctlFile        = "/etc/sysctl.d/90-berth-kubernetes.conf"

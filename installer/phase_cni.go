@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/manifests"
@@ -69,7 +70,7 @@ func broadcast(p netip.Prefix) netip.Addr {
 }
 
 func (p *installCNI) Prepare(ctx context.Context) error {
-	image, err := imageRef(p.c.Bundle.Manifest, "flannel")
+	image, err := airgap.ImageRef(p.c.Bundle.Manifest, "flannel")
 	if err != nil {
 		return err
 	}

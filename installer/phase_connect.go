@@ -6,23 +6,29 @@ import (
 	"github.com/berthsh/berth/internal/phase"
 )
 
-// connect opens the SSH connection of every host before anything else, so that an unreachable host, a bad key or
-// an unknown host key stops the install before any host is touched.
-type connect struct {
+// Connect is the phase that opens the SSH connection of every host before anything else, so that an unreachable
+// host, a bad key or an unknown host key stops an action before any host is touched.
+type Connect struct {
 	phase.Base
-	c *Cluster
+	C *Cluster
 }
 
-func (p *connect) Title() string   { return "Connect to hosts" }
-func (p *connect) Name() string    { return "connect" }
-func (p *connect) AlwaysRun() bool { return true }
+// Title names the phase.
+func (p *Connect) Title() string { return "Connect to hosts" }
 
-func (p *connect) Run(ctx context.Context) error {
-	return p.Each(ctx, p.c.allHosts(), func(ctx context.Context, host string) error {
-		e, err := p.c.Host(host)
+// Name is the phase's machine name.
+func (p *Connect) Name() string { return "connect" }
+
+// AlwaysRun makes the phase run on every run: hosts change between runs.
+func (p *Connect) AlwaysRun() bool { return true }
+
+// Run connects to every host of the inventory.
+func (p *Connect) Run(ctx context.Context) error {
+	return p.Each(ctx, p.C.allHosts(), func(ctx context.Context, host string) error {
+		h, err := p.C.Host(host)
 		if err != nil {
 			return err
 		}
-		return e.Connect(ctx)
+		return h.Connect(ctx)
 	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
@@ -95,7 +96,7 @@ func (p *installDNS) dnsValues() (manifests.DNSValues, error) {
 		if im.repo == "dnsmasq" && inv.DNS.Variant == manifests.DNSUser {
 			continue // the hosts run dnsmasq from the bundle's Debian package
 		}
-		ref, err := imageRef(m, im.repo)
+		ref, err := airgap.ImageRef(m, im.repo)
 		if err != nil {
 			return manifests.DNSValues{}, fmt.Errorf("cluster DNS: %w", err)
 		}
@@ -206,7 +207,7 @@ func (p *installDNS) Run(ctx context.Context) error {
 	// Configuration files and enablement do not disturb a running dnsmasq, and the release does not depend on
 	// them: both go at once.
 	hostConfig := func() error {
-		return p.eachHost(ctx, func(ctx context.Context, host string, plan hostDnsmasqPlan, e *remote.Executor) error {
+		return p.eachHost(ctx, func(ctx context.Context, host string, plan hostDnsmasqPlan, e remote.Host) error {
 			cfg := plan
 			cfg.Restart, cfg.Stop = false, false
 			if cfg.empty() {
@@ -228,7 +229,7 @@ func (p *installDNS) Run(ctx context.Context) error {
 	}
 	// Starting and stopping wait for the DNS pods: port 53 of a host is either the pod's (management) or the
 	// host's (user), and during a change of variant the pods are replaced one host at a time.
-	if err := p.eachHost(ctx, func(ctx context.Context, host string, plan hostDnsmasqPlan, e *remote.Executor) error {
+	if err := p.eachHost(ctx, func(ctx context.Context, host string, plan hostDnsmasqPlan, e remote.Host) error {
 		switch {
 		case plan.Restart:
 			return p.Wet(host, "(re)start "+dnsmasqUnit+" once no DNS pod holds port 53 there", func() error {
@@ -250,7 +251,7 @@ func (p *installDNS) Run(ctx context.Context) error {
 }
 
 // eachHost runs fn for the nodes whose dnsmasq service changes, in parallel, collecting every error.
-func (p *installDNS) eachHost(ctx context.Context, fn func(ctx context.Context, host string, plan hostDnsmasqPlan, e *remote.Executor) error) error {
+func (p *installDNS) eachHost(ctx context.Context, fn func(ctx context.Context, host string, plan hostDnsmasqPlan, e remote.Host) error) error {
 	var hosts []string
 	for _, h := range p.c.Inv.Nodes() {
 		if _, ok := p.hosts[h.Name]; ok {

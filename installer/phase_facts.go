@@ -3,19 +3,20 @@ package installer
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"maps"
 	"slices"
 	"strings"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
 )
 
-// HostState is what berth has already done on a host, read at the start of every run.
+// HostState is what berth has already done on a host and what runs there, read at the start of every run.
 type HostState struct {
 	Packages  map[string]string // installed Debian packages: name -> version
 	Files     map[string]string // well-known files -> "yes" when present
+	Versions  map[string]string // component -> version running or installed there (see Components)
 	Kubelet   string            // systemctl is-active kubelet
 	CapSysRes bool              // the host's root has CAP_SYS_RESOURCE
 	Hostname  string
@@ -25,7 +26,16 @@ type HostState struct {
 // Has reports whether a well-known file exists on the host.
 func (s *HostState) Has(key string) bool { return s.Files[key] == "yes" }
 
-// stateScript reads install state; it only reads.
+// Components are the components whose versions the facts record, in the order status shows them: the Kubernetes
+// binaries, the control plane's static pods, the runtime, the load balancer, DNS and the add-ons berth runs.
+var Components = []string{"kubelet", "kubeadm", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd",
+	"kube-proxy", "containerd", "runc", "keepalived", "haproxy", "dnsmasq", "flannel", "coredns", "dns-health"}
+
+// versionPackages are the components whose version is their Debian package's.
+var versionPackages = map[string][]string{"containerd": {"containerd"}, "runc": {"runc"}, "keepalived": {"keepalived"},
+	"haproxy": {"haproxy"}, "dnsmasq": {"dnsmasq", "dnsmasq-base"}}
+
+// stateScript reads install state and versions; it only reads.
 const stateScript = `export LC_ALL=C
 f() { if [ -e "$2" ]; then echo "file $1 yes"; else echo "file $1 no"; fi; }
 f admin /etc/kubernetes/admin.conf
@@ -39,7 +49,12 @@ echo "kubelet $(systemctl is-active kubelet 2>/dev/null)"
 echo "capbnd $(awk '/^CapBnd/ {print $2}' /proc/self/status)"
 echo "hostname $(hostname)"
 echo "endpoint $(sed -n 's/^ *server: *//p' /etc/kubernetes/kubelet.conf 2>/dev/null | head -n 1)"
+[ -x ` + binDir + `/kubelet ] && echo "version kubelet $(` + binDir + `/kubelet --version 2>/dev/null | awk '{print $2}')"
+[ -x ` + binDir + `/kubeadm ] && echo "version kubeadm $(` + binDir + `/kubeadm version -o short 2>/dev/null)"
+if command -v ctr >/dev/null && [ -S /run/containerd/containerd.sock ]; then ctr -n k8s.io containers ls 2>/dev/null | awk 'NR > 1 {print "image " $2}'; fi
+for m in /etc/kubernetes/manifests/*.yaml; do [ -f "$m" ] && echo "image $(sed -n 's/^ *image: *//p' "$m" | head -n 1)"; done
 dpkg-query -W -f='pkg ${Package} ${Version} ${db:Status-Status}\n' 2>/dev/null
+true
 `
 
 // capSysResource is the bit of CAP_SYS_RESOURCE in a capability mask.
@@ -47,7 +62,7 @@ const capSysResource = 24
 
 // parseState reads stateScript's output.
 func parseState(out string) *HostState {
-	s := &HostState{Packages: map[string]string{}, Files: map[string]string{}}
+	s := &HostState{Packages: map[string]string{}, Files: map[string]string{}, Versions: map[string]string{}}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 {
@@ -66,13 +81,42 @@ func parseState(out string) *HostState {
 			s.Endpoint = strings.TrimPrefix(f[1], "https://")
 		case "capbnd":
 			s.CapSysRes = hasCap(f[1], capSysResource)
+		case "version":
+			if len(f) == 3 {
+				s.Versions[f[1]] = f[2]
+			}
+		case "image": // containers first, then the static pod manifests, which win over a container not yet replaced
+			repo, tag := airgap.RepoName(f[1]), imageTag(f[1])
+			if slices.Contains(Components, repo) && tag != "" {
+				s.Versions[repo] = tag
+			}
 		case "pkg":
 			if len(f) >= 4 && f[len(f)-1] == "installed" {
 				s.Packages[f[1]] = f[2]
 			}
 		}
 	}
+	for comp, pkgs := range versionPackages {
+		for _, p := range pkgs {
+			if v, ok := s.Packages[p]; ok {
+				s.Versions[comp] = v
+				break
+			}
+		}
+	}
 	return s
+}
+
+// imageTag returns the tag of an image reference ("" when it has none).
+func imageTag(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	slash := strings.LastIndex(ref, "/")
+	if i := strings.LastIndex(ref, ":"); i > slash {
+		return ref[i+1:]
+	}
+	return ""
 }
 
 func hasCap(mask string, bit uint) bool {
@@ -92,43 +136,46 @@ func hasCap(mask string, bit uint) bool {
 	return v&(1<<bit) != 0
 }
 
-// readFacts reads every host's install state. It runs on every run (never journaled): hosts change between runs.
-type readFacts struct {
+// Facts is the phase that reads every host's install state and the versions of what runs there. It runs on every
+// run (never journaled): hosts change between runs.
+type Facts struct {
 	phase.Base
-	c *Cluster
+	C *Cluster
 }
 
-func (p *readFacts) Title() string   { return "Read host state" }
-func (p *readFacts) Name() string    { return "facts" }
-func (p *readFacts) AlwaysRun() bool { return true }
+// Title names the phase.
+func (p *Facts) Title() string { return "Read host state" }
 
-func (p *readFacts) Run(ctx context.Context) error {
-	err := p.Each(ctx, p.c.allHosts(), func(ctx context.Context, host string) error {
-		e, err := p.c.Host(host)
-		if err != nil {
+// Name is the phase's machine name.
+func (p *Facts) Name() string { return "facts" }
+
+// AlwaysRun makes the phase run on every run.
+func (p *Facts) AlwaysRun() bool { return true }
+
+// Run reads every host, refuses a cluster whose hosts joined another endpoint, and forgets a journal that no
+// longer describes the hosts.
+func (p *Facts) Run(ctx context.Context) error {
+	c := p.C
+	err := p.Each(ctx, c.allHosts(), func(ctx context.Context, host string) error {
+		if err := c.refresh(ctx, host); err != nil {
 			return err
 		}
-		out, err := e.Exec(ctx, stateScript)
-		if err != nil {
-			return err
-		}
-		s := parseState(out)
-		p.c.setState(host, s)
-		p.Debugf(host, "%d packages, kubelet %s, admin.conf %s, kubelet.conf %s", len(s.Packages), s.Kubelet,
-			s.Files["admin"], s.Files["kubelet-conf"])
+		s := c.State(host)
+		p.Debugf(host, "%d packages, kubelet %s, admin.conf %s, kubelet.conf %s, versions %s", len(s.Packages), s.Kubelet,
+			s.Files["admin"], s.Files["kubelet-conf"], formatVersions(s.Versions))
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := sameEndpoint(p.c.Inv, p.c.allHosts(), p.c.State); err != nil {
+	if err := sameEndpoint(c.Inv, c.allHosts(), c.State); err != nil {
 		return err
 	}
 	// A journal from hosts that have since been rebuilt would skip work they no longer have.
 	if p.Recorded("stage") {
 		var wiped []string
-		for _, h := range names(p.c.Inv.Nodes()) { // the hosts the stage phase writes to
-			if !p.c.State(h).Has("berth") {
+		for _, h := range names(c.Inv.Nodes()) { // the hosts the stage phase writes to
+			if !c.State(h).Has("berth") {
 				wiped = append(wiped, h)
 			}
 		}
@@ -140,14 +187,25 @@ func (p *readFacts) Run(ctx context.Context) error {
 		}
 	}
 	// On hosts berth already installed, the ports its own components hold are expected to be taken.
-	if p.c.preflight != nil {
-		for _, h := range p.c.allHosts() {
-			if st := p.c.State(h); st.Has("berth") || st.Has("kubelet-conf") {
-				p.c.preflight.Options.Installed = true
+	if c.preflight != nil {
+		for _, h := range c.allHosts() {
+			if st := c.State(h); st.Has("berth") || st.Has("kubelet-conf") {
+				c.preflight.Options.Installed = true
 			}
 		}
 	}
 	return nil
+}
+
+// formatVersions lists versions as "kubelet=v1.31.4 containerd=1.6.20~ds1-1", in the order of Components.
+func formatVersions(v map[string]string) string {
+	var parts []string
+	for _, c := range Components {
+		if s, ok := v[c]; ok {
+			parts = append(parts, c+"="+s)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // sameEndpoint refuses an inventory whose API endpoint is not the one the hosts already joined: kubeadm put the
@@ -175,16 +233,14 @@ func sameEndpoint(inv *inventory.Inventory, hosts []string, state func(string) *
 
 // refresh re-reads one host's state after a phase changed it.
 func (c *Cluster) refresh(ctx context.Context, host string) error {
-	e, err := c.Host(host)
+	h, err := c.Host(host)
 	if err != nil {
 		return err
 	}
-	out, err := e.Exec(ctx, stateScript)
+	out, err := h.Exec(ctx, stateScript)
 	if err != nil {
 		return err
 	}
 	c.setState(host, parseState(out))
 	return nil
 }
-
-func fsMode(m uint32) fs.FileMode { return fs.FileMode(m) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/manifests"
@@ -22,12 +23,12 @@ func (p *initCluster) Name() string  { return "init" }
 func (p *initCluster) ShouldRun() bool { return !p.c.State(p.c.First().Name).Has("admin") }
 
 // writeAPIServerPatch puts the kubeadm patch that binds a control plane's API server to its control-plane address.
-func writeAPIServerPatch(ctx context.Context, s *phase.Session, c *Cluster, host string, e *remote.Executor) error {
+func writeAPIServerPatch(ctx context.Context, s *phase.Session, c *Cluster, host string, e remote.Host) error {
 	name, content, err := manifests.APIServerPatch(c.Inv.NodeIP(c.Inv.Host(host)))
 	if err != nil {
 		return err
 	}
-	_, err = ensureFiles(ctx, s, host, e, []desiredFile{{Path: manifests.PatchesDir + "/" + name, Content: content}})
+	_, err = airgap.EnsureFiles(ctx, s, host, e, []airgap.File{{Path: manifests.PatchesDir + "/" + name, Content: content}})
 	return err
 }
 

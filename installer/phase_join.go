@@ -153,7 +153,7 @@ func joinHost(ctx context.Context, s *phase.Session, c *Cluster, ms *membership,
 
 // clearJoin removes what an unfinished join left: the node object, the etcd member (asked of the first control
 // plane, which keeps quorum), and the host's kubeadm state.
-func clearJoin(ctx context.Context, c *Cluster, ms *membership, h *inventory.Host, e *remote.Executor) error {
+func clearJoin(ctx context.Context, c *Cluster, ms *membership, h *inventory.Host, e remote.Host) error {
 	if err := waitDetached(ctx, e); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
@@ -32,7 +33,7 @@ func (p *setupLoadBalancer) ShouldRun() bool {
 }
 
 // lbFiles renders the load balancer's files for one control plane.
-func lbFiles(inv *inventory.Inventory, h *inventory.Host) ([]desiredFile, error) {
+func lbFiles(inv *inventory.Inventory, h *inventory.Host) ([]airgap.File, error) {
 	cp := inv.ControlPlane
 	cps := inv.ControlPlanes()
 	pfx, ok := inv.NetworkPlanes.Prefix(cp.VIPPlane)
@@ -68,7 +69,7 @@ func lbFiles(inv *inventory.Inventory, h *inventory.Host) ([]desiredFile, error)
 	if err != nil {
 		return nil, err
 	}
-	return []desiredFile{
+	return []airgap.File{
 		{Path: keepalivedCheck, Content: check, Mode: 0o755},
 		{Path: keepalivedConfig, Content: keepalived, Mode: 0o644},
 		{Path: haproxyConfig, Content: haproxy, Mode: 0o644},
@@ -87,7 +88,7 @@ func (p *setupLoadBalancer) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		changed, err := ensureFiles(ctx, p.Session, host, e, files)
+		changed, err := airgap.EnsureFiles(ctx, p.Session, host, e, files)
 		if err != nil {
 			return err
 		}
@@ -122,7 +123,7 @@ func (p *setupLoadBalancer) Run(ctx context.Context) error {
 }
 
 // ensureService makes a systemd service enabled and running, restarting it when its configuration changed.
-func ensureService(ctx context.Context, s *phase.Session, host string, e *remote.Executor, name string, restart bool) error {
+func ensureService(ctx context.Context, s *phase.Session, host string, e remote.Host, name string, restart bool) error {
 	state, _ := e.Exec(ctx, fmt.Sprintf("echo $(systemctl is-active %s) $(%s)", name, remote.UnitFileState(name)))
 	f := strings.Fields(state + " x x")
 	if !restart && f[0] == "active" && f[1] == "enabled" {

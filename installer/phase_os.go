@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 )
@@ -45,7 +46,7 @@ func (p *prepareOS) Prepare(ctx context.Context) error {
 			if st.Packages[pkg.Name] == pkg.Version {
 				continue
 			}
-			p.packages[host] = append(p.packages[host], stagePath(pkg.Path))
+			p.packages[host] = append(p.packages[host], airgap.StagePath(pkg.Path))
 			if _, had := st.Packages[pkg.Name]; !had {
 				p.fresh[host] = append(p.fresh[host], pkg.Name)
 			}
@@ -76,7 +77,7 @@ func (p *prepareOS) Run(ctx context.Context) error {
 // installPackages runs dpkg on the staged .debs the host lacks. Services the packages would start are held back
 // (policy-rc.d): berth configures and starts each one itself, and a package's default configuration must never
 // run on a cluster host (dnsmasq would take port 53).
-func (p *prepareOS) installPackages(ctx context.Context, host string, e *remote.Executor) error {
+func (p *prepareOS) installPackages(ctx context.Context, host string, e remote.Host) error {
 	debs := p.packages[host]
 	if len(debs) == 0 {
 		return nil
@@ -103,8 +104,8 @@ DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold -i %s
 }
 
 // kernel sets the sysctls and loads the modules Kubernetes needs, skipping modules the kernel has built in.
-func (p *prepareOS) kernel(ctx context.Context, host string, e *remote.Executor) error {
-	changed, err := ensureFiles(ctx, p.Session, host, e, []desiredFile{
+func (p *prepareOS) kernel(ctx context.Context, host string, e remote.Host) error {
+	changed, err := airgap.EnsureFiles(ctx, p.Session, host, e, []airgap.File{
 		{Path: sysctlFile, Content: []byte(sysctlContent)},
 		{Path: modulesFile, Content: []byte(modulesContent)},
 	})
@@ -144,7 +145,7 @@ func (p *prepareOS) kernel(ctx context.Context, host string, e *remote.Executor)
 
 // swap turns swap off where the host lets berth; where it cannot (a container sharing its machine's swap) the
 // kubelet runs with swap tolerated, and says so.
-func (p *prepareOS) swap(ctx context.Context, host string, e *remote.Executor) error {
+func (p *prepareOS) swap(ctx context.Context, host string, e remote.Host) error {
 	facts, err := p.c.OSFacts(host)
 	if err != nil {
 		return err
@@ -164,7 +165,7 @@ func (p *prepareOS) swap(ctx context.Context, host string, e *remote.Executor) e
 
 // names sets the hostname and lists every node in /etc/hosts (between berth's markers), written in place because
 // /etc/hosts may be a bind mount.
-func (p *prepareOS) names(ctx context.Context, host string, e *remote.Executor) error {
+func (p *prepareOS) names(ctx context.Context, host string, e remote.Host) error {
 	if st := p.c.State(host); st.Hostname != host {
 		if err := p.Wet(host, "set the hostname to "+host, func() error {
 			_, err := e.Exec(ctx, "hostname "+remote.Quote(host)+" && printf '%s\\n' "+remote.Quote(host)+" > /etc/hostname")
@@ -178,7 +179,7 @@ func (p *prepareOS) names(ctx context.Context, host string, e *remote.Executor) 
 		return err
 	}
 	want := withHostsBlock(string(current), p.hostsBlock())
-	_, err = ensureFiles(ctx, p.Session, host, e, []desiredFile{{Path: "/etc/hosts", Content: []byte(want), InPlace: true}})
+	_, err = airgap.EnsureFiles(ctx, p.Session, host, e, []airgap.File{{Path: "/etc/hosts", Content: []byte(want), InPlace: true}})
 	return err
 }
 

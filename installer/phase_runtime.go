@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
@@ -35,21 +36,21 @@ func (p *setupRuntime) binaries(host string) []installedBinary {
 	m := p.c.Bundle.Manifest
 	cp := p.c.Inv.Host(host).Has("control-plane")
 	var out []installedBinary
-	for _, f := range filesOf(m, bundles.KindBinary) {
+	for _, f := range airgap.FilesOf(m, bundles.KindBinary) {
 		name := path.Base(f.Path)
 		if name == "etcdctl" && !cp {
 			continue
 		}
-		out = append(out, installedBinary{From: stagePath(f.Path), To: path.Join(binDir, name), SHA256: f.SHA256})
+		out = append(out, installedBinary{From: airgap.StagePath(f.Path), To: path.Join(binDir, name), SHA256: f.SHA256})
 	}
-	for _, f := range filesOf(m, bundles.KindCNI) {
-		out = append(out, installedBinary{From: stagePath(f.Path), To: path.Join(cniBinDir, path.Base(f.Path)), SHA256: f.SHA256})
+	for _, f := range airgap.FilesOf(m, bundles.KindCNI) {
+		out = append(out, installedBinary{From: airgap.StagePath(f.Path), To: path.Join(cniBinDir, path.Base(f.Path)), SHA256: f.SHA256})
 	}
 	return out
 }
 
 func (p *setupRuntime) Run(ctx context.Context) error {
-	pause, err := imageRef(p.c.Bundle.Manifest, "pause")
+	pause, err := airgap.ImageRef(p.c.Bundle.Manifest, "pause")
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func (p *setupRuntime) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		changed, err := ensureFiles(ctx, p.Session, host, e, []desiredFile{
+		changed, err := airgap.EnsureFiles(ctx, p.Session, host, e, []airgap.File{
 			{Path: containerdConfig, Content: config},
 			{Path: kubeletUnitFile, Content: unit},
 			{Path: kubeletDropInFile, Content: dropIn},
@@ -93,13 +94,13 @@ func (p *setupRuntime) Run(ctx context.Context) error {
 }
 
 // installBinaries copies staged binaries into place where the installed ones differ.
-func (p *setupRuntime) installBinaries(ctx context.Context, host string, e *remote.Executor) error {
+func (p *setupRuntime) installBinaries(ctx context.Context, host string, e remote.Host) error {
 	bins := p.binaries(host)
 	targets := make([]string, len(bins))
 	for i, b := range bins {
 		targets[i] = b.To
 	}
-	have, err := remoteDigests(ctx, e, targets)
+	have, err := airgap.Digests(ctx, e, targets)
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func (p *setupRuntime) installBinaries(ctx context.Context, host string, e *remo
 // Enabling does not reload systemd (remote.EnableUnits): the one reload the kubelet's unit files need is done
 // here, when they changed or the kubelet is not enabled yet. The kubelet is enabled only after that reload, so an
 // enabled kubelet means systemd has read its files even if an earlier run stopped between writing and reloading.
-func (p *setupRuntime) services(ctx context.Context, host string, e *remote.Executor, changed []string) error {
+func (p *setupRuntime) services(ctx context.Context, host string, e remote.Host, changed []string) error {
 	state, err := e.Exec(ctx, "echo $(systemctl is-active containerd) $("+remote.UnitFileState("containerd")+") $("+
 		remote.UnitFileState("kubelet")+")")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
@@ -22,34 +23,21 @@ type ResetOptions struct {
 	Observers []phase.Observer
 	Logger    *slog.Logger
 	Command   string
+	Pool      *remote.Pool // host connections; nil connects to the inventory's hosts over SSH
 }
 
 // Reset removes from every host what berth installed: the cluster (kubeadm reset), the load balancer, the
 // container runtime's data, the packages berth added (only those: packages that were there before stay), and
 // berth's files, then forgets the cluster's journal and kubeconfig. It runs under the cluster's lock.
 func Reset(ctx context.Context, o ResetOptions) (*phase.Report, error) {
-	inv := o.Inventory
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	dir, err := phase.StateDir(o.StateDir, inv.Metadata.Name)
+	a, err := action.Open(action.Options{Action: "reset", Inventory: o.Inventory, StateDir: o.StateDir, DryRun: o.DryRun,
+		Observers: o.Observers, Logger: o.Logger, Command: o.Command, Pool: o.Pool})
 	if err != nil {
 		return nil, err
 	}
-	if !o.DryRun {
-		lock, err := phase.AcquireLock(filepath.Join(dir, phase.LockFile), phase.LockOptions{Command: o.Command})
-		if err != nil {
-			return nil, err
-		}
-		defer lock.Release()
-	}
-	pool := remote.NewPool(inv, remote.PoolOptions{Logger: log})
-	defer pool.Close()
-	c := &Cluster{Inv: inv, Pool: pool, Log: log, StateDir: dir}
-	r := phase.New(phase.Options{Action: "reset", Logger: log, Observers: o.Observers, DryRun: o.DryRun},
-		&connect{c: c}, &readFacts{c: c}, &resetHosts{c: c}, &forgetState{c: c})
-	return r.Run(ctx)
+	defer a.Close()
+	c := NewCluster(a, o.Inventory, nil, "")
+	return a.Run(ctx, &Connect{C: c}, &Facts{C: c}, &resetHosts{c: c}, &forgetState{c: c})
 }
 
 // resetScript removes berth's cluster from a host. Every step tolerates what is already gone.
@@ -137,7 +125,8 @@ func (p *forgetState) Name() string  { return "forget-state" }
 
 func (p *forgetState) Run(ctx context.Context) error {
 	var files []string
-	for _, name := range []string{KubeconfigFile, filepath.Base(phase.JournalPath(p.c.StateDir, "install"))} {
+	for _, name := range []string{KubeconfigFile, filepath.Base(phase.JournalPath(p.c.StateDir, "install")),
+		filepath.Base(phase.JournalPath(p.c.StateDir, "upgrade"))} {
 		if _, err := os.Stat(filepath.Join(p.c.StateDir, name)); err == nil {
 			files = append(files, filepath.Join(p.c.StateDir, name))
 		}

@@ -14,7 +14,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/berthsh/berth/internal/remote"
+	"github.com/berthsh/berth/internal/action"
+	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
 )
 
@@ -28,7 +29,14 @@ type Status struct {
 	APIServers  []EndpointStatus `json:"apiServers"`
 	Etcd        []EtcdStatus     `json:"etcd"`
 	DNS         []EndpointStatus `json:"dns,omitempty"`
+	Versions    []HostVersions   `json:"versions"`              // what runs on each node that answered
 	Unreachable []string         `json:"unreachable,omitempty"` // hosts berth could not reach over SSH
+}
+
+// HostVersions are the versions of the components on one node, as its facts read them (see Components).
+type HostVersions struct {
+	Host     string            `json:"host"`
+	Versions map[string]string `json:"versions"`
 }
 
 // NodeStatus is one node as the API sees it.
@@ -91,27 +99,42 @@ func ClusterStatus(ctx context.Context, inv *inventory.Inventory, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pool := remote.NewPool(inv, remote.PoolOptions{Logger: log})
+	pool := action.NewPool(inv, log)
 	defer pool.Close()
 	c := &Cluster{Inv: inv, Pool: pool, Log: log}
 	st := &Status{Cluster: inv.Metadata.Name, Endpoint: inv.APIEndpoint()}
 
-	// Reach the control planes that answer; the others are reported, not fatal.
+	// Read every node that answers (its state and component versions); the others are reported, not fatal.
+	var mu sync.Mutex
+	up := map[string]bool{}
+	_ = phase.ParallelEach(ctx, phase.DefaultConcurrency, inv.Nodes(), func(h *inventory.Host) string { return h.Name },
+		func(ctx context.Context, h *inventory.Host) error {
+			e, err := pool.Get(h.Name)
+			if err == nil {
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err = e.Connect(cctx)
+				cancel()
+			}
+			if err == nil {
+				err = c.refresh(ctx, h.Name)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				st.Unreachable = append(st.Unreachable, h.Name)
+				return err
+			}
+			up[h.Name] = true
+			return nil
+		})
+	sort.Strings(st.Unreachable)
 	var reachable []*inventory.Host
-	for _, h := range inv.ControlPlanes() {
-		e, err := pool.Get(h.Name)
-		if err == nil {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err = e.Connect(cctx)
-			cancel()
-		}
-		if err != nil {
-			st.Unreachable = append(st.Unreachable, h.Name)
-			continue
-		}
-		reachable = append(reachable, h)
-		if err := c.refresh(ctx, h.Name); err != nil {
-			return nil, err
+	for _, h := range inv.Nodes() {
+		if up[h.Name] {
+			st.Versions = append(st.Versions, HostVersions{Host: h.Name, Versions: c.State(h.Name).Versions})
+			if h.Has(inventory.RoleControlPlane) {
+				reachable = append(reachable, h)
+			}
 		}
 	}
 	if len(reachable) == 0 {

@@ -83,7 +83,7 @@ func dnsStatus(ctx context.Context, c *Cluster) []EndpointStatus {
 }
 
 // askVia asks server through via's SSH connection; via nil means no control plane answered over SSH.
-func askVia(ctx context.Context, t dnsTargets, via *remote.Executor, server string) (dnsprobe.Answer, error) {
+func askVia(ctx context.Context, t dnsTargets, via remote.Host, server string) (dnsprobe.Answer, error) {
 	if via == nil {
 		return dnsprobe.Answer{}, fmt.Errorf("no control plane answers over SSH to ask %s from", server)
 	}
@@ -95,7 +95,7 @@ func answerDetail(a dnsprobe.Answer) string {
 }
 
 // reachableHost returns the executor of the first host that answers over SSH within a few seconds.
-func reachableHost(ctx context.Context, c *Cluster, hosts []*inventory.Host) *remote.Executor {
+func reachableHost(ctx context.Context, c *Cluster, hosts []*inventory.Host) remote.Host {
 	for _, h := range hosts {
 		e, err := c.Host(h.Name)
 		if err != nil {

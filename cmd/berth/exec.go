@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/adhoc"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
@@ -47,8 +48,10 @@ Hosts are selected by role (any of --roles) and/or by name (--hosts); with neith
 			if err != nil {
 				return err
 			}
+			pool := action.NewPool(inv, a.log)
+			defer pool.Close()
 			o := adhoc.Options{Inventory: inv, Hosts: hosts, Command: strings.Join(args, " "), NoSudo: noSudo,
-				Concurrency: parallel, Timeout: timeout, DryRun: dryRun, Logger: a.log}
+				Concurrency: parallel, Timeout: timeout, DryRun: dryRun, Logger: a.log, Pool: pool}
 			for _, r := range roles {
 				o.Roles = append(o.Roles, inventory.Role(r))
 			}

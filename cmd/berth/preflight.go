@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/adhoc"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/preflight"
@@ -51,7 +52,9 @@ check failed.`,
 			if err != nil {
 				return usageError{err, cmd.CommandPath()}
 			}
-			o := preflight.RunOptions{Options: preflight.Options{Inventory: inv, Hosts: sel, Installed: installed, Logger: a.log}}
+			pool := action.NewPool(inv, a.log)
+			defer pool.Close()
+			o := preflight.RunOptions{Options: preflight.Options{Inventory: inv, Hosts: sel, Installed: installed, Logger: a.log}, Pool: pool}
 			if !a.json() && a.verbosity >= 1 {
 				o.Observers = append(o.Observers, phase.NewTextReporter(a.errOut, a.verbosity >= 2))
 			}

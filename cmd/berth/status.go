@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -14,10 +16,12 @@ func newStatusCmd(a *app) *cobra.Command {
 	var invPath string
 	cmd := &cobra.Command{
 		Use:   "status -i INVENTORY",
-		Short: "Show the cluster: nodes, API servers, etcd members, the VIP's holder, DNS",
+		Short: "Show the cluster: nodes, API servers, etcd members, the VIP's holder, DNS, component versions",
 		Long: `Reads the cluster the inventory describes, over SSH and through the API (tunnelled through a control plane),
 and changes nothing: every node with its version and readiness, each API server's /readyz, each etcd member's
-health and the leader, which control plane holds the VIP and whether the API answers through it, and cluster DNS.
+health and the leader, which control plane holds the VIP and whether the API answers through it, cluster DNS, and
+the version of every component on every node (kubelet, kubeadm, the control plane's images, etcd, containerd,
+runc, keepalived, haproxy, dnsmasq and berth's add-ons), as upgrades plan from them.
 Exits 1 when anything is unhealthy.`,
 		Example: `  berth status -i inventory.yaml
   berth status -i inventory.yaml -o json`,
@@ -51,6 +55,34 @@ Exits 1 when anything is unhealthy.`,
 	return cmd
 }
 
+// printVersions prints one column per component that runs anywhere, one row per node that answered.
+func printVersions(w io.Writer, hosts []installer.HostVersions) {
+	var cols []string
+	for _, c := range installer.Components {
+		for _, h := range hosts {
+			if h.Versions[c] != "" {
+				cols = append(cols, c)
+				break
+			}
+		}
+	}
+	if len(cols) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nVERSIONS\t"+strings.ToUpper(strings.Join(cols, "\t")))
+	for _, h := range hosts {
+		row := []string{h.Host}
+		for _, c := range cols {
+			v := h.Versions[c]
+			if v == "" {
+				v = "-"
+			}
+			row = append(row, v)
+		}
+		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+}
+
 func yesNo(b bool, yes, no string) string {
 	if b {
 		return yes
@@ -82,6 +114,7 @@ func printStatus(a *app, st *installer.Status) {
 	for _, d := range st.DNS {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", d.Host, d.Address, yesNo(d.Healthy, "ready", "NOT READY"), d.Detail)
 	}
+	printVersions(w, st.Versions)
 	if len(st.Unreachable) > 0 {
 		fmt.Fprintf(w, "\nunreachable over SSH: %v\n", st.Unreachable)
 	}

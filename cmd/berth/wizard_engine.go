@@ -10,6 +10,7 @@ import (
 
 	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/installer"
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/preflight"
 	"github.com/berthsh/berth/internal/remote"
@@ -59,7 +60,7 @@ func (d sshDiscoverer) offeredKey(ctx context.Context, t inventory.SSHTarget, di
 // probe runs the probe script over one SSH connection.
 func (d sshDiscoverer) probe(ctx context.Context, t inventory.SSHTarget, dir string) (tui.HostFacts, error) {
 	var facts tui.HostFacts
-	e, err := remote.New(remote.Config{Target: t, BaseDir: dir, Logger: d.log})
+	e, err := remote.New(remote.Config{Target: action.TargetFrom(t, dir), Logger: d.log})
 	if err != nil {
 		return facts, err
 	}
@@ -111,9 +112,11 @@ func (p enginePreflight) Preflight(ctx context.Context, inv *inventory.Inventory
 			report(c)
 		}
 	})
+	pool := action.NewPool(inv, p.log)
+	defer pool.Close()
 	rep, _, err := preflight.Run(ctx, preflight.RunOptions{
 		Options:   preflight.Options{Inventory: inv, Logger: p.log},
-		Observers: []phase.Observer{obs}})
+		Observers: []phase.Observer{obs}, Pool: pool})
 	if err != nil {
 		return err
 	}

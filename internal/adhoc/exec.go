@@ -28,7 +28,7 @@ type Options struct {
 	Output      io.Writer        // streamed output, "host | line"; nil captures it in the results instead
 	Observers   []phase.Observer // runner events
 	Logger      *slog.Logger
-	Pool        *remote.Pool // connections; nil opens (and closes) its own
+	Pool        *remote.Pool // connections to the inventory's hosts
 }
 
 // HostResult is the outcome on one host.
@@ -85,8 +85,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	pool := o.Pool
 	if pool == nil {
-		pool = remote.NewPool(o.Inventory, remote.PoolOptions{Logger: o.Logger})
-		defer pool.Close()
+		return nil, errors.New("no connections to the hosts given (Options.Pool)")
 	}
 	p := &execPhase{opts: o, hosts: hosts, pool: pool, results: map[string]*HostResult{}}
 	rep, runErr := phase.New(phase.Options{Action: "exec", Logger: o.Logger, Observers: o.Observers,

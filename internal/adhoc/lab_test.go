@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/adhoc"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
@@ -24,9 +25,11 @@ func TestLabExecFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	pool := action.NewPool(inv, nil)
+	defer pool.Close()
 
 	var out bytes.Buffer
-	rep, err := adhoc.Run(ctx, adhoc.Options{Inventory: inv, Command: "hostname; id -u", Output: &out})
+	rep, err := adhoc.Run(ctx, adhoc.Options{Inventory: inv, Pool: pool, Command: "hostname; id -u", Output: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +48,7 @@ func TestLabExecFanOut(t *testing.T) {
 	}
 
 	// One host fails: every host still runs, the failure is named, the error is set.
-	rep, err = adhoc.Run(ctx, adhoc.Options{Inventory: inv, Command: `[ "$(hostname)" = worker1 ] && exit 4; echo fine`})
+	rep, err = adhoc.Run(ctx, adhoc.Options{Inventory: inv, Pool: pool, Command: `[ "$(hostname)" = worker1 ] && exit 4; echo fine`})
 	if err == nil || rep.Failed != 1 || rep.Summary() != "2 hosts: 1 ok, 1 failed (worker1: exit 4)" {
 		t.Fatalf("err=%v summary=%s", err, rep.Summary())
 	}
@@ -54,21 +57,21 @@ func TestLabExecFanOut(t *testing.T) {
 	}
 
 	// Selection by role, and the login user without sudo.
-	rep, err = adhoc.Run(ctx, adhoc.Options{Inventory: inv, Roles: []inventory.Role{inventory.RoleWorker}, Command: "id -un", NoSudo: true})
+	rep, err = adhoc.Run(ctx, adhoc.Options{Inventory: inv, Pool: pool, Roles: []inventory.Role{inventory.RoleWorker}, Command: "id -un", NoSudo: true})
 	if err != nil || len(rep.Results) != 1 || rep.Results[0].Host != "worker1" || rep.Results[0].Stdout != "berth\n" {
 		t.Fatalf("roles: %+v %v", rep, err)
 	}
 
 	// A per-host timeout kills the command.
 	start := time.Now()
-	_, err = adhoc.Run(ctx, adhoc.Options{Inventory: inv, Hosts: []string{"cp1"}, Command: "sleep 60", Timeout: time.Second})
+	_, err = adhoc.Run(ctx, adhoc.Options{Inventory: inv, Pool: pool, Hosts: []string{"cp1"}, Command: "sleep 60", Timeout: time.Second})
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 20*time.Second {
 		t.Fatalf("timeout: %v after %s", err, time.Since(start))
 	}
 
 	// A dry run lists the hosts and runs nothing.
 	l.Exec(ctx, "cp1", "rm", "-f", "/root/berth-dry-run-probe")
-	rep, err = adhoc.Run(ctx, adhoc.Options{Inventory: inv, Command: "touch /root/berth-dry-run-probe", DryRun: true})
+	rep, err = adhoc.Run(ctx, adhoc.Options{Inventory: inv, Pool: pool, Command: "touch /root/berth-dry-run-probe", DryRun: true})
 	if err != nil || len(rep.Plan.Items) != 2 || rep.Plan.Items[0].Action != "run `touch /root/berth-dry-run-probe`" {
 		t.Fatalf("dry run: %+v %v", rep.Plan, err)
 	}

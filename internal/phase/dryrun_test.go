@@ -58,10 +58,10 @@ func TestDryRunNeverMutates(t *testing.T) {
 		t.Fatal("dry run wrote the journal")
 	}
 	want := []PlanItem{
-		{Phase: "containerd", Title: "containerd", Host: "cp1", Action: "write /etc/containerd.conf"},
-		{Phase: "containerd", Title: "containerd", Host: "w1", Action: "write /etc/containerd.conf"},
-		{Phase: "init-cluster", Title: "Init cluster", Host: "cp1", Action: "run kubeadm init"},
-		{Phase: "kubelet", Title: "kubelet", Host: "w1", Action: "write /etc/kubelet.conf"},
+		{Phase: "containerd", Title: "containerd", Host: "cp1", Kind: KindChange, Action: "write /etc/containerd.conf"},
+		{Phase: "containerd", Title: "containerd", Host: "w1", Kind: KindChange, Action: "write /etc/containerd.conf"},
+		{Phase: "init-cluster", Title: "Init cluster", Host: "cp1", Kind: KindChange, Action: "run kubeadm init"},
+		{Phase: "kubelet", Title: "kubelet", Host: "w1", Kind: KindChange, Action: "write /etc/kubelet.conf"},
 	}
 	got := sortedPlan(rep.Plan)
 	if len(got) != len(want) {
@@ -158,11 +158,11 @@ func sortedPlan(p *Plan) []PlanItem {
 // TestPlanTextGroupsHosts checks that interleaved items of parallel hosts print host by host within each phase.
 func TestPlanTextGroupsHosts(t *testing.T) {
 	p := &Plan{Items: []PlanItem{
-		{Phase: "lb", Title: "LB", Host: "cp2", Action: "write a"},
-		{Phase: "lb", Title: "LB", Host: "cp1", Action: "write a"},
-		{Phase: "lb", Title: "LB", Host: "cp2", Action: "start"},
-		{Phase: "lb", Title: "LB", Host: "cp1", Action: "start"},
-		{Phase: "init", Title: "Init", Host: "cp1", Action: "kubeadm init"},
+		{Phase: "lb", Title: "LB", Host: "cp2", Kind: KindChange, Action: "write a"},
+		{Phase: "lb", Title: "LB", Host: "cp1", Kind: KindChange, Action: "write a"},
+		{Phase: "lb", Title: "LB", Host: "cp2", Kind: KindChange, Action: "start"},
+		{Phase: "lb", Title: "LB", Host: "cp1", Kind: KindChange, Action: "start"},
+		{Phase: "init", Title: "Init", Host: "cp1", Kind: KindChange, Action: "kubeadm init"},
 	}}
 	var b bytes.Buffer
 	if err := p.WriteText(&b); err != nil {

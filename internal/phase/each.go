@@ -2,7 +2,6 @@ package phase
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -94,24 +93,4 @@ func ParallelEach[T any](ctx context.Context, limit int, items []T, key func(T) 
 		return nil
 	}
 	return out
-}
-
-// BatchedParallelEach runs the items in batches of batchSize, one batch after another, each batch through
-// ParallelEach; it stops after the first batch with a failure, for rolling work where a broken host must halt the
-// roll-out (joining control planes, draining workers).
-func BatchedParallelEach[T any](ctx context.Context, batchSize, limit int, items []T, key func(T) string, fn func(context.Context, T) error) error {
-	if batchSize <= 0 {
-		batchSize = 1
-	}
-	for start := 0; start < len(items); start += batchSize {
-		end := min(start+batchSize, len(items))
-		if err := ParallelEach(ctx, limit, items[start:end], key, fn); err != nil {
-			var he HostErrors
-			if errors.As(err, &he) && end < len(items) {
-				return fmt.Errorf("%w\nstopped before the remaining %d: fix the failed hosts and run again", err, len(items)-end)
-			}
-			return err
-		}
-	}
-	return nil
 }

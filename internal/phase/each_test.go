@@ -96,10 +96,11 @@ func TestParallelEachCancelled(t *testing.T) {
 	}
 }
 
-func TestBatchedParallelEachStopsAfterFailedBatch(t *testing.T) {
+func TestEachBatchedStopsAfterFailedBatch(t *testing.T) {
 	var mu sync.Mutex
 	var ran []string
-	err := BatchedParallelEach(context.Background(), 2, 0, []string{"a", "b", "c", "d", "e"}, ident,
+	var s *Session // a phase used on its own, outside a runner
+	err := s.EachBatched(context.Background(), 2, []string{"a", "b", "c", "d", "e"},
 		func(_ context.Context, h string) error {
 			mu.Lock()
 			ran = append(ran, h)
@@ -113,7 +114,7 @@ func TestBatchedParallelEachStopsAfterFailedBatch(t *testing.T) {
 		t.Fatalf("ran %v, want the first two batches only", ran)
 	}
 	if err == nil || !strings.Contains(err.Error(), "failed on 1 host:\n - c: etcd member unhealthy") ||
-		!strings.Contains(err.Error(), "stopped before the remaining 1") {
+		!strings.Contains(err.Error(), "stopped before the remaining 1: fix the cause and run again") {
 		t.Fatalf("err = %v", err)
 	}
 }

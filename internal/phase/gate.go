@@ -10,19 +10,43 @@ import (
 
 // PlanItem is one change a dry run recorded: what would happen to which host in which phase.
 type PlanItem struct {
-	Phase  string `json:"phase"`
-	Title  string `json:"title"`
-	Host   string `json:"host,omitempty"` // empty for cluster-wide changes
-	Action string `json:"action"`
+	Phase  string   `json:"phase"`
+	Title  string   `json:"title"`
+	Host   string   `json:"host,omitempty"` // empty for cluster-wide changes
+	Kind   ItemKind `json:"kind"`
+	Action string   `json:"action"`
 }
+
+// ItemKind says whether a plan item changes something or waits for something.
+type ItemKind string
+
+// Kinds of plan items.
+const (
+	KindChange ItemKind = "change" // a change a real run makes (through Session.Wet)
+	KindWait   ItemKind = "wait"   // a planned wait, with its timeout (Session.Wait, gates)
+)
 
 // Plan is every change a dry run recorded, in the order the phases would make them.
 type Plan struct {
 	Items []PlanItem `json:"items"`
 }
 
-// Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return p == nil || len(p.Items) == 0 }
+// Empty reports whether the plan changes nothing (it may still wait for things).
+func (p *Plan) Empty() bool { return len(p.Changes()) == 0 }
+
+// Changes returns the items that change something, leaving out the waits.
+func (p *Plan) Changes() []PlanItem {
+	if p == nil {
+		return nil
+	}
+	var out []PlanItem
+	for _, it := range p.Items {
+		if it.Kind != KindWait {
+			out = append(out, it)
+		}
+	}
+	return out
+}
 
 // ForHost returns the items of one host.
 func (p *Plan) ForHost(host string) []PlanItem {
@@ -41,7 +65,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 		_, err := fmt.Fprintln(w, "Plan: nothing to change.")
 		return err
 	}
-	fmt.Fprintf(w, "Plan: %d changes\n", len(p.Items))
+	changes := len(p.Changes())
+	if waits := len(p.Items) - changes; waits > 0 {
+		fmt.Fprintf(w, "Plan: %d changes, %d waits\n", changes, waits)
+	} else {
+		fmt.Fprintf(w, "Plan: %d changes\n", changes)
+	}
 	// Hosts run in parallel, so their items interleave; within a phase, list them host by host (in the order
 	// each host first appeared), keeping each host's actions in order.
 	items := append([]PlanItem(nil), p.Items...)
@@ -74,7 +103,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(w, "  %s\n", h)
 			lastHost = it.Host
 		}
-		if _, err := fmt.Fprintf(w, "    - %s\n", it.Action); err != nil {
+		mark := "-"
+		if it.Kind == KindWait {
+			mark = "~"
+		}
+		if _, err := fmt.Fprintf(w, "    %s %s\n", mark, it.Action); err != nil {
 			return err
 		}
 	}
@@ -110,7 +143,7 @@ func (g *gate) do(phase, title, host, action string, fn func() error) error {
 	g.mu.Lock()
 	g.calls++
 	if g.dry {
-		g.plan.Items = append(g.plan.Items, PlanItem{Phase: phase, Title: title, Host: host, Action: action})
+		g.plan.Items = append(g.plan.Items, PlanItem{Phase: phase, Title: title, Host: host, Kind: KindChange, Action: action})
 		g.mu.Unlock()
 		g.em.emit(Event{Kind: Planned, Phase: phase, Title: title, Host: host, Message: action})
 		return nil
@@ -118,6 +151,13 @@ func (g *gate) do(phase, title, host, action string, fn func() error) error {
 	g.wet++
 	g.mu.Unlock()
 	return fn()
+}
+
+// record adds an item to a dry run's plan.
+func (g *gate) record(phase, title, host, action string, kind ItemKind) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.plan.Items = append(g.plan.Items, PlanItem{Phase: phase, Title: title, Host: host, Kind: kind, Action: action})
 }
 
 // made returns how many changes went through the gate in a real run.

@@ -194,26 +194,3 @@ func TestStateDir(t *testing.T) {
 		t.Fatalf("XDG dir = %s", d)
 	}
 }
-
-func TestOpenState(t *testing.T) {
-	base := t.TempDir()
-	st, err := OpenState(base, "c1", "install", LockOptions{Command: "berth install"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Journal.Path() != filepath.Join(base, "clusters", "c1", "journal-install.json") {
-		t.Fatalf("journal at %s", st.Journal.Path())
-	}
-	if _, err := OpenState(base, "c1", "upgrade", LockOptions{Command: "berth upgrade"}); err == nil ||
-		!strings.Contains(err.Error(), `"berth install"`) {
-		t.Fatalf("second run on the cluster: %v", err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st2, err := OpenState(base, "c1", "upgrade", LockOptions{Command: "berth upgrade"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st2.Close()
-}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 )
 
 // Session is what the Runner gives a phase: the gate for changes, journal-aware fan-out over hosts, and events.
@@ -60,11 +62,39 @@ func (s *Session) Each(ctx context.Context, hosts []string, fn func(ctx context.
 	})
 }
 
-// EachBatched is Each in batches of batchSize run one after another, stopping after a batch with a failure.
-func (s *Session) EachBatched(ctx context.Context, batchSize int, hosts []string, fn func(ctx context.Context, host string) error) error {
-	return BatchedParallelEach(ctx, batchSize, s.limit(), hosts, ident, func(ctx context.Context, h string) error {
-		return s.host(ctx, h, fn)
-	})
+// EachBatched is Each in batches of batchSize run one after another, stopping after a batch with a failure. After
+// each batch that had work to do, the gates run in order as planned waits (Wait): a gate that fails or times out
+// stops the roll-out before the next batch.
+func (s *Session) EachBatched(ctx context.Context, batchSize int, hosts []string, fn func(ctx context.Context, host string) error, gates ...Gate) error {
+	if batchSize <= 0 {
+		batchSize = 1
+	}
+	for start := 0; start < len(hosts); start += batchSize {
+		batch := hosts[start:min(start+batchSize, len(hosts))]
+		var ran atomic.Bool
+		err := ParallelEach(ctx, s.limit(), batch, ident, func(ctx context.Context, h string) error {
+			if !s.HostDone(h) {
+				ran.Store(true)
+			}
+			return s.host(ctx, h, fn)
+		})
+		if err == nil && ran.Load() {
+			for _, g := range gates {
+				w := g(batch)
+				if err = s.Wait(ctx, "", w); err != nil {
+					err = fmt.Errorf("after %s: %w", strings.Join(batch, ", "), err)
+					break
+				}
+			}
+		}
+		if err != nil {
+			if rest := len(hosts) - start - len(batch); rest > 0 {
+				return fmt.Errorf("%w\nstopped before the remaining %d: fix the cause and run again", err, rest)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 func ident(s string) string { return s }

@@ -11,6 +11,9 @@ import (
 // LockFile is the name of the lock in a cluster's state directory.
 const LockFile = "lock"
 
+// LockPath returns the lock file of a cluster's state directory.
+func LockPath(stateDir string) string { return filepath.Join(stateDir, LockFile) }
+
 // JournalPath returns the journal file of an action ("install", "upgrade") in a cluster's state directory.
 func JournalPath(stateDir, action string) string {
 	return filepath.Join(stateDir, "journal-"+action+".json")
@@ -41,32 +44,3 @@ func StateDir(base, cluster string) (string, error) {
 	}
 	return dir, nil
 }
-
-// State is a cluster's state directory opened for one run of an action: the lock held, the journal loaded.
-type State struct {
-	Dir     string
-	Lock    *Lock
-	Journal *Journal
-}
-
-// OpenState takes the cluster's lock and opens the action's journal, in StateDir(base, cluster). Close releases the
-// lock. Dry runs, which change nothing, can read the journal without the lock: OpenJournal(JournalPath(...)).
-func OpenState(base, cluster, action string, lock LockOptions) (*State, error) {
-	dir, err := StateDir(base, cluster)
-	if err != nil {
-		return nil, err
-	}
-	l, err := AcquireLock(filepath.Join(dir, LockFile), lock)
-	if err != nil {
-		return nil, err
-	}
-	j, err := OpenJournal(JournalPath(dir, action))
-	if err != nil {
-		l.Release()
-		return nil, err
-	}
-	return &State{Dir: dir, Lock: l, Journal: j}, nil
-}
-
-// Close releases the lock.
-func (s *State) Close() error { return s.Lock.Release() }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/preflight"
 	"github.com/berthsh/berth/inventory"
@@ -29,7 +30,9 @@ func run(t *testing.T, inv *inventory.Inventory, dry bool) (*preflight.Report, *
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, plan, err := preflight.Run(ctx, preflight.RunOptions{Options: preflight.Options{Inventory: inv}, DryRun: dry})
+	pool := action.NewPool(inv, nil)
+	defer pool.Close()
+	rep, plan, err := preflight.Run(ctx, preflight.RunOptions{Options: preflight.Options{Inventory: inv}, DryRun: dry, Pool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"errors"
 
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
@@ -12,7 +13,7 @@ type RunOptions struct {
 	Options                    // what to check and how strictly; Connect defaults to Pool
 	Observers []phase.Observer // runner events (host progress, each result as a log line)
 	DryRun    bool             // run under the runner's dry-run gate; preflight never needs the gate, so the plan stays empty
-	Pool      *remote.Pool     // connections; nil opens (and closes) its own from the inventory
+	Pool      *remote.Pool     // connections to the inventory's hosts, used when Connect is nil
 }
 
 // Run checks the hosts through a phase runner, so observers see the same events an install shows. Failed checks
@@ -20,13 +21,11 @@ type RunOptions struct {
 // gate's record, empty unless something tried to change a host.
 func Run(ctx context.Context, o RunOptions) (*Report, *phase.Plan, error) {
 	if o.Connect == nil {
-		pool := o.Pool
-		if pool == nil {
-			pool = remote.NewPool(o.Inventory, remote.PoolOptions{Logger: o.Logger})
-			defer pool.Close()
+		if o.Pool == nil {
+			return nil, nil, errors.New("preflight: a pool of connections or a way to connect is required")
 		}
 		o.Connect = func(name string) (Host, error) {
-			e, err := pool.Get(name)
+			e, err := o.Pool.Get(name)
 			if err != nil {
 				return nil, err
 			}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 
-	"github.com/berthsh/berth/inventory"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -16,8 +15,7 @@ type credentials struct {
 	user          string
 	identityFiles []string
 	agent         bool
-	password      inventory.SecretRef
-	baseDir       string // resolves file: secret references
+	password      Secret // nil when there is none
 }
 
 // authMethods builds the SSH auth methods. The returned closer releases the ssh-agent connection, if one was opened;
@@ -59,8 +57,8 @@ func (c credentials) authMethods() ([]ssh.AuthMethod, func(), error) {
 			return out, nil
 		}))
 	}
-	if !c.password.IsZero() {
-		pw, err := c.password.Resolve(c.baseDir)
+	if c.password != nil {
+		pw, err := c.password()
 		if err != nil {
 			closer()
 			return nil, nil, fmt.Errorf("read ssh password: %w", err)

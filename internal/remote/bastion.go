@@ -7,7 +7,8 @@ import (
 	"net"
 	"sync"
 
-	"github.com/berthsh/berth/inventory"
+	"time"
+
 	"golang.org/x/crypto/ssh"
 )
 
@@ -16,7 +17,7 @@ import (
 // authenticated and host-key checked end to end. One Jump can serve every host behind the same bastion.
 type Jump struct {
 	login     login
-	keepalive inventory.Duration
+	keepalive time.Duration
 	log       *slog.Logger
 
 	mu     sync.Mutex
@@ -24,33 +25,31 @@ type Jump struct {
 	closer func()
 }
 
-// NewJump prepares (without connecting) the bastion connection described by t.Bastion. baseDir resolves file:
-// secret references. The bastion's key defaults to the host's identity files, its host key to ssh.knownHosts.
-func NewJump(t inventory.SSHTarget, baseDir string, log *slog.Logger) (*Jump, error) {
-	b := t.Bastion
-	if b == nil {
-		return nil, fmt.Errorf("host %s has no bastion", t.Host)
+// NewJump prepares (without connecting) the connection to the jump host b. Its Host names it in messages.
+func NewJump(b Target, log *slog.Logger) (*Jump, error) {
+	if b.Address == "" {
+		return nil, fmt.Errorf("bastion %s has no address", b.Host)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	files := t.IdentityFiles
-	if b.IdentityFile != "" {
-		files = []string{b.IdentityFile}
+	name := b.Host
+	if name == "" {
+		name = "bastion " + b.Address
 	}
-	user := b.User
-	if user == "" {
-		user = t.User
+	at := b.HostKeysAt
+	if at == "" {
+		at = "ssh.bastion.hostKey"
 	}
-	policy, err := newHostKeyPolicy("bastion "+b.Address, t.KnownHosts, t.BastionPins, "ssh.bastion.hostKey")
+	policy, err := newHostKeyPolicy(name, b.KnownHosts, b.HostKeys, at)
 	if err != nil {
 		return nil, err
 	}
 	return &Jump{
-		login: login{name: "bastion " + b.Address, address: joinHostPort(b.Address, b.Port),
-			creds:  credentials{user: user, identityFiles: files, agent: t.Agent, password: b.PasswordFrom, baseDir: baseDir},
-			policy: policy, timeout: t.Timeout.D()},
-		keepalive: t.Keepalive,
+		login: login{name: name, address: joinHostPort(b.Address, b.Port),
+			creds:  credentials{user: b.User, identityFiles: b.IdentityFiles, agent: b.Agent, password: b.Password},
+			policy: policy, timeout: b.Timeout},
+		keepalive: b.Keepalive,
 		log:       log,
 	}, nil
 }
@@ -83,7 +82,7 @@ func (j *Jump) connect(ctx context.Context) (*ssh.Client, error) {
 	}
 	j.client, j.closer = c, closer
 	j.log.Debug("connected to bastion", "address", j.login.address, "user", j.login.creds.user)
-	go keepalive(c, j.keepalive.D(), j.log, j.login.name, nil)
+	go keepalive(c, j.keepalive, j.log, j.login.name, nil)
 	go func() {
 		c.Wait()
 		j.mu.Lock()

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/berthsh/berth/inventory"
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -20,29 +18,24 @@ const (
 	DefaultTailLimit   = 4 << 10  // bytes of combined output kept for error messages
 )
 
-// sftpPacket is the SFTP write size: four times the protocol's guaranteed 32 KiB, well inside OpenSSH's 256 KiB
-// limit, and measurably faster on large files (fewer round trips and less per-packet work).
-const sftpPacket = 128 << 10
-
 // Config configures an Executor.
 type Config struct {
-	Target      inventory.SSHTarget // from inventory.SSHFor(host)
-	BaseDir     string              // resolves file: secret references (the inventory's directory)
-	Logger      *slog.Logger        // debug logs of commands (never their secrets); nil discards
-	Jump        *Jump               // shared bastion connection; nil dials Target.Bastion itself when it is set
-	OutputLimit int                 // stdout bytes captured per command; 0 means DefaultOutputLimit
-	TailLimit   int                 // output bytes kept for errors; 0 means DefaultTailLimit
+	Target      Target       // where the host is and how to log in
+	Logger      *slog.Logger // debug logs of commands (never their secrets); nil discards
+	Jump        *Jump        // shared bastion connection; nil dials Target.Bastion itself when it is set
+	OutputLimit int          // stdout bytes captured per command; 0 means DefaultOutputLimit
+	TailLimit   int          // output bytes kept for errors; 0 means DefaultTailLimit
 }
 
 // Stats counts what an Executor did, for tests, benchmarks and reports.
 type Stats struct {
 	Connects      int64 // SSH connections opened (1 while the connection is reused)
 	Commands      int64 // remote commands run
-	BytesUploaded int64 // file bytes sent over SFTP
+	BytesUploaded int64 // file bytes sent by PutFiles
 }
 
-// Executor runs commands on one host over a single reused SSH connection, and uploads files over SFTP on the same
-// connection. It is safe for concurrent use.
+// Executor runs commands on one host over a single reused SSH connection, writes batches of files through it and
+// opens TCP connections from the host. It is safe for concurrent use.
 type Executor struct {
 	cfg  Config
 	log  *slog.Logger
@@ -51,13 +44,11 @@ type Executor struct {
 	mu        sync.Mutex
 	client    *ssh.Client
 	closeAuth func()
-	sftp      *sftp.Client
 	ownJump   *Jump
 	closed    bool
 	connects  atomic.Int64
 	commands  atomic.Int64
 	uploaded  atomic.Int64
-	staging   string       // per-connection cache of the upload staging directory
 	lost      atomic.Value // string: why berth closed the last connection (keepalive), for error messages
 }
 
@@ -76,16 +67,19 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.TailLimit <= 0 {
 		cfg.TailLimit = DefaultTailLimit
 	}
-	policy, err := newHostKeyPolicy(t.Host, t.KnownHosts, t.HostKeys, fmt.Sprintf("hosts[%s].ssh.hostKeys", t.Host))
+	at := t.HostKeysAt
+	if at == "" {
+		at = fmt.Sprintf("hosts[%s].ssh.hostKeys", t.Host)
+	}
+	policy, err := newHostKeyPolicy(t.Host, t.KnownHosts, t.HostKeys, at)
 	if err != nil {
 		return nil, err
 	}
 	e := &Executor{cfg: cfg, log: cfg.Logger.With("host", t.Host),
-		host: login{name: t.Host, address: joinHostPort(t.Address, t.Port), policy: policy, timeout: t.Timeout.D(),
-			creds: credentials{user: t.User, identityFiles: t.IdentityFiles, agent: t.Agent, password: t.PasswordFrom,
-				baseDir: cfg.BaseDir}}}
+		host: login{name: t.Host, address: joinHostPort(t.Address, t.Port), policy: policy, timeout: t.Timeout,
+			creds: credentials{user: t.User, identityFiles: t.IdentityFiles, agent: t.Agent, password: t.Password}}}
 	if t.Bastion != nil && cfg.Jump == nil {
-		j, err := NewJump(t, cfg.BaseDir, cfg.Logger)
+		j, err := NewJump(*t.Bastion, cfg.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -95,11 +89,11 @@ func New(cfg Config) (*Executor, error) {
 	return e, nil
 }
 
-// Host returns the inventory name of the host.
+// Host returns the name of the host.
 func (e *Executor) Host() string { return e.cfg.Target.Host }
 
 // Target returns the SSH settings the Executor uses.
-func (e *Executor) Target() inventory.SSHTarget { return e.cfg.Target }
+func (e *Executor) Target() Target { return e.cfg.Target }
 
 // Sudo reports whether commands run through sudo.
 func (e *Executor) Sudo() bool { return e.cfg.Target.Sudo }
@@ -142,7 +136,7 @@ func (e *Executor) conn(ctx context.Context) (*ssh.Client, error) {
 		via = e.cfg.Jump.Address()
 	}
 	e.log.Debug("ssh connected", "address", e.host.address, "user", e.host.creds.user, "sudo", e.Sudo(), "via", via)
-	go keepalive(c, e.cfg.Target.Keepalive.D(), e.log, e.Host(), func(reason string) { e.lost.Store(reason) })
+	go keepalive(c, e.cfg.Target.Keepalive, e.log, e.Host(), func(reason string) { e.lost.Store(reason) })
 	go func() {
 		c.Wait()
 		e.mu.Lock()
@@ -152,38 +146,13 @@ func (e *Executor) conn(ctx context.Context) (*ssh.Client, error) {
 	return c, nil
 }
 
-// dropLocked forgets connection c (and its SFTP client) if it is still the current one.
+// dropLocked forgets connection c if it is still the current one.
 func (e *Executor) dropLocked(c *ssh.Client) {
 	if e.client != c || c == nil {
 		return
 	}
-	if e.sftp != nil {
-		e.sftp.Close()
-		e.sftp = nil
-	}
 	e.closeAuth()
 	e.client, e.closeAuth = nil, nil
-	e.staging = ""
-}
-
-// sftpClient returns the SFTP client of the current connection, starting the subsystem when needed.
-func (e *Executor) sftpClient(ctx context.Context) (*sftp.Client, error) {
-	c, err := e.conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.sftp != nil && e.client == c {
-		return e.sftp, nil
-	}
-	s, err := sftp.NewClient(c, sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(64),
-		sftp.MaxPacketUnchecked(sftpPacket))
-	if err != nil {
-		return nil, fmt.Errorf("start sftp on %s: %w", e.Host(), err)
-	}
-	e.sftp = s
-	return s, nil
 }
 
 // Close closes the connection (and a bastion connection the Executor opened itself). Commands still running fail.

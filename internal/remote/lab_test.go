@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
@@ -49,7 +50,7 @@ func (env *labEnv) executor(t testing.TB, host string) *remote.Executor {
 	if h == nil {
 		t.Fatalf("no host %s", host)
 	}
-	e, err := remote.New(remote.Config{Target: env.inv.SSHFor(h), BaseDir: env.inv.Dir()})
+	e, err := remote.New(remote.Config{Target: action.Target(env.inv, h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestLabExecAsSudoUser(t *testing.T) {
 	}
 
 	// Captured output is bounded; streaming has no bound.
-	small, err := remote.New(remote.Config{Target: e.Target(), BaseDir: env.inv.Dir(), OutputLimit: 1 << 20})
+	small, err := remote.New(remote.Config{Target: e.Target(), OutputLimit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +136,9 @@ func TestLabSudoNeverPrompts(t *testing.T) {
 	t.Cleanup(func() {
 		env.lab.Exec(context.Background(), "cp2", "sh", "-c", "userdel -r askpw; rm -f /etc/sudoers.d/askpw")
 	})
-	tgt := env.inv.SSHFor(env.inv.Host("cp2"))
+	tgt := action.Target(env.inv, env.inv.Host("cp2"))
 	tgt.User = "askpw"
-	e, err := remote.New(remote.Config{Target: tgt, BaseDir: env.inv.Dir()})
+	e, err := remote.New(remote.Config{Target: tgt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,10 @@ func writeRandomFile(t testing.TB, n int64) string {
 	return p
 }
 
-func TestLabUpload200MB(t *testing.T) {
+// TestLabWriteLargeFile sends one 200 MB file from disk into a root-owned directory as the sudo user, through the
+// one upload path (PutFiles): it lands whole with its sha256, mode and owner, progress reaches the end, a second
+// write moves 0 bytes, and a changed file of the same size is sent again with a new mode applied.
+func TestLabWriteLargeFile(t *testing.T) {
 	env := requireLab(t)
 	ctx := context.Background()
 	const size = 200 << 20
@@ -190,12 +194,17 @@ func TestLabUpload200MB(t *testing.T) {
 
 	var lastDone, lastTotal atomic.Int64
 	progress := func(done, total int64) { lastDone.Store(done); lastTotal.Store(total) }
-	res, err := e.Upload(ctx, src, dst, remote.UploadOptions{Mode: 0o640, Progress: progress})
-	if err != nil {
-		t.Fatal(err)
+	put := func(mode os.FileMode, progress func(int64, int64)) remote.UploadResult {
+		t.Helper()
+		res, err := e.PutFiles(ctx, []remote.File{{Src: src, Dst: dst, Mode: mode}}, progress)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
 	}
+	res := put(0o640, progress)
 	if res.Skipped || res.Sent != size || res.Digest != digest {
-		t.Fatalf("first upload: %+v", res)
+		t.Fatalf("first write: %+v", res)
 	}
 	if lastDone.Load() != size || lastTotal.Load() != size {
 		t.Fatalf("progress ended at %d of %d", lastDone.Load(), lastTotal.Load())
@@ -205,65 +214,29 @@ func TestLabUpload200MB(t *testing.T) {
 	if got != want {
 		t.Fatalf("on the host:\n%s\nwant:\n%s", got, want)
 	}
-	if left := env.rootExec(t, "worker1", "ls -A ~berth/.cache/berth/upload"); left != "" {
-		t.Fatalf("staging left behind: %s", left)
-	}
-	t.Logf("first upload: %d bytes in %s (%.0f MB/s)", res.Sent, res.Duration, float64(size)/1e6/res.Duration.Seconds())
+	t.Logf("first write: %d bytes in %s (%.0f MB/s)", res.Sent, res.Duration, float64(size)/1e6/res.Duration.Seconds())
 
 	// Second time: same digest on the host, nothing moves.
 	before := e.Stats().BytesUploaded
-	res, err = e.Upload(ctx, src, dst, remote.UploadOptions{Mode: 0o640})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res = put(0o640, nil)
 	if !res.Skipped || res.Sent != 0 || e.Stats().BytesUploaded != before {
-		t.Fatalf("re-upload moved bytes: %+v (counter %d -> %d)", res, before, e.Stats().BytesUploaded)
+		t.Fatalf("second write moved bytes: %+v (counter %d -> %d)", res, before, e.Stats().BytesUploaded)
 	}
-	t.Logf("second upload: skipped in %s, 0 bytes moved", res.Duration)
 
-	// A changed file of the same size is sent again, and a wrong mode on an identical file is fixed in place.
+	// A changed file of the same size is sent again, with the new mode.
 	f, _ := os.OpenFile(src, os.O_WRONLY, 0)
 	f.WriteAt([]byte{0xff, 0x00, 0xff}, size/2)
 	f.Close()
-	res, err = e.Upload(ctx, src, dst, remote.UploadOptions{Mode: 0o600})
-	if err != nil || res.Skipped || res.Sent != size {
-		t.Fatalf("changed file: %+v, %v", res, err)
+	res = put(0o600, nil)
+	if res.Skipped || res.Sent != size {
+		t.Fatalf("changed file: %+v", res)
 	}
 	newDigest, _ := remote.FileDigest(src)
-	if got := env.rootExec(t, "worker1", "sha256sum "+dst+" | cut -c1-64"); got != newDigest {
-		t.Fatalf("host has %s, want %s", got, newDigest)
-	}
-	if got := env.rootExec(t, "worker1", "stat -c %a "+dst); got != "600" {
-		t.Fatalf("mode %s", got)
+	if got := env.rootExec(t, "worker1", "sha256sum "+dst+" | cut -c1-64; stat -c %a "+dst+"; ls -A /opt/berth-test"); got != newDigest+"\n600\npayload.bin" {
+		t.Fatalf("host has %q, want the new content, mode 600 and no temporary file", got)
 	}
 	if got := e.Stats().Connects; got != 1 {
-		t.Fatalf("%d connections for commands and SFTP, want 1", got)
-	}
-}
-
-func TestLabUploadAllParallel(t *testing.T) {
-	env := requireLab(t)
-	src := writeRandomFile(t, 8<<20)
-	var jobs []remote.UploadJob
-	for _, h := range []string{"cp1", "cp2", "worker1"} {
-		env.rootExec(t, h, "rm -rf /opt/berth-par")
-		t.Cleanup(func() { env.lab.Exec(context.Background(), h, "rm", "-rf", "/opt/berth-par") })
-		e := env.executor(t, h)
-		for i := range 3 {
-			jobs = append(jobs, remote.UploadJob{Exec: e, Src: src, Dst: fmt.Sprintf("/opt/berth-par/f%d", i)})
-		}
-	}
-	// One job cannot succeed: its destination is a directory.
-	env.rootExec(t, "cp2", "mkdir -p /opt/berth-par/blocked/f")
-	jobs = append(jobs, remote.UploadJob{Exec: jobs[3].Exec, Src: src, Dst: "/opt/berth-par/blocked/f"})
-	results, err := remote.UploadAll(context.Background(), jobs, 4)
-	if err == nil || !strings.Contains(err.Error(), "upload /opt/berth-par/blocked/f to cp2") {
-		t.Fatalf("err = %v, want the blocked upload named", err)
-	}
-	for i, r := range results[:9] {
-		if r.Sent != 8<<20 {
-			t.Errorf("job %d (%s %s) sent %d", i, r.Host, r.Dst, r.Sent)
-		}
+		t.Fatalf("%d connections for commands and files, want 1", got)
 	}
 }
 
@@ -309,9 +282,9 @@ func TestLabChangedHostKeyRefused(t *testing.T) {
 	}
 
 	// Pinning the new key accepts it deliberately.
-	tgt := env.inv.SSHFor(env.inv.Host(host))
+	tgt := action.Target(env.inv, env.inv.Host(host))
 	tgt.HostKeys = []string{offered}
-	pinned, err := remote.New(remote.Config{Target: tgt, BaseDir: env.inv.Dir()})
+	pinned, err := remote.New(remote.Config{Target: tgt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +320,7 @@ func TestLabBastion(t *testing.T) {
 	// The same inventory with cp2 as the bastion for every host.
 	inv := *env.inv
 	inv.SSH.Bastion = &inventory.Bastion{Address: cp2.Address}
-	pool := remote.NewPool(&inv, remote.PoolOptions{})
+	pool := action.NewPool(&inv, nil)
 	defer pool.Close()
 	for _, host := range []string{"cp1", "worker1"} {
 		e, err := pool.Get(host)
@@ -444,9 +417,9 @@ func TestLabReconnectsAfterConnectionLoss(t *testing.T) {
 
 func TestLabKeepaliveDetectsDeadConnection(t *testing.T) {
 	env := requireLab(t)
-	tgt := env.inv.SSHFor(env.inv.Host("cp2"))
-	tgt.Keepalive = inventory.Duration(time.Second)
-	e, err := remote.New(remote.Config{Target: tgt, BaseDir: env.inv.Dir()})
+	tgt := action.Target(env.inv, env.inv.Host("cp2"))
+	tgt.Keepalive = time.Second
+	e, err := remote.New(remote.Config{Target: tgt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,11 +459,11 @@ func TestLabPasswordFromSecretRef(t *testing.T) {
 			"rm -f /etc/ssh/sshd_config.d/90-berth-pwtest.conf; systemctl reload ssh; userdel -r pwuser")
 	})
 	t.Setenv("BERTH_TEST_SSH_PASSWORD", "Corr3ct-Horse")
-	tgt := env.inv.SSHFor(env.inv.Host("cp2"))
+	tgt := action.Target(env.inv, env.inv.Host("cp2"))
 	tgt.User, tgt.IdentityFiles, tgt.Sudo = "pwuser", nil, false
-	tgt.PasswordFrom = "env:BERTH_TEST_SSH_PASSWORD"
+	tgt.Password = func() (string, error) { return inventory.SecretRef("env:BERTH_TEST_SSH_PASSWORD").Resolve("") }
 	var logs strings.Builder
-	e, err := remote.New(remote.Config{Target: tgt, BaseDir: env.inv.Dir(),
+	e, err := remote.New(remote.Config{Target: tgt,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
@@ -511,7 +484,7 @@ func TestLabPasswordFromSecretRef(t *testing.T) {
 		t.Fatal("the password appears in the debug log")
 	}
 	t.Setenv("BERTH_TEST_SSH_PASSWORD", "wrong")
-	bad, _ := remote.New(remote.Config{Target: tgt, BaseDir: env.inv.Dir()})
+	bad, _ := remote.New(remote.Config{Target: tgt})
 	defer bad.Close()
 	start := time.Now()
 	err = bad.Connect(context.Background())

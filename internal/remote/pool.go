@@ -4,21 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"sort"
 	"sync"
-
-	"github.com/berthsh/berth/inventory"
 )
 
-// Pool hands out one Executor per inventory host and shares one bastion connection between the hosts behind it.
+// Host is one host as actions use it: commands, batches of files, and TCP connections opened from it. *Executor is
+// the SSH implementation; tests of pure logic use an in-memory one (remotetest).
+type Host interface {
+	Host() string // the host's name
+	Sudo() bool   // commands run through sudo
+	Connect(ctx context.Context) error
+	Run(ctx context.Context, c Cmd) (Result, error)
+	Exec(ctx context.Context, command string) (string, error)
+	ReadFile(ctx context.Context, path string) ([]byte, error)
+	WriteFile(ctx context.Context, dst string, data []byte, mode fs.FileMode) (UploadResult, error)
+	PutFiles(ctx context.Context, files []File, progress func(sent, total int64)) ([]UploadResult, error)
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+var _ Host = (*Executor)(nil)
+
+// Lookup returns the Target of a named host, or an error naming what is wrong with it.
+type Lookup func(name string) (Target, error)
+
+// Pool hands out one Host per name and shares one bastion connection between the hosts behind the same bastion.
 // It is safe for concurrent use.
 type Pool struct {
-	inv  *inventory.Inventory
-	opts PoolOptions
+	lookup Lookup
+	opts   PoolOptions
 
 	mu    sync.Mutex
-	execs map[string]*Executor
+	hosts map[string]Host
 	jumps map[string]*Jump
 }
 
@@ -27,36 +46,44 @@ type PoolOptions struct {
 	Logger      *slog.Logger
 	OutputLimit int // see Config
 	TailLimit   int // see Config
+	// Open makes the Host of a target instead of an SSH Executor: in-memory hosts for tests of pure logic.
+	Open func(Target) (Host, error)
 }
 
-// NewPool returns a Pool for the hosts of inv. Nothing connects until an Executor is used.
-func NewPool(inv *inventory.Inventory, opts PoolOptions) *Pool {
+// NewPool returns a Pool of the hosts lookup knows. Nothing connects until a Host is used.
+func NewPool(lookup Lookup, opts PoolOptions) *Pool {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pool{inv: inv, opts: opts, execs: map[string]*Executor{}, jumps: map[string]*Jump{}}
+	return &Pool{lookup: lookup, opts: opts, hosts: map[string]Host{}, jumps: map[string]*Jump{}}
 }
 
-// Get returns the Executor of the named host.
-func (p *Pool) Get(name string) (*Executor, error) {
+// Get returns the Host of the named host.
+func (p *Pool) Get(name string) (Host, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e, ok := p.execs[name]; ok {
-		return e, nil
+	if h, ok := p.hosts[name]; ok {
+		return h, nil
 	}
-	h := p.inv.Host(name)
-	if h == nil {
-		return nil, fmt.Errorf("host %s is not in the inventory", name)
+	t, err := p.lookup(name)
+	if err != nil {
+		return nil, err
 	}
-	t := p.inv.SSHFor(h)
-	cfg := Config{Target: t, BaseDir: p.inv.Dir(), Logger: p.opts.Logger, OutputLimit: p.opts.OutputLimit,
-		TailLimit: p.opts.TailLimit}
+	if p.opts.Open != nil {
+		h, err := p.opts.Open(t)
+		if err != nil {
+			return nil, err
+		}
+		p.hosts[name] = h
+		return h, nil
+	}
+	cfg := Config{Target: t, Logger: p.opts.Logger, OutputLimit: p.opts.OutputLimit, TailLimit: p.opts.TailLimit}
 	if b := t.Bastion; b != nil {
 		key := fmt.Sprintf("%s@%s:%d", b.User, b.Address, b.Port)
 		j, ok := p.jumps[key]
 		if !ok {
 			var err error
-			if j, err = NewJump(t, p.inv.Dir(), p.opts.Logger); err != nil {
+			if j, err = NewJump(*b, p.opts.Logger); err != nil {
 				return nil, err
 			}
 			p.jumps[key] = j
@@ -67,7 +94,7 @@ func (p *Pool) Get(name string) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.execs[name] = e
+	p.hosts[name] = e
 	return e, nil
 }
 
@@ -76,13 +103,17 @@ func (p *Pool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var errs []error
-	names := make([]string, 0, len(p.execs))
-	for n := range p.execs {
+	names := make([]string, 0, len(p.hosts))
+	for n := range p.hosts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if err := p.execs[n].Close(); err != nil {
+		c, ok := p.hosts[n].(interface{ Close() error })
+		if !ok {
+			continue
+		}
+		if err := c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", n, err))
 		}
 	}
@@ -91,57 +122,6 @@ func (p *Pool) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	p.execs, p.jumps = map[string]*Executor{}, map[string]*Jump{}
+	p.hosts, p.jumps = map[string]Host{}, map[string]*Jump{}
 	return errors.Join(errs...)
-}
-
-// UploadJob is one file for one host.
-type UploadJob struct {
-	Exec    *Executor
-	Src     string // local file
-	Dst     string // absolute path on the host
-	Options UploadOptions
-}
-
-// UploadAll runs the jobs with at most limit in flight (limit <= 0 means 4). Each distinct source is hashed once.
-// Every job runs even when others fail; the error lists each failed host and file.
-func UploadAll(ctx context.Context, jobs []UploadJob, limit int) ([]UploadResult, error) {
-	if limit <= 0 {
-		limit = 4
-	}
-	digests := map[string]string{}
-	for i := range jobs {
-		if jobs[i].Options.Digest != "" {
-			continue
-		}
-		d, ok := digests[jobs[i].Src]
-		if !ok {
-			var err error
-			if d, err = FileDigest(jobs[i].Src); err != nil {
-				return nil, err
-			}
-			digests[jobs[i].Src] = d
-		}
-		jobs[i].Options.Digest = d
-	}
-	results := make([]UploadResult, len(jobs))
-	errs := make([]error, len(jobs))
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for i, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = fmt.Errorf("upload %s to %s: %w", j.Dst, j.Exec.Host(), ctx.Err())
-				return
-			}
-			defer func() { <-sem }()
-			results[i], errs[i] = j.Exec.Upload(ctx, j.Src, j.Dst, j.Options)
-		}()
-	}
-	wg.Wait()
-	return results, errors.Join(errs...)
 }
