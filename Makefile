@@ -19,7 +19,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
 # Fuzz targets: package and function.
 FUZZ_TARGETS := ./inventory:FuzzLoad
 
-.PHONY: help build test test-short lint fuzz deps bundle demo demo-down bench bench-lab bench-install clean
+.PHONY: help build test test-short lint fuzz deps bundle demo demo-down bench bench-plan bench-lab bench-install clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,10 @@ bench: deps build bundle ## benchmarks: Go benchmarks, bundle build/size/verify,
 	$(GO) test -short -run '^$$' -bench . -benchmem ./...
 	hack/bench-bundle.sh
 	@if [ -x hack/bench-dns.sh ]; then hack/bench-dns.sh; fi
+
+bench-plan: ## plan an install (dry run, journal, events) over 1,000 in-memory hosts: time, peak heap, peak RSS
+	$(GO) test -c -o bin/installer.test ./installer
+	cd installer && /usr/bin/time -f 'peak RSS %M KiB' ../bin/installer.test -test.run '^$$' -test.bench '^BenchmarkPlanInstall1000$$' -test.benchtime 3x -test.short
 
 bench-lab: deps build ## time `berth lab up --control-planes 3 --workers 2`, cold and warm
 	hack/bench-lab.sh bin/berth

@@ -26,6 +26,9 @@ type Content struct {
 	once  sync.Once
 	cache *Cache
 	err   error
+
+	setsOnce       sync.Once
+	cpSet, nodeSet ImageSet
 }
 
 // Cache extracts the bundle on this machine the first time it is asked, and returns the cache.
@@ -44,11 +47,11 @@ type Staged struct {
 
 // SetFor returns the image set a node needs.
 func (c *Content) SetFor(n Node) ImageSet {
-	cp, node := ImageSets(c.Bundle.Manifest)
+	c.setsOnce.Do(func() { c.cpSet, c.nodeSet = ImageSets(c.Bundle.Manifest) })
 	if n.ControlPlane {
-		return cp
+		return c.cpSet
 	}
-	return node
+	return c.nodeSet
 }
 
 // ArchivePath is where the archive of an image set lands on hosts.

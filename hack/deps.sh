@@ -13,8 +13,9 @@ set -eu
 # benchmark's scp; tar: packs the image root file system; tmux: the real terminal the wizard's end-to-end test
 # drives; gcc, libc6-dev: cgo sources of the lab bundle (flanneld); haproxy, keepalived: the manifests tests check
 # berth's rendered configurations with the real programs (installed here with their services held back);
-# dnsmasq-base: the cluster DNS tests check berth's dnsmasq configuration and query a real dnsmasq on loopback.
-PACKAGES="docker.io debootstrap iptables iproute2 openssh-client tar ca-certificates tmux gcc libc6-dev haproxy keepalived dnsmasq-base"
+# dnsmasq-base: the cluster DNS tests check berth's dnsmasq configuration and query a real dnsmasq on loopback;
+# time: make bench-plan reports the peak memory of a plan over 1,000 hosts.
+PACKAGES="docker.io debootstrap iptables iproute2 openssh-client tar ca-certificates tmux gcc libc6-dev haproxy keepalived dnsmasq-base time"
 
 say() { echo "deps: $*" >&2; }
 

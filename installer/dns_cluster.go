@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/manifests"
 )
@@ -177,30 +178,6 @@ func hasContainer(pod *corev1.Pod, name string) bool {
 	return false
 }
 
-// poll calls check every second until it is done, or dnsWait passes; wait describes what was awaited, for the
-// timeout's error. check returns done with an error when waiting longer cannot help, and not done with the
-// reason it is not done yet.
-func poll(ctx context.Context, wait string, check func() (done bool, err error)) error {
-	ctx, cancel := context.WithTimeout(ctx, dnsWait)
-	defer cancel()
-	var last error
-	for {
-		done, err := check()
-		if done {
-			return err
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			if last != nil {
-				return fmt.Errorf("%s: still not done after %s: %w", wait, dnsWait, last)
-			}
-			return fmt.Errorf("%s: still not done after %s", wait, dnsWait)
-		case <-time.After(time.Second):
-		}
-	}
-}
-
 // startHostDnsmasq (re)starts the host's dnsmasq once no DNS pod with its own dnsmasq runs on the host (after a
 // change from the management variant the old pods go one host at a time).
 func (p *installDNS) startHostDnsmasq(ctx context.Context, host string, e remote.Host) error {
@@ -208,14 +185,14 @@ func (p *installDNS) startHostDnsmasq(ctx context.Context, host string, e remote
 	if err != nil {
 		return err
 	}
-	return poll(ctx, "start dnsmasq on "+host, func() (bool, error) {
+	return phase.Poll(ctx, phase.Wait{What: "start dnsmasq on " + host, Timeout: dnsWait, Check: func(ctx context.Context) (bool, string, error) {
 		pods, err := dnsPods(ctx, k, host)
 		if err != nil {
-			return false, err
+			return false, err.Error(), nil
 		}
 		for i := range pods {
 			if hasContainer(&pods[i], "dnsmasq") {
-				return false, fmt.Errorf("pod %s still runs dnsmasq in the pod", pods[i].Name)
+				return false, fmt.Sprintf("pod %s still runs dnsmasq in the pod", pods[i].Name), nil
 			}
 		}
 		if _, err := e.Exec(ctx, "systemctl restart "+dnsmasqUnit); err != nil {
@@ -223,12 +200,12 @@ func (p *installDNS) startHostDnsmasq(ctx context.Context, host string, e remote
 			err = fmt.Errorf("%w\n%s", err, log)
 			// A configuration dnsmasq refuses will not get better by waiting (port 53 still taken might).
 			if out, cerr := e.Exec(ctx, "dnsmasq --test --conf-file="+remote.Quote(manifests.DNSHostConfPath)+" 2>&1"); cerr != nil {
-				return true, fmt.Errorf("dnsmasq refuses %s: %s: %w", manifests.DNSHostConfPath, out, err)
+				return false, "", fmt.Errorf("dnsmasq refuses %s: %s: %w", manifests.DNSHostConfPath, out, err)
 			}
-			return false, err
+			return false, err.Error(), nil
 		}
-		return true, nil
-	})
+		return true, "", nil
+	}}, nil)
 }
 
 // stopHostDnsmasq stops the host's dnsmasq: at once where no DNS pod will need the port, on a DNS host of the
@@ -245,61 +222,69 @@ func (p *installDNS) stopHostDnsmasq(ctx context.Context, host string, e remote.
 	if err != nil {
 		return err
 	}
-	return poll(ctx, "stop the host's dnsmasq on "+host, func() (bool, error) {
+	return phase.Poll(ctx, phase.Wait{What: "stop the host's dnsmasq on " + host, Timeout: dnsWait, Check: func(ctx context.Context) (bool, string, error) {
 		pods, err := dnsPods(ctx, k, host)
 		if err != nil {
-			return false, err
+			return false, err.Error(), nil
 		}
 		for i := range pods {
 			if pods[i].DeletionTimestamp == nil && hasContainer(&pods[i], "dnsmasq") {
-				return true, stop()
+				return true, "", stop()
 			}
 		}
-		return false, errors.New("the DNS pod with dnsmasq has not been created there yet")
-	})
+		return false, "the DNS pod with dnsmasq has not been created there yet", nil
+	}}, nil)
 }
 
-// waitAnswers waits until dnsmasq on every DNS host answers for the cluster domain, every DNS host is a ready
+// answers is the wait until dnsmasq on every DNS host answers for the cluster domain, every DNS host is a ready
 // endpoint of the kube-dns Service, and the Service's address answers.
-func (p *installDNS) waitAnswers(ctx context.Context) error {
+func (p *installDNS) answers() phase.Wait {
 	inv := p.c.Inv
-	k, err := p.c.Kube(ctx)
-	if err != nil {
-		return err
-	}
 	hosts := inv.DNSHosts()
-	start := time.Now()
-	err = poll(ctx, "wait until cluster DNS answers", func() (bool, error) {
-		var errs []error
-		for _, h := range hosts {
-			e, err := p.c.Host(h.Name)
-			if err == nil {
-				_, err = p.targets.askThrough(ctx, e, dnsEndpoint(inv, h))
-			}
+	return phase.Wait{What: "cluster DNS to answer on " + strings.Join(names(hosts), ", ") + " and through the kube-dns Service",
+		Timeout: dnsWait, Check: func(ctx context.Context) (bool, string, error) {
+			k, err := p.c.Kube(ctx)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", h.Name, err))
+				return false, "", err
 			}
-		}
-		ready, err := readyDNSEndpoints(ctx, k)
-		if err != nil {
-			errs = append(errs, err)
-		} else if len(ready) < len(hosts) {
-			errs = append(errs, fmt.Errorf("the kube-dns Service has %d ready endpoints (%s) of %d", len(ready),
-				strings.Join(ready, ", "), len(hosts)))
-		}
-		if e, err := p.c.Host(hosts[0].Name); err == nil {
-			if _, err := p.targets.askThrough(ctx, e, net.JoinHostPort(p.targets.ServiceIP.String(), "53")); err != nil {
-				errs = append(errs, fmt.Errorf("the kube-dns Service: %w", err))
+			var errs []error
+			for _, h := range hosts {
+				e, err := p.c.Host(h.Name)
+				if err == nil {
+					_, err = p.targets.askThrough(ctx, e, dnsEndpoint(inv, h))
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", h.Name, err))
+				}
 			}
-		}
-		return len(errs) == 0, errors.Join(errs...)
-	})
+			ready, err := readyDNSEndpoints(ctx, k)
+			if err != nil {
+				errs = append(errs, err)
+			} else if len(ready) < len(hosts) {
+				errs = append(errs, fmt.Errorf("the kube-dns Service has %d ready endpoints (%s) of %d", len(ready),
+					strings.Join(ready, ", "), len(hosts)))
+			}
+			if e, err := p.c.Host(hosts[0].Name); err == nil {
+				if _, err := p.targets.askThrough(ctx, e, net.JoinHostPort(p.targets.ServiceIP.String(), "53")); err != nil {
+					errs = append(errs, fmt.Errorf("the kube-dns Service: %w", err))
+				}
+			}
+			if len(errs) > 0 {
+				return false, errors.Join(errs...).Error(), nil
+			}
+			return true, fmt.Sprintf("cluster DNS answers on %d hosts and through the kube-dns Service %s", len(hosts), p.targets.ServiceIP), nil
+		}}
+}
+
+// waitAnswers waits until cluster DNS answers (answers); when it does not, the error describes the DNS pods.
+func (p *installDNS) waitAnswers(ctx context.Context) error {
+	err := p.Wait(ctx, "", p.answers())
 	if err != nil {
-		return fmt.Errorf("%w\n%s", err, p.podDiagnosis(ctx, k))
+		if k, kerr := p.c.Kube(ctx); kerr == nil {
+			return fmt.Errorf("%w\n%s", err, p.podDiagnosis(ctx, k))
+		}
 	}
-	p.Logf("", "cluster DNS answers on %d hosts and through the kube-dns Service %s (after %s)", len(hosts),
-		p.targets.ServiceIP, time.Since(start).Round(time.Second))
-	return nil
+	return err
 }
 
 // readyDNSEndpoints returns the nodes of the kube-dns Service's ready endpoints.

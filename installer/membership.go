@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -97,6 +98,21 @@ func (c *Cluster) membership(ctx context.Context) (*membership, error) {
 func etcdctl(args string) string {
 	return "ETCDCTL_API=3 " + binDir + "/etcdctl --command-timeout=15s --endpoints=https://127.0.0.1:2379 " +
 		"--cacert=" + etcdPKI + "/ca.crt --cert=" + etcdPKI + "/healthcheck-client.crt --key=" + etcdPKI + "/healthcheck-client.key " + args
+}
+
+// etcdMemberHealthy is the wait for the etcd member on a control plane to answer as healthy.
+func (c *Cluster) etcdMemberHealthy(host string, timeout time.Duration) phase.Wait {
+	return phase.Wait{What: "the etcd member on " + host + " healthy", Timeout: timeout, Every: 2 * time.Second,
+		Check: func(ctx context.Context) (bool, string, error) {
+			h, err := c.Host(host)
+			if err != nil {
+				return false, "", err
+			}
+			if _, err := h.Exec(ctx, etcdctl("endpoint health")); err != nil {
+				return false, "etcd on " + host + " not healthy yet", nil
+			}
+			return true, "etcd on " + host + " healthy", nil
+		}}
 }
 
 func etcdMembers(ctx context.Context, e remote.Host) ([]etcdMember, error) {

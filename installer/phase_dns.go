@@ -244,9 +244,6 @@ func (p *installDNS) Run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if p.IsDryRun() {
-		return nil
-	}
 	return p.waitAnswers(ctx)
 }
 

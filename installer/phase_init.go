@@ -69,17 +69,16 @@ func (p *initCluster) Run(ctx context.Context) error {
 			return err
 		}
 		file := configDir + "/kubeadm-init.yaml"
-		err = p.Wet(host, fmt.Sprintf("kubeadm init: Kubernetes %s, endpoint %s, etcd and API server on %s", cc.KubernetesVersion,
+		return p.Wet(host, fmt.Sprintf("kubeadm init: Kubernetes %s, endpoint %s, etcd and API server on %s", cc.KubernetesVersion,
 			cc.ControlPlaneEndpoint, p.c.Inv.NodeIP(first)), func() error {
-			return runDetached(ctx, e, "kubeadm init", "kubeadm init --config "+file+" --upload-certs; rc=$?; rm -f "+file+"; exit $rc",
-				detachedFile{Path: file, Content: config}, []string{token, key})
+			if err := runDetached(ctx, e, "kubeadm init", "kubeadm init --config "+file+" --upload-certs; rc=$?; rm -f "+file+"; exit $rc",
+				detachedFile{Path: file, Content: config}, []string{token, key}); err != nil {
+				return err
+			}
+			p.c.mu.Lock()
+			p.c.join = &joinSecrets{Token: token, CertificateKey: key}
+			p.c.mu.Unlock()
+			return p.c.refresh(ctx, host)
 		})
-		if err != nil || p.IsDryRun() {
-			return err
-		}
-		p.c.mu.Lock()
-		p.c.join = &joinSecrets{Token: token, CertificateKey: key}
-		p.c.mu.Unlock()
-		return p.c.refresh(ctx, host)
 	})
 }

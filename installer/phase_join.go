@@ -49,18 +49,7 @@ func (p *joinControlPlanes) Run(ctx context.Context) error {
 		if err := joinHost(ctx, p.Session, p.c, p.ms, host); err != nil {
 			return err
 		}
-		if p.IsDryRun() {
-			return nil
-		}
-		e, err := p.c.Host(host)
-		if err != nil {
-			return err
-		}
-		p.Logf(host, "waiting for the etcd member on %s to be healthy", host)
-		return waitFor(ctx, 3*time.Minute, func() (bool, error) {
-			_, err := e.Exec(ctx, etcdctl("endpoint health"))
-			return err == nil, nil
-		}, "etcd member on "+host+" healthy")
+		return p.Wait(ctx, host, p.c.etcdMemberHealthy(host, 3*time.Minute))
 	})
 }
 
@@ -122,7 +111,7 @@ func joinHost(ctx context.Context, s *phase.Session, c *Cluster, ms *membership,
 		role = "control plane"
 	}
 	return s.Wet(host, fmt.Sprintf("kubeadm join %s as a %s (node IP %s)", c.Inv.APIEndpoint(), role, c.Inv.NodeIP(h)), func() error {
-		js, err := c.secrets()
+		js, err := c.secrets(ctx)
 		if err != nil {
 			return err
 		}
@@ -179,26 +168,4 @@ func clearJoin(ctx context.Context, c *Cluster, ms *membership, h *inventory.Hos
 		return err
 	}
 	return c.refresh(ctx, h.Name)
-}
-
-// waitFor polls cond until it holds, ctx ends or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error), what string) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waited %s for %s", timeout, what)
-		case <-tick.C:
-		}
-	}
 }

@@ -51,49 +51,51 @@ func (p *prepareJoins) Run(ctx context.Context) error {
 		return err
 	}
 	p.c.mu.Lock()
-	js := p.c.join
+	have := p.c.join != nil
 	p.c.mu.Unlock()
-	if js == nil {
-		js = &joinSecrets{}
-		err := p.Wet(host, "create a bootstrap token (1 hour) and upload the control-plane certificates under a new key", func() error {
-			token, err := e.Exec(ctx, "kubeadm token create --ttl 1h --description 'berth: join nodes'")
-			if err != nil {
-				return err
-			}
-			key, err := e.Exec(ctx, "kubeadm certs certificate-key")
-			if err != nil {
-				return err
-			}
-			js.Token, js.CertificateKey = strings.TrimSpace(token), strings.TrimSpace(key)
-			_, err = e.Run(ctx, remoteCmd("kubeadm init phase upload-certs --upload-certs --certificate-key "+js.CertificateKey, js.CertificateKey))
-			return err
-		})
-		if err != nil || p.IsDryRun() {
-			return err
-		}
-	}
-	if p.IsDryRun() {
+	if have { // made by kubeadm init in this run
 		return nil
 	}
-	ca, err := e.ReadFile(ctx, "/etc/kubernetes/pki/ca.crt")
-	if err != nil {
-		return fmt.Errorf("read the cluster CA: %w", err)
-	}
-	if js.CAHash, err = caCertHash(ca); err != nil {
-		return err
-	}
-	p.c.mu.Lock()
-	p.c.join = js
-	p.c.mu.Unlock()
-	return nil
+	return p.Wet(host, "create a bootstrap token (1 hour) and upload the control-plane certificates under a new key", func() error {
+		token, err := e.Exec(ctx, "kubeadm token create --ttl 1h --description 'berth: join nodes'")
+		if err != nil {
+			return err
+		}
+		key, err := e.Exec(ctx, "kubeadm certs certificate-key")
+		if err != nil {
+			return err
+		}
+		js := &joinSecrets{Token: strings.TrimSpace(token), CertificateKey: strings.TrimSpace(key)}
+		if _, err := e.Run(ctx, remoteCmd("kubeadm init phase upload-certs --upload-certs --certificate-key "+js.CertificateKey, js.CertificateKey)); err != nil {
+			return err
+		}
+		p.c.mu.Lock()
+		p.c.join = js
+		p.c.mu.Unlock()
+		return nil
+	})
 }
 
-// secrets returns the join secrets made by init or prepareJoins.
-func (c *Cluster) secrets() (*joinSecrets, error) {
+// secrets returns the join secrets made by init or prepareJoins, with the hash of the cluster CA (read from the
+// first control plane the first time it is asked).
+func (c *Cluster) secrets(ctx context.Context) (*joinSecrets, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.join == nil || c.join.CAHash == "" {
+	if c.join == nil {
 		return nil, fmt.Errorf("no join secrets: run the join-secrets phase first (it runs by itself unless skipped)")
+	}
+	if c.join.CAHash == "" {
+		h, err := c.Pool.Get(c.First().Name)
+		if err != nil {
+			return nil, err
+		}
+		ca, err := h.ReadFile(ctx, "/etc/kubernetes/pki/ca.crt")
+		if err != nil {
+			return nil, fmt.Errorf("read the cluster CA: %w", err)
+		}
+		if c.join.CAHash, err = caCertHash(ca); err != nil {
+			return nil, err
+		}
 	}
 	return c.join, nil
 }

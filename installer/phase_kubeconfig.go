@@ -26,8 +26,8 @@ func (p *writeKubeconfig) AlwaysRun() bool { return true }
 func (p *writeKubeconfig) Run(ctx context.Context) error {
 	path := filepath.Join(p.c.StateDir, KubeconfigFile)
 	k, err := p.c.Kube(ctx)
-	if errors.Is(err, errNoCluster) && p.IsDryRun() {
-		return p.Wet("", "write "+path+" (0600)", func() error { return nil })
+	if errors.Is(err, errNoCluster) { // planned in a dry run of a new cluster; in a real run init failed
+		return p.Wet("", "write "+path+" (0600)", func() error { return err })
 	}
 	if err != nil {
 		return err

@@ -107,19 +107,28 @@ func (p *setupLoadBalancer) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil || !restarted || p.IsDryRun() || !p.c.State(p.c.First().Name).Has("admin") {
+	if err != nil || !restarted || !p.c.State(p.c.First().Name).Has("admin") {
 		return err
 	}
 	// keepalived was restarted on a running cluster (control planes added or changed): the VIP moves, so wait
 	// until the API answers through it again before later phases use it.
-	e, err := p.c.Host(p.c.First().Name)
-	if err != nil {
-		return err
-	}
-	p.Logf("", "waiting for the API to answer through the VIP %s", p.c.Inv.APIEndpoint())
-	return waitFor(ctx, 2*time.Minute, func() (bool, error) {
-		return probeHTTPS(ctx, e.DialContext, p.c.Inv.APIEndpoint(), "/readyz") == nil, nil
-	}, "the API through the VIP "+p.c.Inv.APIEndpoint())
+	return p.Wait(ctx, "", p.c.apiThroughVIP(2*time.Minute))
+}
+
+// apiThroughVIP is the wait for the API's /readyz to answer through the VIP (dialled from the first control plane).
+func (c *Cluster) apiThroughVIP(timeout time.Duration) phase.Wait {
+	endpoint := c.Inv.APIEndpoint()
+	return phase.Wait{What: "the API to answer through the VIP " + endpoint, Timeout: timeout, Every: 2 * time.Second,
+		Check: func(ctx context.Context) (bool, string, error) {
+			h, err := c.Host(c.First().Name)
+			if err != nil {
+				return false, "", err
+			}
+			if err := probeHTTPS(ctx, h.DialContext, endpoint, "/readyz"); err != nil {
+				return false, "the VIP does not answer yet: " + firstLine(err.Error()), nil
+			}
+			return true, "the API answers through the VIP", nil
+		}}
 }
 
 // ensureService makes a systemd service enabled and running, restarting it when its configuration changed.

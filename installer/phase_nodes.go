@@ -77,10 +77,10 @@ func (p *settleNodes) Run(ctx context.Context) error {
 			return err
 		})
 	})
-	if err != nil || p.IsDryRun() {
+	if err != nil {
 		return err
 	}
-	return p.c.waitReady(ctx, p.Session, 10*time.Minute)
+	return p.Wait(ctx, "", p.c.clusterReady(10*time.Minute))
 }
 
 func formatLabels(l map[string]string) string {
@@ -91,51 +91,47 @@ func formatLabels(l map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// waitReady waits until every inventory node is Ready and every pod in the system namespaces runs and is ready.
-func (c *Cluster) waitReady(ctx context.Context, s *phase.Session, timeout time.Duration) error {
-	k, err := c.Kube(ctx)
-	if err != nil {
-		return err
-	}
+// clusterReady is the wait for every inventory node to be Ready and every pod in the system namespaces to run and
+// be ready.
+func (c *Cluster) clusterReady(timeout time.Duration) phase.Wait {
 	nodes := names(c.Inv.Nodes())
-	last := ""
-	return waitFor(ctx, timeout, func() (bool, error) {
-		list, err := k.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			s.Debugf("", "list nodes: %v", err)
-			return false, nil
-		}
-		ready := map[string]bool{}
-		for _, n := range list.Items {
-			ready[n.Name] = nodeReady(&n)
-		}
-		var waiting []string
-		for _, n := range nodes {
-			if !ready[n] {
-				waiting = append(waiting, "node "+n)
-			}
-		}
-		for _, ns := range []string{"kube-system", "kube-flannel"} {
-			pods, err := k.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	return phase.Wait{What: "every node Ready and every system pod running", Timeout: timeout, Every: 2 * time.Second,
+		Check: func(ctx context.Context) (bool, string, error) {
+			k, err := c.Kube(ctx)
 			if err != nil {
-				return false, nil
+				return false, "", err
 			}
-			for _, pod := range pods.Items {
-				if !podReady(&pod) {
-					waiting = append(waiting, "pod "+ns+"/"+pod.Name)
+			list, err := k.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, "list nodes: " + err.Error(), nil
+			}
+			ready := map[string]bool{}
+			for _, n := range list.Items {
+				ready[n.Name] = nodeReady(&n)
+			}
+			var waiting []string
+			for _, n := range nodes {
+				if !ready[n] {
+					waiting = append(waiting, "node "+n)
 				}
 			}
-		}
-		msg := fmt.Sprintf("%d/%d nodes Ready", len(nodes)-countPrefix(waiting, "node "), len(nodes))
-		if len(waiting) > 0 {
-			msg += "; waiting for " + strings.Join(waiting, ", ")
-		}
-		if msg != last {
-			s.Logf("", "%s", msg)
-			last = msg
-		}
-		return len(waiting) == 0, nil
-	}, "every node Ready and every system pod running")
+			for _, ns := range []string{"kube-system", "kube-flannel"} {
+				pods, err := k.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return false, "list pods: " + err.Error(), nil
+				}
+				for _, pod := range pods.Items {
+					if !podReady(&pod) {
+						waiting = append(waiting, "pod "+ns+"/"+pod.Name)
+					}
+				}
+			}
+			msg := fmt.Sprintf("%d/%d nodes Ready", len(nodes)-countPrefix(waiting, "node "), len(nodes))
+			if len(waiting) > 0 {
+				msg += "; waiting for " + strings.Join(waiting, ", ")
+			}
+			return len(waiting) == 0, msg, nil
+		}}
 }
 
 func countPrefix(list []string, prefix string) int {

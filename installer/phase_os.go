@@ -19,6 +19,7 @@ type prepareOS struct {
 
 	packages map[string][]string // host -> staged .deb paths to install
 	fresh    map[string][]string // host -> package names not installed at all before (reset removes them)
+	hosts    string              // berth's block of /etc/hosts, the same on every node
 }
 
 func (p *prepareOS) Title() string { return "Prepare the operating system" }
@@ -40,6 +41,7 @@ br_netfilter
 
 func (p *prepareOS) Prepare(ctx context.Context) error {
 	p.packages, p.fresh = map[string][]string{}, map[string][]string{}
+	p.hosts = p.hostsBlock()
 	for _, host := range names(p.c.Inv.Nodes()) {
 		st := p.c.State(host)
 		for _, pkg := range p.c.Bundle.Manifest.Packages {
@@ -178,7 +180,7 @@ func (p *prepareOS) names(ctx context.Context, host string, e remote.Host) error
 	if err != nil {
 		return err
 	}
-	want := withHostsBlock(string(current), p.hostsBlock())
+	want := withHostsBlock(string(current), p.hosts)
 	_, err = airgap.EnsureFiles(ctx, p.Session, host, e, []airgap.File{{Path: "/etc/hosts", Content: []byte(want), InPlace: true}})
 	return err
 }

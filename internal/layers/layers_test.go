@@ -44,9 +44,11 @@ var rules = []struct {
 	{pkg: "inventory"},
 	{pkg: "bundles", own: true},
 	{pkg: "bundles/build", allow: []string{"bundles"}, own: true},
+	{pkg: "bundles/bundletest", allow: []string{"bundles"}}, // test support: small real bundles
 	{pkg: "bundles/internal/...", allow: []string{}},
 	{pkg: "manifests", own: true},
 	{pkg: "internal/remote"},
+	{pkg: "internal/remote/remotetest", allow: []string{"internal/remote"}}, // test support: in-memory hosts
 	{pkg: "internal/phase"},
 	{pkg: "internal/buildinfo"},
 	{pkg: "internal/dnsprobe"},

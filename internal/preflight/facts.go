@@ -154,7 +154,7 @@ func parseFacts(f *Facts, out string) error {
 	sections := map[string][]string{}
 	cur := ""
 	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(nil, 1<<20) // grows as long lines need, up to 1 MiB
 	for sc.Scan() {
 		line := sc.Text()
 		if name, ok := strings.CutPrefix(line, "### "); ok {
