@@ -25,9 +25,9 @@ type Options struct {
 	Concurrency int                  // hosts at once within a phase; 0 for the default
 	Observers   []phase.Observer     // progress events
 	Logger      *slog.Logger
-	Command     string              // the command line, for whoever finds the lock
-	Pool        *remote.Pool        // host connections; nil opens a pool of SSH connections to the inventory's hosts
-	Lock        phase.LockOptions   // lock timing (tests); Command is taken from Command
+	Command     string            // the command line, for whoever finds the lock
+	Pool        *remote.Pool      // host connections; nil opens a pool of SSH connections to the inventory's hosts
+	Lock        phase.LockOptions // lock timing (tests); Command is taken from Command
 }
 
 // Action is a cluster opened for one run: its state directory, lock and journal, and the host connections.
