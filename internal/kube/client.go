@@ -124,8 +124,9 @@ func (c *Client) Via() string {
 	return c.tunnels.via()
 }
 
-// DialContext opens a TCP connection from the current tunnel host, failing over like the API's connections do
-// (a host it cannot dial through is marked down). It dials directly when the client has no tunnels.
+// DialContext opens a TCP connection from the current tunnel host, failing over like the API's connections do: a
+// host that cannot be dialled through is marked down, while one whose SSH server answers that it cannot reach
+// addr (an etcd member that is down, say) is not. It dials directly when the client has no tunnels.
 func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if c.tunnels == nil {
 		var d net.Dialer

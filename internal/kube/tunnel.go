@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // DialFunc opens a connection to addr, the way net.Dialer.DialContext does.
@@ -76,7 +78,8 @@ func (f *failover) order() []int {
 	return append(up, down...)
 }
 
-// dial opens a connection to addr through the first tunnel that manages to, marking down those that fail.
+// dial opens a connection to addr through the first tunnel that manages to, marking down the hosts that fail or
+// hang. A host whose SSH server refuses to open the connection (it cannot reach addr) is not marked down: it is up.
 func (f *failover) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	var errs []error
 	for _, i := range f.order() {
@@ -97,8 +100,15 @@ func (f *failover) dial(ctx context.Context, network, addr string) (net.Conn, er
 			err = fmt.Errorf("no connection after %s: %w", f.dialTimeout, err)
 		}
 		err = fmt.Errorf("dial %s through %s: %w", addr, t.Host, err)
-		f.markDown(t.Host, err)
 		errs = append(errs, err)
+		var refused *ssh.OpenChannelError
+		if errors.As(err, &refused) {
+			// The host's SSH server answered but could not reach addr (refused, unreachable): the host is up,
+			// and another host may reach addr.
+			f.log.Debug("tunnel host cannot reach the address", "host", t.Host, "addr", addr, "error", err)
+			continue
+		}
+		f.markDown(t.Host, err)
 	}
 	return nil, errors.Join(errs...)
 }

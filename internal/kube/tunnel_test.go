@@ -3,10 +3,13 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // listen starts a TCP server on loopback that accepts and holds connections, for the dialer's tests.
@@ -100,6 +103,23 @@ func TestFailoverDial(t *testing.T) {
 		}
 		if cp1.dialCount() != 2 {
 			t.Errorf("cp1 dialled %d times, want 2 (tried again in order when all are down)", cp1.dialCount())
+		}
+	})
+
+	t.Run("a host that cannot reach the address is not marked down", func(t *testing.T) {
+		refuses := Tunnel{Host: "cp1", Dial: func(context.Context, string, string) (net.Conn, error) {
+			// What remote.Executor.DialContext returns when sshd cannot connect to the address.
+			return nil, fmt.Errorf("dial 10.0.0.3:2379 through cp1: %w",
+				&ssh.OpenChannelError{Reason: ssh.ConnectionFailed, Message: "Connection refused"})
+		}}
+		cp2 := &fakeTunnel{host: "cp2", target: target}
+		var log logBuffer
+		f := newFailover([]Tunnel{refuses, cp2.tunnel()}, time.Second, time.Minute, log.logger())
+		if _, err := f.dial(context.Background(), "tcp", "10.0.0.3:2379"); err != nil {
+			t.Fatal(err)
+		}
+		if !f.downUntil[0].IsZero() || strings.Contains(log.String(), "control plane down") {
+			t.Errorf("cp1 marked down because the address refused it:\n%s", log.String())
 		}
 	})
 
