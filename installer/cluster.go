@@ -7,6 +7,7 @@ import (
 
 	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/preflight"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
@@ -25,10 +26,11 @@ type Cluster struct {
 
 	preflight *preflight.Phase // its report holds the OS facts of every host
 
-	mu     sync.Mutex
-	states map[string]*HostState // install state of each host, read by the facts phase
-	kube   *kubeClient           // the API, once a control plane is up
-	join   *joinSecrets          // token, CA hash and certificate key for joins, once created
+	mu        sync.Mutex
+	states    map[string]*HostState // install state of each host, read by the facts phase
+	kube      *kube.Client          // the API, once a control plane is up
+	join      *joinSecrets          // token, CA hash and certificate key for joins, once created
+	etcdCerts *etcdCerts            // etcd's CA and client certificate, once read
 }
 
 // Host returns the connection to a host.

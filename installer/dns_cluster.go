@@ -10,14 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"helm.sh/helm/v3/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/manifests"
@@ -27,8 +25,8 @@ import (
 const dnsWait = 5 * time.Minute
 
 // readLabels plans the DNS label of every node: set on the DNS hosts, removed elsewhere.
-func (p *installDNS) readLabels(ctx context.Context, k *kubeClient) error {
-	nodes, err := k.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+func (p *installDNS) readLabels(ctx context.Context, k *kube.Client) error {
+	nodes, err := k.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("list nodes: %w", err)
 	}
@@ -62,7 +60,7 @@ func (p *installDNS) applyLabels(ctx context.Context) error {
 				return err
 			}
 			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{manifests.DNSNodeLabel: value}}})
-			_, err = k.cs.CoreV1().Nodes().Patch(ctx, n, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
+			_, err = k.Clientset().CoreV1().Nodes().Patch(ctx, n, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager})
 			return err
 		})
 		if err != nil {
@@ -70,70 +68,6 @@ func (p *installDNS) applyLabels(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// releaseDiff says why the release must be installed or upgraded, or "" when the deployed revision renders the
-// same objects and the cluster still holds them unchanged.
-func releaseDiff(ctx context.Context, k *kubeClient, rel *helmRelease, want []*unstructured.Unstructured) (string, error) {
-	last, err := rel.last()
-	if err != nil {
-		return "", err
-	}
-	if last == nil {
-		return "install", nil
-	}
-	if last.Info.Status != release.StatusDeployed {
-		return fmt.Sprintf("upgrade (revision %d is %s)", last.Version, last.Info.Status), nil
-	}
-	deployed, err := objects([]byte(last.Manifest))
-	if err != nil {
-		return "", fmt.Errorf("read the manifest of %s revision %d: %w", rel.name, last.Version, err)
-	}
-	if changed := changedObjects(deployed, want); len(changed) > 0 {
-		return fmt.Sprintf("upgrade from revision %d: %s", last.Version, strings.Join(changed, ", ")), nil
-	}
-	for _, o := range want {
-		r, err := k.diff(ctx, o)
-		if err != nil {
-			return "", err
-		}
-		if r.Changed {
-			what := "changed"
-			if r.Created {
-				what = "missing"
-			}
-			return fmt.Sprintf("upgrade: %s is %s in the cluster", r.Object, what), nil
-		}
-	}
-	return "", nil
-}
-
-// changedObjects names the objects that differ between two renders (added, removed or changed).
-func changedObjects(have, want []*unstructured.Unstructured) []string {
-	index := func(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
-		m := map[string]*unstructured.Unstructured{}
-		for _, o := range objs {
-			m[describeObject(o)] = o
-		}
-		return m
-	}
-	h, w := index(have), index(want)
-	var out []string
-	for name, o := range w {
-		switch old, ok := h[name]; {
-		case !ok:
-			out = append(out, "add "+name)
-		case !equality.Semantic.DeepEqual(old.Object, o.Object):
-			out = append(out, "change "+name)
-		}
-	}
-	for name := range h {
-		if _, ok := w[name]; !ok {
-			out = append(out, "remove "+name)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (p *installDNS) applyRelease(ctx context.Context) error {
@@ -147,11 +81,11 @@ func (p *installDNS) applyRelease(ctx context.Context) error {
 	}
 	rel := p.rel
 	if rel == nil {
-		if rel, err = newHelmRelease(k, manifests.DNSRelease, manifests.DNSNamespace, p.c.Log); err != nil {
+		if rel, err = k.Release(manifests.DNSRelease, manifests.DNSNamespace); err != nil {
 			return err
 		}
 	}
-	r, err := rel.apply(ctx, chart, p.values.Map(), dnsWait)
+	r, err := rel.Apply(ctx, chart, p.values.Map(), dnsWait)
 	if err != nil {
 		return err
 	}
@@ -160,8 +94,8 @@ func (p *installDNS) applyRelease(ctx context.Context) error {
 }
 
 // dnsPods returns the DNS pods on a node (terminating ones included).
-func dnsPods(ctx context.Context, k *kubeClient, node string) ([]corev1.Pod, error) {
-	list, err := k.cs.CoreV1().Pods(manifests.DNSNamespace).List(ctx, metav1.ListOptions{
+func dnsPods(ctx context.Context, k *kube.Client, node string) ([]corev1.Pod, error) {
+	list, err := k.Clientset().CoreV1().Pods(manifests.DNSNamespace).List(ctx, metav1.ListOptions{
 		LabelSelector: "app.kubernetes.io/name=" + manifests.DNSRelease, FieldSelector: "spec.nodeName=" + node})
 	if err != nil {
 		return nil, fmt.Errorf("list the DNS pods on %s: %w", node, err)
@@ -288,8 +222,8 @@ func (p *installDNS) waitAnswers(ctx context.Context) error {
 }
 
 // readyDNSEndpoints returns the nodes of the kube-dns Service's ready endpoints.
-func readyDNSEndpoints(ctx context.Context, k *kubeClient) ([]string, error) {
-	slices, err := k.cs.DiscoveryV1().EndpointSlices(manifests.DNSNamespace).List(ctx,
+func readyDNSEndpoints(ctx context.Context, k *kube.Client) ([]string, error) {
+	slices, err := k.Clientset().DiscoveryV1().EndpointSlices(manifests.DNSNamespace).List(ctx,
 		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + manifests.DNSService})
 	if err != nil {
 		return nil, fmt.Errorf("list the kube-dns endpoints: %w", err)
@@ -307,8 +241,8 @@ func readyDNSEndpoints(ctx context.Context, k *kubeClient) ([]string, error) {
 }
 
 // podDiagnosis describes the DNS pods' containers that are not ready, for an error message.
-func (p *installDNS) podDiagnosis(ctx context.Context, k *kubeClient) string {
-	list, err := k.cs.CoreV1().Pods(manifests.DNSNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + manifests.DNSRelease})
+func (p *installDNS) podDiagnosis(ctx context.Context, k *kube.Client) string {
+	list, err := k.Clientset().CoreV1().Pods(manifests.DNSNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + manifests.DNSRelease})
 	if err != nil {
 		return "DNS pods: " + err.Error()
 	}

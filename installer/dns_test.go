@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/berthsh/berth/airgap"
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/manifests"
 )
 
@@ -47,7 +48,7 @@ func TestPlanHostDnsmasq(t *testing.T) {
 	}
 }
 
-func TestChangedObjects(t *testing.T) {
+func TestDNSValuesChangeObjects(t *testing.T) {
 	render := func(v manifests.DNSValues) string {
 		r, err := manifests.RenderDNS(v)
 		if err != nil {
@@ -72,20 +73,20 @@ func TestChangedObjects(t *testing.T) {
 		{"upstream", base, upstream, "change ConfigMap kube-system/berth-dns, change DaemonSet kube-system/berth-dns"},
 	}
 	for _, tt := range tests {
-		a, err := objects([]byte(render(tt.a)))
+		a, err := kube.Objects([]byte(render(tt.a)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := objects([]byte(render(tt.b)))
+		b, err := kube.Objects([]byte(render(tt.b)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Join(changedObjects(a, b), ", "); got != tt.want {
+		if got := strings.Join(kube.ChangedObjects(a, b), ", "); got != tt.want {
 			t.Errorf("%s: changed = %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	b, _ := objects([]byte(render(base)))
-	if got := strings.Join(changedObjects(b[:len(b)-1], b[1:]), ", "); got != "add DaemonSet kube-system/berth-dns, remove ServiceAccount kube-system/berth-dns" {
+	b, _ := kube.Objects([]byte(render(base)))
+	if got := strings.Join(kube.ChangedObjects(b[:len(b)-1], b[1:]), ", "); got != "add DaemonSet kube-system/berth-dns, remove ServiceAccount kube-system/berth-dns" {
 		t.Errorf("added and removed = %q", got)
 	}
 }

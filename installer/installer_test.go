@@ -201,10 +201,34 @@ func TestNewTokenFormat(t *testing.T) {
 	}
 }
 
-func TestLeaderIsSelf(t *testing.T) {
-	fields := "\"ClusterID\" : 1\n\"MemberID\" : 42\n\"Leader\" : 42\n"
-	if !leaderIsSelf(fields) || leaderIsSelf(strings.Replace(fields, "\"Leader\" : 42", "\"Leader\" : 7", 1)) {
-		t.Error("leader detection")
+// The facts read the version of every component from what the host prints: binaries, packages, the static pod
+// manifests (which win over a container not yet replaced) and the add-ons' containers.
+func TestParseStateVersions(t *testing.T) {
+	out := `version kubelet v1.31.4
+version kubeadm v1.31.4
+image registry.k8s.io/kube-apiserver:v1.31.4
+image registry.k8s.io/kube-proxy:v1.31.4
+image ghcr.io/flannel-io/flannel:v0.28.4
+image registry.k8s.io/pause:3.10
+image registry.k8s.io/kube-apiserver:v1.32.5
+image registry.k8s.io/etcd:3.5.16-0
+pkg containerd 1.6.20~ds1-1+deb12u1 installed
+pkg dnsmasq-base 2.90-4~deb12u1 installed
+pkg haproxy 2.6.12-1+deb12u2 config-files
+`
+	s := parseState(out)
+	want := map[string]string{"kubelet": "v1.31.4", "kubeadm": "v1.31.4", "kube-apiserver": "v1.32.5", "kube-proxy": "v1.31.4",
+		"flannel": "v0.28.4", "etcd": "3.5.16-0", "containerd": "1.6.20~ds1-1+deb12u1", "dnsmasq": "2.90-4~deb12u1"}
+	if len(s.Versions) != len(want) {
+		t.Errorf("versions %v, want %v", s.Versions, want)
+	}
+	for k, v := range want {
+		if s.Versions[k] != v {
+			t.Errorf("%s = %q, want %q (all: %v)", k, s.Versions[k], v, s.Versions)
+		}
+	}
+	if got := formatVersions(s.Versions); !strings.HasPrefix(got, "kubelet=v1.31.4 kubeadm=v1.31.4 kube-apiserver=v1.32.5 etcd=3.5.16-0") {
+		t.Errorf("formatVersions = %s", got)
 	}
 }
 

@@ -2,14 +2,13 @@ package installer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/berthsh/berth/airgap"
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/manifests"
@@ -21,7 +20,7 @@ type installCNI struct {
 	c *Cluster
 
 	objs    []*unstructured.Unstructured
-	changes []applyResult
+	changes []kube.ApplyResult
 }
 
 func (p *installCNI) Title() string { return "Install the pod network (flannel)" }
@@ -83,74 +82,14 @@ func (p *installCNI) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.objs, err = objects(y); err != nil {
+	if p.objs, err = kube.Objects(y); err != nil {
 		return err
 	}
 	p.changes, err = p.c.diffObjects(ctx, p.objs)
 	return err
 }
 
-// diffObjects tells, for each object, whether applying it would change the cluster (all of them, before the
-// cluster exists).
-func (c *Cluster) diffObjects(ctx context.Context, objs []*unstructured.Unstructured) ([]applyResult, error) {
-	k, err := c.Kube(ctx)
-	if errors.Is(err, errNoCluster) {
-		out := make([]applyResult, len(objs))
-		for i, o := range objs {
-			out[i] = applyResult{Object: describeObject(o), Created: true, Changed: true}
-		}
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]applyResult, len(objs))
-	for i, o := range objs {
-		if out[i], err = k.diff(ctx, o); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 func (p *installCNI) ShouldRun() bool { return anyChanged(p.changes) }
-
-func anyChanged(rs []applyResult) bool {
-	for _, r := range rs {
-		if r.Changed {
-			return true
-		}
-	}
-	return false
-}
-
-// applyChanged applies the objects whose diff showed a change, through the gate, describing them.
-func (c *Cluster) applyChanged(ctx context.Context, s *phase.Session, what string, objs []*unstructured.Unstructured, changes []applyResult) error {
-	var parts []string
-	for _, r := range changes {
-		if r.Changed {
-			verb := "update"
-			if r.Created {
-				verb = "create"
-			}
-			parts = append(parts, verb+" "+r.Object)
-		}
-	}
-	return s.Wet("", what+": "+strings.Join(parts, ", "), func() error {
-		k, err := c.Kube(ctx)
-		if err != nil {
-			return err
-		}
-		for i, o := range objs {
-			if changes[i].Changed {
-				if err := k.apply(ctx, o); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-}
 
 func (p *installCNI) Run(ctx context.Context) error {
 	return p.c.applyChanged(ctx, p.Session, "apply the flannel manifests", p.objs, p.changes)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/berthsh/berth/airgap"
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
@@ -30,7 +31,7 @@ type installDNS struct {
 	render  *manifests.DNSRender
 	objs    []*unstructured.Unstructured
 
-	rel     *helmRelease               // the release's Helm actions, from Prepare (nil before the cluster exists)
+	rel     *kube.Release              // the release's Helm actions, from Prepare (nil before the cluster exists)
 	release string                     // why the release must be installed or upgraded; "" when it is right
 	labels  map[string]bool            // nodes whose DNS label must be set (true) or removed (false)
 	hosts   map[string]hostDnsmasqPlan // nodes whose dnsmasq service must change
@@ -49,7 +50,7 @@ func (p *installDNS) Prepare(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if p.objs, err = objects([]byte(p.render.Manifest)); err != nil {
+	if p.objs, err = kube.Objects([]byte(p.render.Manifest)); err != nil {
 		return fmt.Errorf("read the rendered dns chart: %w", err)
 	}
 	// The hosts' services and the cluster's labels and release are read at once: each read waits on busy hosts.
@@ -188,10 +189,10 @@ func (p *installDNS) readCluster(ctx context.Context) error {
 	if err := p.readLabels(ctx, k); err != nil {
 		return err
 	}
-	if p.rel, err = newHelmRelease(k, manifests.DNSRelease, manifests.DNSNamespace, p.c.Log); err != nil {
+	if p.rel, err = k.Release(manifests.DNSRelease, manifests.DNSNamespace); err != nil {
 		return err
 	}
-	p.release, err = releaseDiff(ctx, k, p.rel, p.objs)
+	p.release, err = p.rel.Diff(ctx, p.objs)
 	return err
 }
 

@@ -147,11 +147,13 @@ func clearJoin(ctx context.Context, c *Cluster, ms *membership, h *inventory.Hos
 		return err
 	}
 	if m, ok := ms.member(c.Inv, h); ok {
-		first, err := c.Host(c.First().Name)
+		et, err := c.Etcd(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := first.Exec(ctx, etcdctl(fmt.Sprintf("member remove %x", m.ID))); err != nil {
+		err = et.RemoveMember(ctx, m.ID)
+		et.Close()
+		if err != nil {
 			return fmt.Errorf("remove the etcd member of %s: %w", h.Name, err)
 		}
 	}
@@ -160,7 +162,7 @@ func clearJoin(ctx context.Context, c *Cluster, ms *membership, h *inventory.Hos
 		if err != nil {
 			return err
 		}
-		if err := k.cs.CoreV1().Nodes().Delete(ctx, h.Name, metav1.DeleteOptions{}); err != nil {
+		if err := k.Clientset().CoreV1().Nodes().Delete(ctx, h.Name, metav1.DeleteOptions{}); err != nil {
 			return fmt.Errorf("delete node %s: %w", h.Name, err)
 		}
 	}

@@ -32,7 +32,7 @@ func (p *writeKubeconfig) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, k.kubeconfig) {
+	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, k.Kubeconfig()) {
 		return nil
 	}
 	return p.Wet("", "write "+path+" (0600, server "+p.c.Inv.APIEndpoint()+")", func() error {
@@ -40,7 +40,7 @@ func (p *writeKubeconfig) Run(ctx context.Context) error {
 			return err
 		}
 		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, k.kubeconfig, 0o600); err != nil {
+		if err := os.WriteFile(tmp, k.Kubeconfig(), 0o600); err != nil {
 			return err
 		}
 		return os.Rename(tmp, path)

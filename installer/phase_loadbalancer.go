@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berthsh/berth/airgap"
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
@@ -118,17 +120,14 @@ func (p *setupLoadBalancer) Run(ctx context.Context) error {
 // apiThroughVIP is the wait for the API's /readyz to answer through the VIP (dialled from the first control plane).
 func (c *Cluster) apiThroughVIP(timeout time.Duration) phase.Wait {
 	endpoint := c.Inv.APIEndpoint()
-	return phase.Wait{What: "the API to answer through the VIP " + endpoint, Timeout: timeout, Every: 2 * time.Second,
-		Check: func(ctx context.Context) (bool, string, error) {
-			h, err := c.Host(c.First().Name)
-			if err != nil {
-				return false, "", err
-			}
-			if err := probeHTTPS(ctx, h.DialContext, endpoint, "/readyz"); err != nil {
-				return false, "the VIP does not answer yet: " + firstLine(err.Error()), nil
-			}
-			return true, "the API answers through the VIP", nil
-		}}
+	h, err := c.Host(c.First().Name)
+	check := phase.Condition(kube.APIReady(endpoint, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if err != nil {
+			return nil, err
+		}
+		return h.DialContext(ctx, network, addr)
+	}))
+	return phase.Wait{What: "the API to answer through the VIP " + endpoint, Timeout: timeout, Every: 2 * time.Second, Check: check}
 }
 
 // ensureService makes a systemd service enabled and running, restarting it when its configuration changed.

@@ -3,16 +3,15 @@ package installer
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
 )
@@ -73,7 +72,7 @@ func (p *settleNodes) Run(ctx context.Context) error {
 				return err
 			}
 			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": p.labels[host]}})
-			_, err = k.cs.CoreV1().Nodes().Patch(ctx, host, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
+			_, err = k.Clientset().CoreV1().Nodes().Patch(ctx, host, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager})
 			return err
 		})
 	})
@@ -101,69 +100,10 @@ func (c *Cluster) clusterReady(timeout time.Duration) phase.Wait {
 			if err != nil {
 				return false, "", err
 			}
-			list, err := k.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return false, "list nodes: " + err.Error(), nil
+			ok, status, err := k.NodesReady(nodes)(ctx)
+			if !ok || err != nil {
+				return ok, status, err
 			}
-			ready := map[string]bool{}
-			for _, n := range list.Items {
-				ready[n.Name] = nodeReady(&n)
-			}
-			var waiting []string
-			for _, n := range nodes {
-				if !ready[n] {
-					waiting = append(waiting, "node "+n)
-				}
-			}
-			for _, ns := range []string{"kube-system", "kube-flannel"} {
-				pods, err := k.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-				if err != nil {
-					return false, "list pods: " + err.Error(), nil
-				}
-				for _, pod := range pods.Items {
-					if !podReady(&pod) {
-						waiting = append(waiting, "pod "+ns+"/"+pod.Name)
-					}
-				}
-			}
-			msg := fmt.Sprintf("%d/%d nodes Ready", len(nodes)-countPrefix(waiting, "node "), len(nodes))
-			if len(waiting) > 0 {
-				msg += "; waiting for " + strings.Join(waiting, ", ")
-			}
-			return len(waiting) == 0, msg, nil
+			return k.PodsReady("kube-system", "kube-flannel")(ctx)
 		}}
-}
-
-func countPrefix(list []string, prefix string) int {
-	n := 0
-	for _, s := range list {
-		if strings.HasPrefix(s, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func podReady(p *corev1.Pod) bool {
-	if p.Status.Phase == corev1.PodSucceeded {
-		return true
-	}
-	if p.Status.Phase != corev1.PodRunning {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -2,11 +2,9 @@ package installer
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berthsh/berth/internal/action"
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
 )
@@ -161,38 +160,18 @@ func ClusterStatus(ctx context.Context, inv *inventory.Inventory, log *slog.Logg
 }
 
 // apiAnswers reports whether the API's /readyz answers through endpoint (dialled from the tunnel host).
-func apiAnswers(ctx context.Context, k *kubeClient, endpoint string) bool {
-	return probeHTTPS(ctx, k.config.Dial, endpoint, "/readyz") == nil
+func apiAnswers(ctx context.Context, k *kube.Client, endpoint string) bool {
+	return kube.ProbeAPI(ctx, endpoint, k.DialContext) == nil
 }
 
-// probeHTTPS GETs path on address (TLS, not verified: only liveness is asked) through dial.
-func probeHTTPS(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), address, path string) error {
-	tr := &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // health probe only; no credentials are sent
-	defer tr.CloseIdleConnections()
-	cl := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+address+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s%s answered %s", address, path, resp.Status)
-	}
-	return nil
-}
-
-func (st *Status) readNodes(ctx context.Context, c *Cluster, k *kubeClient) error {
-	list, err := k.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+func (st *Status) readNodes(ctx context.Context, c *Cluster, k *kube.Client) error {
+	list, err := k.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("list nodes: %w", err)
 	}
 	seen := map[string]bool{}
 	for _, n := range list.Items {
-		ns := NodeStatus{Name: n.Name, Ready: nodeReady(&n), Version: n.Status.NodeInfo.KubeletVersion, Registered: true}
+		ns := NodeStatus{Name: n.Name, Ready: kube.NodeReady(&n), Version: n.Status.NodeInfo.KubeletVersion, Registered: true}
 		for _, a := range n.Status.Addresses {
 			if a.Type == "InternalIP" {
 				ns.InternalIP = a.Address
@@ -225,7 +204,7 @@ func (st *Status) readAPIServers(ctx context.Context, c *Cluster, reachable []*i
 		es := EndpointStatus{Host: h.Name, Address: addr}
 		via, err := c.Host(reachable[0].Name)
 		if err == nil {
-			err = probeHTTPS(ctx, via.DialContext, addr, "/readyz")
+			err = kube.ProbeAPI(ctx, addr, via.DialContext)
 		}
 		es.Healthy = err == nil
 		if err != nil {
@@ -240,54 +219,28 @@ func (st *Status) readEtcd(ctx context.Context, c *Cluster, reachable []*invento
 	for _, h := range reachable {
 		up[h.Name] = true
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	e, err := c.Etcd(ctx)
+	var health []kube.MemberHealth
+	if err == nil {
+		health = e.Health(ctx)
+		e.Close()
+	}
 	for _, h := range c.Inv.ControlPlanes() {
 		es := EtcdStatus{Host: h.Name}
-		if !up[h.Name] {
+		switch {
+		case !up[h.Name]:
 			es.Detail = "host unreachable"
-			st.Etcd = append(st.Etcd, es)
-			continue
-		}
-		wg.Add(1)
-		go func(h *inventory.Host, es EtcdStatus) {
-			defer wg.Done()
-			e, err := c.Host(h.Name)
-			if err == nil {
-				var out string
-				out, err = e.Exec(ctx, etcdctl("endpoint status -w fields"))
-				es.Member = err == nil
-				es.Leader = strings.Contains(out, `"Leader" : `) && leaderIsSelf(out)
+		case err != nil:
+			es.Detail = firstLine(err.Error())
+		default:
+			for _, mh := range health {
+				if mh.Endpoint == c.etcdEndpoint(h) {
+					es.Member, es.Healthy, es.Leader, es.Detail = mh.ID != 0, mh.Healthy, mh.Leader, firstLine(mh.Err)
+				}
 			}
-			es.Healthy = err == nil
-			if err != nil {
-				es.Detail = firstLine(err.Error())
-			}
-			mu.Lock()
-			st.Etcd = append(st.Etcd, es)
-			mu.Unlock()
-		}(h, es)
-	}
-	wg.Wait()
-	sort.Slice(st.Etcd, func(i, j int) bool { return st.Etcd[i].Host < st.Etcd[j].Host })
-}
-
-// leaderIsSelf reads `etcdctl endpoint status -w fields`: the member is the leader when its MemberID is the Leader.
-func leaderIsSelf(fields string) bool {
-	var member, leader string
-	for _, line := range strings.Split(fields, "\n") {
-		k, v, ok := strings.Cut(line, " : ")
-		if !ok {
-			continue
 		}
-		switch strings.Trim(k, `" `) {
-		case "MemberID":
-			member = strings.TrimSpace(v)
-		case "Leader":
-			leader = strings.TrimSpace(v)
-		}
+		st.Etcd = append(st.Etcd, es)
 	}
-	return member != "" && member == leader
 }
 
 func firstLine(s string) string {

@@ -101,12 +101,12 @@ func TestSameObject(t *testing.T) {
 func TestChangedObjects(t *testing.T) {
 	have := []*unstructured.Unstructured{configMap("same", "1"), configMap("changed", "1"), configMap("gone", "1")}
 	want := []*unstructured.Unstructured{configMap("same", "1"), configMap("changed", "2"), configMap("new", "1")}
-	got := changedObjects(have, want)
+	got := ChangedObjects(have, want)
 	exp := []string{"add ConfigMap kube-system/new", "change ConfigMap kube-system/changed", "remove ConfigMap kube-system/gone"}
 	if !reflect.DeepEqual(got, exp) {
 		t.Errorf("got %q, want %q", got, exp)
 	}
-	if got := changedObjects(want, want); len(got) != 0 {
+	if got := ChangedObjects(want, want); len(got) != 0 {
 		t.Errorf("identical renders differ: %q", got)
 	}
 }

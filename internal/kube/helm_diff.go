@@ -28,7 +28,7 @@ func (r *Release) Diff(ctx context.Context, want []*unstructured.Unstructured) (
 	if err != nil {
 		return "", fmt.Errorf("read the manifest of %s revision %d: %w", r.name, last.Version, err)
 	}
-	if changed := changedObjects(deployed, want); len(changed) > 0 {
+	if changed := ChangedObjects(deployed, want); len(changed) > 0 {
 		return fmt.Sprintf("upgrade from revision %d: %s", last.Version, strings.Join(changed, ", ")), nil
 	}
 	for _, o := range want {
@@ -47,8 +47,8 @@ func (r *Release) Diff(ctx context.Context, want []*unstructured.Unstructured) (
 	return "", nil
 }
 
-// changedObjects names the objects that differ between two renders ("add X", "change X", "remove X"), sorted.
-func changedObjects(have, want []*unstructured.Unstructured) []string {
+// ChangedObjects names the objects that differ between two renders ("add X", "change X", "remove X"), sorted.
+func ChangedObjects(have, want []*unstructured.Unstructured) []string {
 	index := func(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
 		m := map[string]*unstructured.Unstructured{}
 		for _, o := range objs {

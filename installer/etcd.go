@@ -1,0 +1,110 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/berthsh/berth/internal/kube"
+	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/inventory"
+)
+
+// etcdClientPort is where every stacked etcd member serves clients, on its control-plane address.
+const etcdClientPort = 2379
+
+// etcdCerts are the etcd CA and the health-check client certificate kubeadm made, read from a control plane. The
+// key stays in memory: berth never writes it on this machine.
+type etcdCerts struct {
+	CA, Cert, Key []byte
+}
+
+// etcdEndpoint is the client URL of a control plane's etcd member.
+func (c *Cluster) etcdEndpoint(h *inventory.Host) string {
+	return "https://" + net.JoinHostPort(c.Inv.NodeIP(h), strconv.Itoa(etcdClientPort))
+}
+
+// Etcd returns a client of the cluster's etcd, with an endpoint on each of the given control planes (every one when
+// none is given), dialled through the control planes' SSH connections. Close it after use.
+func (c *Cluster) Etcd(ctx context.Context, hosts ...string) (*kube.Etcd, error) {
+	c.mu.Lock()
+	certs := c.etcdCerts
+	c.mu.Unlock()
+	if certs == nil {
+		h, err := c.Host(c.First().Name)
+		if err != nil {
+			return nil, err
+		}
+		certs = &etcdCerts{}
+		for _, f := range []struct {
+			dst  *[]byte
+			path string
+		}{{&certs.CA, etcdPKI + "/ca.crt"}, {&certs.Cert, etcdPKI + "/healthcheck-client.crt"}, {&certs.Key, etcdPKI + "/healthcheck-client.key"}} {
+			if *f.dst, err = h.ReadFile(ctx, f.path); err != nil {
+				return nil, fmt.Errorf("read etcd's client certificate on %s: %w", c.First().Name, err)
+			}
+		}
+		c.mu.Lock()
+		c.etcdCerts = certs
+		c.mu.Unlock()
+	}
+	var endpoints []string
+	for _, h := range c.Inv.ControlPlanes() {
+		if len(hosts) == 0 || slices.Contains(hosts, h.Name) {
+			endpoints = append(endpoints, c.etcdEndpoint(h))
+		}
+	}
+	dial := c.tunnel(c.First().Name).Dial
+	if k, err := c.Kube(ctx); err == nil {
+		dial = k.DialContext // fails over between control planes
+	}
+	return kube.NewEtcd(kube.EtcdOptions{Endpoints: endpoints, CA: certs.CA, Cert: certs.Cert, Key: certs.Key, Dial: dial, Logger: c.Log})
+}
+
+// etcdMembers lists the members of the cluster's etcd.
+func (c *Cluster) etcdMembers(ctx context.Context) ([]kube.Member, error) {
+	e, err := c.Etcd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	ms, err := e.Members(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list etcd members: %w", err)
+	}
+	return ms, nil
+}
+
+// etcdMemberHealthy is the wait for the etcd member on a control plane to answer as healthy.
+func (c *Cluster) etcdMemberHealthy(host string, timeout time.Duration) phase.Wait {
+	return phase.Wait{What: "the etcd member on " + host + " healthy", Timeout: timeout, Every: 2 * time.Second,
+		Check: func(ctx context.Context) (bool, string, error) {
+			e, err := c.Etcd(ctx, host)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			defer e.Close()
+			for _, mh := range e.Health(ctx) {
+				if !mh.Healthy {
+					return false, fmt.Sprintf("etcd on %s not healthy yet: %v", host, mh.Err), nil
+				}
+			}
+			return true, "etcd on " + host + " healthy", nil
+		}}
+}
+
+// etcdHealthy is the wait for every etcd member to be started and healthy with one leader and a quorum.
+func (c *Cluster) etcdHealthy(timeout time.Duration) phase.Wait {
+	return phase.Wait{What: "every etcd member healthy", Timeout: timeout, Every: 2 * time.Second,
+		Check: func(ctx context.Context) (bool, string, error) {
+			e, err := c.Etcd(ctx)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			defer e.Close()
+			return e.Healthy()(ctx)
+		}}
+}
