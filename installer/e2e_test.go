@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
 )
@@ -73,6 +74,7 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("status reports the cluster", func(t *testing.T) { testStatus(t, env) })
 	t.Run("cluster DNS", func(t *testing.T) { testDNS(t, env) })
 	t.Run("API answers through the VIP when its holder stops", func(t *testing.T) { testVIPFailover(t, env) })
+	t.Run("the API client fails over when the control plane it rides on stops", func(t *testing.T) { testKubeFailover(t, env) })
 }
 
 // untouched fails the test when any node carries a trace of berth.
@@ -532,7 +534,14 @@ func testVIPFailover(t *testing.T, env *e2eEnv) {
 	if err := env.lab.StartHost(ctx, holder); err != nil {
 		t.Fatal(err)
 	}
-	err = waitUntil(5*time.Minute, 5*time.Second, func() error {
+	waitWhole(t, env, holder)
+}
+
+// waitWhole waits until every node is Ready, every etcd member healthy and the API answers through the VIP again,
+// after host came back.
+func waitWhole(t *testing.T, env *e2eEnv, host string) {
+	t.Helper()
+	err := waitUntil(5*time.Minute, 5*time.Second, func() error {
 		_, stdout, _ := env.run(t, 2*time.Minute, "status", "-i", env.invPath, "-o", "json")
 		var st struct {
 			VIPAnswers bool
@@ -550,13 +559,70 @@ func testVIPFailover(t *testing.T, env *e2eEnv) {
 			ok = ok && e.Healthy
 		}
 		if !ok {
-			return fmt.Errorf("cluster not whole after %s came back:\n%s", holder, stdout)
+			return fmt.Errorf("cluster not whole after %s came back:\n%s", host, stdout)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testKubeFailover builds berth's API client over tunnels to every control plane, the first one a control plane
+// that does not hold the VIP, makes a call through it, stops that host, and checks that the very next call
+// succeeds through another control plane.
+func testKubeFailover(t *testing.T, env *e2eEnv) {
+	ctx := context.Background()
+	var rider string
+	var tunnels []kube.Tunnel
+	for _, h := range env.inv.ControlPlanes() {
+		out, _ := env.exec(t, h.Name, "ip -o -4 addr show")
+		if rider == "" && !strings.Contains(out, " "+env.inv.ControlPlane.VIP+"/") {
+			rider = h.Name
+		}
+	}
+	order := []string{rider}
+	for _, h := range env.inv.ControlPlanes() {
+		if h.Name != rider {
+			order = append(order, h.Name)
+		}
+	}
+	for _, name := range order {
+		e, err := env.pool.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tunnels = append(tunnels, kube.Tunnel{Host: name, Dial: e.DialContext})
+	}
+	conf, err := os.ReadFile(env.kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := kube.New(kube.Options{Kubeconfig: conf, Tunnels: tunnels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil || k.Via() != rider {
+		t.Fatalf("first call through %s: via %s, %v", rider, k.Via(), err)
+	}
+	if err := env.lab.StopHost(ctx, rider); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := env.lab.StartHost(ctx, rider); err != nil {
+			t.Fatal(err)
+		}
+		waitWhole(t, env, rider)
+	}()
+	start := time.Now()
+	nodes, err := k.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("the call after %s stopped failed: %v", rider, err)
+	}
+	if k.Via() == rider || len(nodes.Items) != 5 {
+		t.Fatalf("after %s stopped: via %s, %d nodes", rider, k.Via(), len(nodes.Items))
+	}
+	figure(t, "API client failover: %s stopped, the next call answered through %s in %s", rider, k.Via(), time.Since(start).Round(10*time.Millisecond))
 }
 
 // figure logs a measured figure and, when BERTH_BENCH_OUT names a file, appends it there too, so that `make test`
