@@ -10,13 +10,15 @@ import (
 
 // Where bundle content lands on hosts.
 const (
-	StageDir  = "/var/lib/berth/bundle" // bundle files staged on the host, at their bundle paths
-	BinDir    = "/usr/local/bin"        // kubeadm, kubelet, kubectl, etcdctl
-	CNIBinDir = "/opt/cni/bin"          // CNI plugins
+	StageDir  = "/var/lib/berth/stage" // bundle files staged on the host, by content: sha256/<hex>
+	BinDir    = "/usr/local/bin"       // kubeadm, kubelet, kubectl, etcdctl
+	CNIBinDir = "/opt/cni/bin"         // CNI plugins
 )
 
-// StagePath is where a bundle path lands on hosts.
-func StagePath(bundlePath string) string { return path.Join(StageDir, bundlePath) }
+// StagePath is where content with this sha256 (hex) is staged on hosts. Staging is content-addressed: the files
+// of several bundles (an upgrade's hops, a release and its patch) live side by side, and a file two bundles share
+// is staged, and sent, once.
+func StagePath(sha256 string) string { return path.Join(StageDir, "sha256", sha256) }
 
 // controlPlaneImages are the images only control planes run (static pods); every node runs the others.
 var controlPlaneImages = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}

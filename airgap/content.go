@@ -54,18 +54,13 @@ func (c *Content) SetFor(n Node) ImageSet {
 	return c.nodeSet
 }
 
-// ArchivePath is where the archive of an image set lands on hosts.
-func ArchivePath(set string, a Archive) string {
-	return path.Join(StageDir, "images", set+"-"+a.SHA256[:12]+".tar")
-}
-
 // FilesFor lists what a node needs from the bundle: packages, CNI plugins, binaries (etcdctl on control planes
 // only) and its image set's archive.
 func (c *Content) FilesFor(cache *Cache, n Node) []Staged {
 	m := c.Bundle.Manifest
 	var out []Staged
 	add := func(f bundles.File) {
-		out = append(out, Staged{Local: filepath.Join(cache.Dir, filepath.FromSlash(f.Path)), Remote: StagePath(f.Path), SHA256: f.SHA256, Size: f.Size})
+		out = append(out, Staged{Local: filepath.Join(cache.Dir, filepath.FromSlash(f.Path)), Remote: StagePath(f.SHA256), SHA256: f.SHA256, Size: f.Size})
 	}
 	for _, f := range FilesOf(m, bundles.KindPackage, bundles.KindCNI) {
 		add(f)
@@ -78,7 +73,7 @@ func (c *Content) FilesFor(cache *Cache, n Node) []Staged {
 	}
 	set := c.SetFor(n).Name
 	a := cache.Archives[set]
-	out = append(out, Staged{Local: a.Path, Remote: ArchivePath(set, a), SHA256: a.SHA256, Size: a.Size})
+	out = append(out, Staged{Local: a.Path, Remote: StagePath(a.SHA256), SHA256: a.SHA256, Size: a.Size})
 	return out
 }
 

@@ -95,7 +95,7 @@ func (p *Images) Run(ctx context.Context) error {
 			return err
 		}
 		set := p.Content.SetFor(p.Content.node(host))
-		file := ArchivePath(set.Name, cache.Archives[set.Name])
+		file := StagePath(cache.Archives[set.Name].SHA256)
 		return p.Wet(host, fmt.Sprintf("import %d images into containerd (%s)", len(p.todo[host]), strings.Join(shortRefs(p.todo[host]), ", ")), func() error {
 			if _, err := h.Exec(ctx, "ctr -n k8s.io images import "+remote.Quote(file)); err != nil {
 				return err

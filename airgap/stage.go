@@ -3,6 +3,7 @@ package airgap
 import (
 	"context"
 	"fmt"
+	"path"
 	"sync"
 
 	"github.com/berthsh/berth/internal/phase"
@@ -84,7 +85,7 @@ func (p *Stage) Run(ctx context.Context) error {
 			return err
 		}
 		return p.Wet(host, fmt.Sprintf("copy %d files (%s) from the bundle to %s", len(files), HumanBytes(total), StageDir), func() error {
-			if _, err := h.Exec(ctx, "mkdir -p "+remote.Quote(StageDir)+" && chmod 0700 /var/lib/berth"); err != nil {
+			if _, err := h.Exec(ctx, "mkdir -p "+remote.Quote(path.Join(StageDir, "sha256"))+" && chmod 0700 /var/lib/berth"); err != nil {
 				return err
 			}
 			batch := make([]remote.File, len(files))

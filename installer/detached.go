@@ -55,6 +55,12 @@ exit $rc`, kubeadmUnit, remote.Quote("berth: "+description), remote.Quote(comman
 	return err
 }
 
+// RunKubeadm runs a kubeadm command on a host as a transient systemd unit and waits for it (see runDetached): it
+// finishes even if berth is killed or the connection drops, and a later run waits for it before running another.
+func RunKubeadm(ctx context.Context, h remote.Host, description, command string) error {
+	return runDetached(ctx, h, description, command, detachedFile{}, nil)
+}
+
 // detachedFile is a file runDetached writes for its command: kubeadm's configuration, with the join secrets.
 type detachedFile struct {
 	Path    string

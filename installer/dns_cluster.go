@@ -170,22 +170,30 @@ func (p *installDNS) stopHostDnsmasq(ctx context.Context, host string, e remote.
 	}}, nil)
 }
 
-// answers is the wait until dnsmasq on every DNS host answers for the cluster domain, every DNS host is a ready
-// endpoint of the kube-dns Service, and the Service's address answers.
-func (p *installDNS) answers() phase.Wait {
-	inv := p.c.Inv
+// DNSAnswers is the wait until dnsmasq on every DNS host answers for the cluster domain, every DNS host is a
+// ready endpoint of the kube-dns Service, and the Service's address answers.
+func (c *Cluster) DNSAnswers(timeout time.Duration) (phase.Wait, error) {
+	t, err := newDNSTargets(c.Inv)
+	if err != nil {
+		return phase.Wait{}, err
+	}
+	return c.dnsAnswers(t, timeout), nil
+}
+
+func (c *Cluster) dnsAnswers(t dnsTargets, timeout time.Duration) phase.Wait {
+	inv := c.Inv
 	hosts := inv.DNSHosts()
 	return phase.Wait{What: "cluster DNS to answer on " + strings.Join(names(hosts), ", ") + " and through the kube-dns Service",
-		Timeout: dnsWait, Check: func(ctx context.Context) (bool, string, error) {
-			k, err := p.c.Kube(ctx)
+		Timeout: timeout, Check: func(ctx context.Context) (bool, string, error) {
+			k, err := c.Kube(ctx)
 			if err != nil {
 				return false, "", err
 			}
 			var errs []error
 			for _, h := range hosts {
-				e, err := p.c.Host(h.Name)
+				e, err := c.Host(h.Name)
 				if err == nil {
-					_, err = p.targets.askThrough(ctx, e, dnsEndpoint(inv, h))
+					_, err = t.askThrough(ctx, e, dnsEndpoint(inv, h))
 				}
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", h.Name, err))
@@ -198,21 +206,21 @@ func (p *installDNS) answers() phase.Wait {
 				errs = append(errs, fmt.Errorf("the kube-dns Service has %d ready endpoints (%s) of %d", len(ready),
 					strings.Join(ready, ", "), len(hosts)))
 			}
-			if e, err := p.c.Host(hosts[0].Name); err == nil {
-				if _, err := p.targets.askThrough(ctx, e, net.JoinHostPort(p.targets.ServiceIP.String(), "53")); err != nil {
+			if e, err := c.Host(hosts[0].Name); err == nil {
+				if _, err := t.askThrough(ctx, e, net.JoinHostPort(t.ServiceIP.String(), "53")); err != nil {
 					errs = append(errs, fmt.Errorf("the kube-dns Service: %w", err))
 				}
 			}
 			if len(errs) > 0 {
 				return false, errors.Join(errs...).Error(), nil
 			}
-			return true, fmt.Sprintf("cluster DNS answers on %d hosts and through the kube-dns Service %s", len(hosts), p.targets.ServiceIP), nil
+			return true, fmt.Sprintf("cluster DNS answers on %d hosts and through the kube-dns Service %s", len(hosts), t.ServiceIP), nil
 		}}
 }
 
 // waitAnswers waits until cluster DNS answers (answers); when it does not, the error describes the DNS pods.
 func (p *installDNS) waitAnswers(ctx context.Context) error {
-	err := p.Wait(ctx, "", p.answers())
+	err := p.Wait(ctx, "", p.c.dnsAnswers(p.targets, dnsWait))
 	if err != nil {
 		if k, kerr := p.c.Kube(ctx); kerr == nil {
 			return fmt.Errorf("%w\n%s", err, p.podDiagnosis(ctx, k))

@@ -78,8 +78,8 @@ func (c *Cluster) etcdMembers(ctx context.Context) ([]kube.Member, error) {
 	return ms, nil
 }
 
-// etcdMemberHealthy is the wait for the etcd member on a control plane to answer as healthy.
-func (c *Cluster) etcdMemberHealthy(host string, timeout time.Duration) phase.Wait {
+// EtcdMemberHealthy is the wait for the etcd member on a control plane to answer as healthy.
+func (c *Cluster) EtcdMemberHealthy(host string, timeout time.Duration) phase.Wait {
 	return phase.Wait{What: "the etcd member on " + host + " healthy", Timeout: timeout, Every: 2 * time.Second,
 		Check: func(ctx context.Context) (bool, string, error) {
 			e, err := c.Etcd(ctx, host)
@@ -96,8 +96,8 @@ func (c *Cluster) etcdMemberHealthy(host string, timeout time.Duration) phase.Wa
 		}}
 }
 
-// etcdHealthy is the wait for every etcd member to be started and healthy with one leader and a quorum.
-func (c *Cluster) etcdHealthy(timeout time.Duration) phase.Wait {
+// EtcdHealthy is the wait for every etcd member to be started and healthy with one leader and a quorum.
+func (c *Cluster) EtcdHealthy(timeout time.Duration) phase.Wait {
 	return phase.Wait{What: "every etcd member healthy", Timeout: timeout, Every: 2 * time.Second,
 		Check: func(ctx context.Context) (bool, string, error) {
 			e, err := c.Etcd(ctx)

@@ -67,6 +67,13 @@ func phases(c *Cluster) []phase.Phase {
 	}
 }
 
+// CNI returns the phase that applies the pod network from the cluster's bundle: the install's, and the upgrade's
+// add-on step (a changed image rolls the DaemonSet).
+func CNI(c *Cluster) phase.Phase { return &installCNI{c: c} }
+
+// DNS returns the phase that installs or upgrades cluster DNS from the cluster's bundle and waits until it answers.
+func DNS(c *Cluster) phase.Phase { return &installDNS{c: c} }
+
 // PhaseNames lists the install's phases by name, for --skip-phases and `berth install phase`.
 func PhaseNames() []string {
 	c := &Cluster{Inv: &inventory.Inventory{}, preflight: &preflight.Phase{}}

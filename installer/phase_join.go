@@ -49,7 +49,7 @@ func (p *joinControlPlanes) Run(ctx context.Context) error {
 		if err := joinHost(ctx, p.Session, p.c, p.ms, host); err != nil {
 			return err
 		}
-		return p.Wait(ctx, host, p.c.etcdMemberHealthy(host, 3*time.Minute))
+		return p.Wait(ctx, host, p.c.EtcdMemberHealthy(host, 3*time.Minute))
 	})
 }
 

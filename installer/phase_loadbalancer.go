@@ -114,11 +114,11 @@ func (p *setupLoadBalancer) Run(ctx context.Context) error {
 	}
 	// keepalived was restarted on a running cluster (control planes added or changed): the VIP moves, so wait
 	// until the API answers through it again before later phases use it.
-	return p.Wait(ctx, "", p.c.apiThroughVIP(2*time.Minute))
+	return p.Wait(ctx, "", p.c.APIThroughVIP(2*time.Minute))
 }
 
-// apiThroughVIP is the wait for the API's /readyz to answer through the VIP (dialled from the first control plane).
-func (c *Cluster) apiThroughVIP(timeout time.Duration) phase.Wait {
+// APIThroughVIP is the wait for the API's /readyz to answer through the VIP (dialled from the first control plane).
+func (c *Cluster) APIThroughVIP(timeout time.Duration) phase.Wait {
 	endpoint := c.Inv.APIEndpoint()
 	h, err := c.Host(c.First().Name)
 	check := phase.Condition(kube.APIReady(endpoint, func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -139,7 +139,9 @@ func ensureService(ctx context.Context, s *phase.Session, host string, e remote.
 	}
 	verb := "start"
 	if restart && f[0] == "active" {
-		verb = "restart"
+		// haproxy and keepalived reload a changed configuration without dropping what they serve: haproxy's old
+		// workers finish their connections, keepalived keeps the VIP.
+		verb = "reload-or-restart"
 	}
 	return s.Wet(host, fmt.Sprintf("enable and %s %s", verb, name), func() error {
 		_, err := e.Exec(ctx, fmt.Sprintf("%s && systemctl %s %s || { journalctl -u %s -n 30 --no-pager >&2; exit 1; }",

@@ -79,7 +79,7 @@ func (p *settleNodes) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.Wait(ctx, "", p.c.clusterReady(10*time.Minute))
+	return p.Wait(ctx, "", p.c.ClusterReady(10*time.Minute))
 }
 
 func formatLabels(l map[string]string) string {
@@ -90,9 +90,9 @@ func formatLabels(l map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// clusterReady is the wait for every inventory node to be Ready and every pod in the system namespaces to run and
+// ClusterReady is the wait for every inventory node to be Ready and every pod in the system namespaces to run and
 // be ready.
-func (c *Cluster) clusterReady(timeout time.Duration) phase.Wait {
+func (c *Cluster) ClusterReady(timeout time.Duration) phase.Wait {
 	nodes := names(c.Inv.Nodes())
 	return phase.Wait{What: "every node Ready and every system pod running", Timeout: timeout, Every: 2 * time.Second,
 		Check: func(ctx context.Context) (bool, string, error) {

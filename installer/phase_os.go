@@ -17,9 +17,7 @@ type prepareOS struct {
 	phase.Base
 	c *Cluster
 
-	packages map[string][]string // host -> staged .deb paths to install
-	fresh    map[string][]string // host -> package names not installed at all before (reset removes them)
-	hosts    string              // berth's block of /etc/hosts, the same on every node
+	hosts string // berth's block of /etc/hosts, the same on every node
 }
 
 func (p *prepareOS) Title() string { return "Prepare the operating system" }
@@ -40,21 +38,24 @@ br_netfilter
 `
 
 func (p *prepareOS) Prepare(ctx context.Context) error {
-	p.packages, p.fresh = map[string][]string{}, map[string][]string{}
 	p.hosts = p.hostsBlock()
-	for _, host := range names(p.c.Inv.Nodes()) {
-		st := p.c.State(host)
-		for _, pkg := range p.c.Bundle.Manifest.Packages {
-			if st.Packages[pkg.Name] == pkg.Version {
-				continue
-			}
-			p.packages[host] = append(p.packages[host], airgap.StagePath(pkg.Path))
-			if _, had := st.Packages[pkg.Name]; !had {
-				p.fresh[host] = append(p.fresh[host], pkg.Name)
-			}
+	return nil
+}
+
+// packagesFor returns the staged .debs a host lacks at the bundle's version, and the names of those it did not
+// have at all (reset removes exactly those), from the facts read of the host.
+func (c *Cluster) packagesFor(host string) (debs, fresh []string) {
+	st := c.State(host)
+	for _, pkg := range c.Bundle.Manifest.Packages {
+		if st.Packages[pkg.Name] == pkg.Version {
+			continue
+		}
+		debs = append(debs, airgap.StagePath(pkg.SHA256))
+		if _, had := st.Packages[pkg.Name]; !had {
+			fresh = append(fresh, pkg.Name)
 		}
 	}
-	return nil
+	return debs, fresh
 }
 
 func (p *prepareOS) Run(ctx context.Context) error {
@@ -63,7 +64,7 @@ func (p *prepareOS) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := p.installPackages(ctx, host, e); err != nil {
+		if _, err := p.c.InstallPackages(ctx, p.Session, host); err != nil {
 			return err
 		}
 		if err := p.kernel(ctx, host, e); err != nil {
@@ -76,13 +77,18 @@ func (p *prepareOS) Run(ctx context.Context) error {
 	})
 }
 
-// installPackages runs dpkg on the staged .debs the host lacks. Services the packages would start are held back
-// (policy-rc.d): berth configures and starts each one itself, and a package's default configuration must never
-// run on a cluster host (dnsmasq would take port 53).
-func (p *prepareOS) installPackages(ctx context.Context, host string, e remote.Host) error {
-	debs := p.packages[host]
+// InstallPackages runs dpkg on the staged .debs a host lacks at the bundle's version (as the facts read it), and
+// returns how many it installed (or would). Services the packages would start are held back (policy-rc.d): berth
+// configures and starts each one itself, and a package's default configuration must never run on a cluster host
+// (dnsmasq would take port 53). A package upgraded in place keeps its running service as it was.
+func (c *Cluster) InstallPackages(ctx context.Context, s *phase.Session, host string) (int, error) {
+	debs, fresh := c.packagesFor(host)
 	if len(debs) == 0 {
-		return nil
+		return 0, nil
+	}
+	e, err := c.Host(host)
+	if err != nil {
+		return 0, err
 	}
 	sort.Strings(debs)
 	script := fmt.Sprintf(`set -e
@@ -95,11 +101,11 @@ printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 chmod 0755 /usr/sbin/policy-rc.d
 DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold -i %s
 `, remote.QuoteAll(debs...))
-	if fresh := p.fresh[host]; len(fresh) > 0 {
+	if len(fresh) > 0 {
 		script += fmt.Sprintf("for p in %s; do grep -qx \"$p\" %s 2>/dev/null || echo \"$p\" >> %s; done\n",
 			remote.QuoteAll(fresh...), packagesRecord, packagesRecord)
 	}
-	return p.Wet(host, fmt.Sprintf("install %d Debian packages from the bundle (dpkg -i, services held back)", len(debs)), func() error {
+	return len(debs), s.Wet(host, fmt.Sprintf("install %d Debian packages from the bundle (dpkg -i, services held back)", len(debs)), func() error {
 		_, err := e.Exec(ctx, script)
 		return err
 	})

@@ -32,19 +32,20 @@ type installedBinary struct {
 	SHA256 string
 }
 
-func (p *setupRuntime) binaries(host string) []installedBinary {
-	m := p.c.Bundle.Manifest
-	cp := p.c.Inv.Host(host).Has("control-plane")
+// binaries lists a bundle's binaries and CNI plugins a host runs, where they are staged and where they go.
+func (c *Cluster) binaries(b *bundles.Bundle, host string) []installedBinary {
+	m := b.Manifest
+	cp := c.Inv.Host(host).Has("control-plane")
 	var out []installedBinary
 	for _, f := range airgap.FilesOf(m, bundles.KindBinary) {
 		name := path.Base(f.Path)
 		if name == "etcdctl" && !cp {
 			continue
 		}
-		out = append(out, installedBinary{From: airgap.StagePath(f.Path), To: path.Join(binDir, name), SHA256: f.SHA256})
+		out = append(out, installedBinary{From: airgap.StagePath(f.SHA256), To: path.Join(binDir, name), SHA256: f.SHA256})
 	}
 	for _, f := range airgap.FilesOf(m, bundles.KindCNI) {
-		out = append(out, installedBinary{From: airgap.StagePath(f.Path), To: path.Join(cniBinDir, path.Base(f.Path)), SHA256: f.SHA256})
+		out = append(out, installedBinary{From: airgap.StagePath(f.SHA256), To: path.Join(cniBinDir, path.Base(f.Path)), SHA256: f.SHA256})
 	}
 	return out
 }
@@ -67,7 +68,7 @@ func (p *setupRuntime) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := p.installBinaries(ctx, host, e); err != nil {
+		if _, err := p.c.InstallBinaries(ctx, p.Session, p.c.Bundle, host); err != nil {
 			return err
 		}
 		facts, err := p.c.OSFacts(host)
@@ -93,16 +94,26 @@ func (p *setupRuntime) Run(ctx context.Context) error {
 	})
 }
 
-// installBinaries copies staged binaries into place where the installed ones differ.
-func (p *setupRuntime) installBinaries(ctx context.Context, host string, e remote.Host) error {
-	bins := p.binaries(host)
+// InstallBinaries copies a bundle's staged binaries (only the named ones, when names are given) into place on a
+// host where the installed ones differ, through the session's gate, and returns the names it installed (or would).
+func (c *Cluster) InstallBinaries(ctx context.Context, s *phase.Session, b *bundles.Bundle, host string, names ...string) ([]string, error) {
+	e, err := c.Host(host)
+	if err != nil {
+		return nil, err
+	}
+	var bins []installedBinary
+	for _, bin := range c.binaries(b, host) {
+		if len(names) == 0 || slices.Contains(names, path.Base(bin.To)) {
+			bins = append(bins, bin)
+		}
+	}
 	targets := make([]string, len(bins))
 	for i, b := range bins {
 		targets[i] = b.To
 	}
 	have, err := airgap.Digests(ctx, e, targets)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var script strings.Builder
 	var todo []string
@@ -114,9 +125,9 @@ func (p *setupRuntime) installBinaries(ctx context.Context, host string, e remot
 		todo = append(todo, path.Base(b.To))
 	}
 	if len(todo) == 0 {
-		return nil
+		return nil, nil
 	}
-	return p.Wet(host, "install "+strings.Join(todo, ", "), func() error {
+	return todo, s.Wet(host, "install "+strings.Join(todo, ", "), func() error {
 		_, err := e.Exec(ctx, "set -e\n"+script.String())
 		return err
 	})
