@@ -101,8 +101,8 @@ func NewCluster(a *action.Action, inv *inventory.Inventory, b *bundles.Bundle, c
 	return c
 }
 
-// NewPreflight returns the preflight phase of an action over the given hosts, connected through the cluster's pool;
-// the cluster reads the OS facts of its hosts from that phase's report.
+// NewPreflight makes the preflight phase of an action over the given hosts, connected through the cluster's pool;
+// the cluster reads the OS facts of its hosts from that phase's report (Preflight returns it).
 func NewPreflight(c *Cluster, hosts []string) *preflight.Phase {
 	o := preflight.Options{Inventory: c.Inv, Hosts: hosts, Logger: c.Log,
 		Connect: func(h string) (preflight.Host, error) { return c.Pool.Get(h) }}
@@ -110,6 +110,9 @@ func NewPreflight(c *Cluster, hosts []string) *preflight.Phase {
 	c.preflight = p
 	return p
 }
+
+// Preflight returns the cluster's preflight phase.
+func (c *Cluster) Preflight() *preflight.Phase { return c.preflight }
 
 // Install runs the install. The cluster's lock is held for the whole run (dry runs need none).
 func Install(ctx context.Context, o Options) (*Result, error) {
@@ -128,7 +131,7 @@ func Install(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	a, err := action.Open(action.Options{Action: "install", Inventory: inv, StateDir: o.StateDir, Journal: true,
-		Inputs:   []phase.Input{inventoryInput(inv, o.InventoryBytes), {Name: "bundle", Digest: o.Bundle.ManifestDigest}},
+		Inputs:   []phase.Input{InventoryInput(inv, o.InventoryBytes), {Name: "bundle", Digest: o.Bundle.ManifestDigest}},
 		OnChange: phase.RestartOnChange, Restart: o.Restart, DryRun: o.DryRun, Skip: o.Skip, Only: o.Only,
 		Concurrency: o.Concurrency, Observers: o.Observers, Logger: o.Logger, Command: o.Command, Pool: o.Pool})
 	if err != nil {
@@ -146,8 +149,8 @@ func Install(ctx context.Context, o Options) (*Result, error) {
 	return res, err
 }
 
-// inventoryInput describes the inventory for the journal, with one part per host so that a changed host is named.
-func inventoryInput(inv *inventory.Inventory, raw []byte) phase.Input {
+// InventoryInput describes the inventory for the journal, with one part per host so that a changed host is named.
+func InventoryInput(inv *inventory.Inventory, raw []byte) phase.Input {
 	parts := map[string][]byte{}
 	for i := range inv.Hosts {
 		h := inv.Hosts[i]

@@ -11,6 +11,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// IgnoredPreflight are kubeadm's preflight checks berth turns off, comma-separated, for init, join and upgrade:
+// berth's own preflight has checked the host; kubeadm's cannot read kernel configs or modules in containers and
+// objects to swap that the kubelet is configured to tolerate. HTTPProxyCIDR checks proxy settings an air-gapped
+// host does not have, and kubeadm 1.31 built with Go 1.26 fails it on its own bracketed-IPv4 test URL.
+const IgnoredPreflight = "SystemVerification,Swap,HTTPProxyCIDR"
+
 // CRISocket is containerd's CRI endpoint.
 const CRISocket = "unix:///run/containerd/containerd.sock"
 
@@ -132,11 +138,7 @@ func (n Node) registration(c Cluster) (nodeRegistration, error) {
 		extra[k] = v
 	}
 	r := nodeRegistration{Name: n.Name, CRISocket: CRISocket, ImagePullPolicy: "Never", KubeletExtraArgs: args(extra),
-		// berth's own preflight has checked the host; kubeadm's cannot read kernel configs or modules in
-		// containers and objects to swap that the kubelet is configured to tolerate. HTTPProxyCIDR checks proxy
-		// settings an air-gapped host does not have, and kubeadm 1.31 built with Go 1.26 fails it on its own
-		// bracketed-IPv4 test URL.
-		IgnorePreflight: []string{"SystemVerification", "Swap", "HTTPProxyCIDR"}}
+		IgnorePreflight: strings.Split(IgnoredPreflight, ",")}
 	if n.Taints != nil {
 		t, err := parseTaints(n.Taints)
 		if err != nil {
