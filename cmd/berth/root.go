@@ -111,6 +111,8 @@ To rehearse on one machine: berth lab up, then install with the inventory it wri
 		newBundleCmd(a),
 		newKeygenCmd(a),
 		newInstallCmd(a),
+		newUpgradeCmd(a),
+		newEtcdCmd(a),
 		newStatusCmd(a),
 		newResetCmd(a),
 	)

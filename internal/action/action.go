@@ -20,6 +20,7 @@ type Options struct {
 	OnChange    phase.ChangePolicy   // what a changed input does to the journal's progress
 	Restart     bool                 // forget the journal's progress and check every phase again
 	DryRun      bool                 // change nothing: no lock, the journal is only read
+	ReadOnly    bool                 // the run reads hosts and changes none (status, backups): it takes no lock
 	Skip        []string             // phases not to run
 	Only        []string             // run only these phases (and those that always run)
 	Concurrency int                  // hosts at once within a phase; 0 for the default
@@ -56,7 +57,7 @@ func Open(o Options) (*Action, error) {
 		return nil, err
 	}
 	a := &Action{Dir: dir, Log: o.Logger, opts: o, Pool: o.Pool}
-	if !o.DryRun {
+	if !o.DryRun && !o.ReadOnly {
 		lo := o.Lock
 		lo.Command = o.Command
 		if a.lock, err = phase.AcquireLock(phase.LockPath(dir), lo); err != nil {

@@ -1,0 +1,206 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/berthsh/berth/installer"
+	"github.com/berthsh/berth/internal/action"
+	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/internal/remote"
+	"github.com/berthsh/berth/inventory"
+)
+
+// EtcdOptions configure berth etcd backup and restore.
+type EtcdOptions struct {
+	Inventory *inventory.Inventory
+	StateDir  string // base of the state directories; "" for the default
+	File      string // backup: where to write ("" for the state directory); restore: the snapshot
+	SHA256    string // restore: the snapshot's sha256 when no FILE.sha256 lies beside it
+	DryRun    bool   // restore: print what would change
+	Observers []phase.Observer
+	Logger    *slog.Logger
+	Command   string
+	Pool      *remote.Pool
+}
+
+// Backup saves a snapshot of the cluster's etcd on this machine (0600, with its sha256 beside it). It changes no
+// host and takes no lock.
+func Backup(ctx context.Context, o EtcdOptions) (*Snapshot, error) {
+	if o.Inventory == nil {
+		return nil, errors.New("a backup needs an inventory")
+	}
+	a, err := action.Open(action.Options{Action: "etcd-backup", Inventory: o.Inventory, StateDir: o.StateDir, ReadOnly: true,
+		Observers: o.Observers, Logger: o.Logger, Pool: o.Pool})
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	c := installer.NewCluster(a, o.Inventory, nil, "")
+	file := o.File
+	if file == "" {
+		file = filepath.Join(a.Dir, "snapshots", SnapshotName(o.Inventory.Metadata.Name, time.Now()))
+	}
+	var snap *Snapshot
+	_, err = a.Run(ctx, &installer.Connect{C: c}, &installer.Facts{C: c}, &phaseFunc{title: "Save an etcd snapshot", name: "etcd-snapshot",
+		run: func(ctx context.Context, s *phase.Session) error {
+			var err error
+			snap, err = TakeSnapshot(ctx, c, file, "")
+			if err == nil {
+				s.Logf("", "etcd snapshot %s: %d bytes, sha256 %s", snap.File, snap.Size, snap.SHA256)
+			}
+			return err
+		}})
+	return snap, err
+}
+
+// Restore puts a snapshot back into every etcd member the documented kubeadm way, under the cluster's lock: the
+// snapshot's sha256 is checked first (a mismatch changes nothing), then the API servers and etcd stop on every
+// control plane, each member's data is restored from the snapshot as a new cluster of the same members, etcd and the
+// API servers start again, and every kubelet restarts so that nothing serves stale state. The data each member had is
+// kept beside it (/var/lib/etcd.before-restore-<time>).
+func Restore(ctx context.Context, o EtcdOptions) (*phase.Report, error) {
+	if o.Inventory == nil || o.File == "" {
+		return nil, errors.New("a restore needs an inventory and a snapshot (--from)")
+	}
+	sum, err := VerifySnapshot(o.File, o.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	a, err := action.Open(action.Options{Action: "etcd-restore", Inventory: o.Inventory, StateDir: o.StateDir, DryRun: o.DryRun,
+		Observers: o.Observers, Logger: o.Logger, Command: o.Command, Pool: o.Pool})
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	c := installer.NewCluster(a, o.Inventory, nil, "")
+	return a.Run(ctx, &installer.Connect{C: c}, &installer.Facts{C: c}, &restore{c: c, file: o.File, sum: sum})
+}
+
+// phaseFunc is a phase made of one function.
+type phaseFunc struct {
+	phase.Base
+	title, name string
+	run         func(ctx context.Context, s *phase.Session) error
+}
+
+func (p *phaseFunc) Title() string                 { return p.title }
+func (p *phaseFunc) Name() string                  { return p.name }
+func (p *phaseFunc) Run(ctx context.Context) error { return p.run(ctx, p.Session) }
+
+// restore is the phase that puts a snapshot back into every member.
+type restore struct {
+	phase.Base
+	c    *installer.Cluster
+	file string
+	sum  string
+}
+
+func (p *restore) Title() string { return "Restore etcd from the snapshot on every control plane" }
+func (p *restore) Name() string  { return "etcd-restore" }
+
+// Where the restore keeps things on control planes.
+const (
+	restoreSnapshot = SnapshotDir + "/restore.db"
+	stoppedManifest = "/etc/kubernetes/berth-stopped"
+	manifestDir     = "/etc/kubernetes/manifests"
+	etcdDataDir     = "/var/lib/etcd"
+)
+
+// stopped are the static pods a restore stops: etcd, and everything that talks to it or caches what it held.
+var stopped = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
+
+func (p *restore) Run(ctx context.Context) error {
+	c := p.c
+	cps := c.Inv.ControlPlanes()
+	names := hostNames(cps)
+	var cluster []string
+	for _, h := range cps {
+		cluster = append(cluster, h.Name+"=https://"+c.Inv.NodeIP(h)+":2380")
+	}
+	token := "berth-restore-" + p.sum[:12]
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	each := func(what string, fn func(ctx context.Context, host string, h remote.Host) error) error {
+		return p.Each(ctx, names, func(ctx context.Context, host string) error {
+			h, err := c.Host(host)
+			if err != nil {
+				return err
+			}
+			return p.Wet(host, what, func() error { return fn(ctx, host, h) })
+		})
+	}
+	if err := each("copy the snapshot (sha256 "+p.sum[:12]+"...) to "+restoreSnapshot, func(ctx context.Context, _ string, h remote.Host) error {
+		_, err := h.PutFiles(ctx, []remote.File{{Src: p.file, Dst: restoreSnapshot, Mode: 0o600, Digest: p.sum}}, nil)
+		return err
+	}); err != nil {
+		return err
+	}
+	var moveOut, moveIn []string
+	for _, m := range stopped {
+		moveOut = append(moveOut, fmt.Sprintf("if [ -f %[1]s/%[3]s.yaml ]; then mv -f %[1]s/%[3]s.yaml %[2]s/%[3]s.yaml; fi", manifestDir, stoppedManifest, m))
+	}
+	if err := each("stop the API server, controller manager, scheduler and etcd (static pod manifests moved to "+stoppedManifest+")", func(ctx context.Context, _ string, h remote.Host) error {
+		_, err := h.Exec(ctx, "mkdir -p "+stoppedManifest+" && "+strings.Join(moveOut, " && ")+
+			" && for i in $(seq 1 120); do ss -Hltn '( sport = :2379 or sport = :2380 )' | grep -q . || exit 0; sleep 1; done; echo 'etcd did not stop within 2 minutes' >&2; exit 1")
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := each("restore the snapshot into "+etcdDataDir+" as a member of "+strings.Join(names, ", ")+" (the old data kept in "+etcdDataDir+".before-restore-"+stamp+")", func(ctx context.Context, host string, h remote.Host) error {
+		ip := c.Inv.NodeIP(c.Inv.Host(host))
+		marker := path.Join(etcdDataDir, ".berth-restored-"+p.sum[:12])
+		script := fmt.Sprintf(`set -e
+if [ -f %[6]s ]; then exit 0; fi
+rm -rf %[5]s.restoring
+etcdutl snapshot restore %[1]s --name %[2]s --initial-cluster %[3]s --initial-cluster-token %[4]s --initial-advertise-peer-urls https://%[7]s:2380 --data-dir %[5]s.restoring >/dev/null
+touch %[5]s.restoring/.berth-restored-%[8]s
+if [ -d %[5]s ]; then mv %[5]s %[5]s.before-restore-%[9]s; fi
+mv %[5]s.restoring %[5]s
+chmod 0700 %[5]s`, restoreSnapshot, host, strings.Join(cluster, ","), token, etcdDataDir, marker, ip, p.sum[:12], stamp)
+		_, err := h.Exec(ctx, script)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := each("start etcd again", func(ctx context.Context, _ string, h remote.Host) error {
+		_, err := h.Exec(ctx, fmt.Sprintf("if [ -f %[2]s/etcd.yaml ]; then mv -f %[2]s/etcd.yaml %[1]s/etcd.yaml; fi", manifestDir, stoppedManifest))
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := p.Wait(ctx, "", c.EtcdHealthy(5*time.Minute)); err != nil {
+		return err
+	}
+	for _, m := range stopped[:3] {
+		moveIn = append(moveIn, fmt.Sprintf("if [ -f %[2]s/%[3]s.yaml ]; then mv -f %[2]s/%[3]s.yaml %[1]s/%[3]s.yaml; fi", manifestDir, stoppedManifest, m))
+	}
+	if err := each("start the API server, controller manager and scheduler again, and restart the kubelet", func(ctx context.Context, _ string, h remote.Host) error {
+		_, err := h.Exec(ctx, strings.Join(moveIn, " && ")+" && systemctl restart kubelet && rm -f "+restoreSnapshot)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := p.Wait(ctx, "", c.APIThroughVIP(5*time.Minute)); err != nil {
+		return err
+	}
+	workers := hostNames(c.Inv.Workers())
+	if err := p.Each(ctx, workers, func(ctx context.Context, host string) error {
+		h, err := c.Host(host)
+		if err != nil {
+			return err
+		}
+		return p.Wet(host, "restart the kubelet (it held the state from before the restore)", func() error {
+			_, err := h.Exec(ctx, "systemctl restart kubelet")
+			return err
+		})
+	}); err != nil {
+		return err
+	}
+	return p.Wait(ctx, "", c.ClusterReady(10*time.Minute))
+}
