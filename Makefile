@@ -8,6 +8,7 @@ CACHE        ?= $(HOME)/.cache/berth
 TOOLS        := $(CACHE)/tools/bin
 STATICCHECK  := $(TOOLS)/staticcheck
 BUNDLE       ?= $(CACHE)/bundles/lab-v1.31.tar
+UPGRADE_BUNDLE ?= $(CACHE)/bundles/lab-v1.32.tar
 BUNDLE_KEY   ?= $(CACHE)/keys/bundle.pub
 LAB_STATE    ?= $(HOME)/.local/state/berth/labs
 DEMO_LAB     ?= demo
@@ -19,7 +20,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
 # Fuzz targets: package and function.
 FUZZ_TARGETS := ./inventory:FuzzLoad
 
-.PHONY: help build test test-short lint fuzz deps bundle demo demo-down bench bench-plan bench-lab bench-install clean
+.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down bench bench-plan bench-lab bench-install clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,9 +36,9 @@ demo: deps build bundle ## the main job: build the lab bundle, start 3+2 lab hos
 demo-down: build ## remove the demo lab
 	bin/berth lab down --name $(DEMO_LAB)
 
-test: deps build lint bundle ## every test: unit, integration, lab and end-to-end, plus a brief fuzz run
+test: deps build lint bundle bundle-upgrade ## every test: unit, integration, lab and end-to-end, plus a brief fuzz run
 	status=0; figures=$(CACHE)/test-figures.txt; mkdir -p $(CACHE); rm -f $$figures; \
-	  BERTH_BUNDLE=$(BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) BERTH_BENCH_OUT=$$figures \
+	  BERTH_BUNDLE=$(BUNDLE) BERTH_UPGRADE_BUNDLE=$(UPGRADE_BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) BERTH_BENCH_OUT=$$figures \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
 	  [ "$${BERTH_LAB_KEEP:-}" = 1 ] || bin/berth lab down --tests; \
 	  if [ -s $$figures ]; then echo "figures measured by the end-to-end tests:"; cat $$figures; fi; \
@@ -67,6 +68,9 @@ deps: ## install what the lab and the bundle build need (Docker engine, debootst
 
 bundle: build ## build the signed lab bundle (Kubernetes 1.31 compiled here; cached under ~/.cache/berth)
 	hack/build-lab-bundle.sh 1.31
+
+bundle-upgrade: build ## build the signed lab bundle the upgrade tests move to (Kubernetes 1.32 compiled here; cached)
+	hack/build-lab-bundle.sh 1.32
 
 bench: deps build bundle ## benchmarks: Go benchmarks, bundle build/size/verify, DNS
 	$(GO) test -short -run '^$$' -bench . -benchmem ./...

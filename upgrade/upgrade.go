@@ -138,10 +138,23 @@ func (r *run) readPhases() []phase.Phase {
 // phases are the apply's phases, in order.
 func (r *run) phases() []phase.Phase {
 	content := r.c.Content()
-	return append(r.readPhases(),
-		&snapshot{r: r},
-		&airgap.Stage{Content: content},
-		&airgap.Images{Content: content},
+	ps := append(r.readPhases(), &snapshot{r: r}, &airgap.Stage{Content: content}, &airgap.Images{Content: content})
+	// The control planes also need the binaries and images of every minor on the way.
+	target := r.o.target()
+	for _, b := range r.o.Bundles {
+		if b == target {
+			continue
+		}
+		hop := &airgap.Content{Bundle: b, CacheDir: content.CacheDir, Host: content.Host}
+		for _, n := range content.Nodes {
+			if n.ControlPlane {
+				hop.Nodes = append(hop.Nodes, n)
+			}
+		}
+		ps = append(ps, phase.Group("Stage the bundle of Kubernetes "+b.Manifest.KubernetesVersion+" on the control planes",
+			&airgap.Stage{Content: hop}, &airgap.Images{Content: hop}))
+	}
+	return append(ps,
 		&controlPlanes{r: r},
 		installer.CNI(r.c),
 		installer.DNS(r.c),

@@ -118,6 +118,28 @@ func RequireBundle(t testing.TB) (bundle, key string) {
 	return bundle, key
 }
 
+// RequireUpgradeBundle returns the signed lab bundle of the next minor, the one the upgrade tests move the lab to:
+// $BERTH_UPGRADE_BUNDLE, or lab-v1.32.tar beside the lab bundle under the user cache (hack/build-lab-bundle.sh 1.32
+// writes it). When it is missing it skips, or fails when CI is set.
+func RequireUpgradeBundle(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the upgrade lab bundle; skipped under -short")
+	}
+	bundle := os.Getenv("BERTH_UPGRADE_BUNDLE")
+	if bundle == "" {
+		cache, _ := os.UserCacheDir()
+		bundle = filepath.Join(cache, "berth", "bundles", "lab-v1.32.tar")
+	}
+	if _, err := os.Stat(bundle); err != nil {
+		if InCI() {
+			t.Fatalf("CI is set and the upgrade lab bundle is missing (%v): build it with hack/build-lab-bundle.sh 1.32 (make test does)", err)
+		}
+		t.Skipf("no upgrade lab bundle (%v): build it with hack/build-lab-bundle.sh 1.32; set CI=true to make this a failure", err)
+	}
+	return bundle
+}
+
 // InCI reports whether the tests run on CI (CI set to anything but "", "0" or "false").
 func InCI() bool {
 	v := strings.ToLower(os.Getenv("CI"))

@@ -1,0 +1,410 @@
+package installer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/bundles/bundletest"
+	"github.com/berthsh/berth/lab/labtest"
+)
+
+// upgradeNS holds the test's workload: what a well-behaved bank application runs.
+const upgradeNS = "berth-upgrade"
+
+// testUpgrade moves the installed lab cluster from the 1.31 to the 1.32 lab bundle while a probe on this machine
+// sends a request every 100 ms to the API through the VIP and to a workload through its NodePort, and checks
+// that no request fails. On the way: bundles two minors ahead or older than the cluster are refused before any
+// host is touched; a PodDisruptionBudget that allows no disruption stops the apply at the bounded wait, naming it,
+// and the same command resumes once it is relaxed; berth killed with SIGKILL during the worker batches resumes;
+// a second apply changes nothing.
+func testUpgrade(t *testing.T, env *e2eEnv) {
+	next := labtest.RequireUpgradeBundle(t)
+	t.Run("bundles that skip a minor or go back are refused before any host changes", func(t *testing.T) { testUpgradeRefusals(t, env) })
+	if t.Failed() {
+		return
+	}
+	cs := env.kube(t)
+	env.loadNetcheck(t)
+	nodePort := deployWorkload(t, cs)
+	probe := startProbe(t, env, nodePort)
+	args := func(extra ...string) []string {
+		return append([]string{"upgrade", "apply", "-i", env.invPath, "-b", next, "--key", env.key, "--state-dir", env.stateDir, "--yes"}, extra...)
+	}
+	start := time.Now()
+
+	// A budget that allows no disruption holds the first worker's drain: the apply stops there, naming it.
+	blockingBudget(t, cs, 1)
+	code, stdout, stderr := env.run(t, 40*time.Minute, args("--drain-timeout", "40s")...)
+	if code == 0 || !strings.Contains(stderr, "PodDisruptionBudget "+upgradeNS+"/stuck") || !strings.Contains(stderr, "pod "+upgradeNS+"/stuck-") {
+		t.Fatalf("apply with a blocking budget: exit %d, want a stop naming the budget and its pod\n%s\n%s", code, stdout, stderr)
+	}
+	held := kubeletVersions(t, cs)
+	workers := env.inv.Workers()
+	if held[workers[0].Name] != "v1.31.4" || held[workers[1].Name] != "v1.31.4" {
+		t.Fatalf("after the stop, the workers run %v: nothing past the held drain may change", held)
+	}
+	for _, cp := range env.inv.ControlPlanes() {
+		if held[cp.Name] != "v1.32.5" {
+			t.Errorf("after the stop, control plane %s runs %s, want v1.32.5", cp.Name, held[cp.Name])
+		}
+	}
+	figure(t, "upgrade stopped at the blocking budget after %s", time.Since(start).Round(time.Second))
+
+	// The budget relaxed, the same command resumes; killed with SIGKILL during the worker batches, it resumes again.
+	blockingBudget(t, cs, 0)
+	killDuringWorkers(t, env, args())
+	resume := time.Now()
+	code, stdout, stderr = env.run(t, 40*time.Minute, args("-o", "json")...)
+	if code != 0 {
+		t.Fatalf("resumed upgrade: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	figure(t, "upgrade resumed after SIGKILL and finished in %s (whole upgrade %s)", time.Since(resume).Round(time.Second), time.Since(start).Round(time.Second))
+	failedAPI, totalAPI, failedApp, totalApp := probe.stop()
+	figure(t, "upgrade 1.31 -> 1.32 under the probe: %d of %d API requests failed, %d of %d workload requests failed (goal 0 and 0)",
+		failedAPI, totalAPI, failedApp, totalApp)
+	if failedAPI != 0 || failedApp != 0 {
+		t.Errorf("requests failed during the upgrade: API %d of %d, workload %d of %d; first failures:\n%s", failedAPI, totalAPI, failedApp, totalApp, probe.firstFailures())
+	}
+	if totalAPI < 100 || totalApp < 100 {
+		t.Errorf("the probe sent too few requests (API %d, workload %d): it did not watch the upgrade", totalAPI, totalApp)
+	}
+
+	for node, v := range kubeletVersions(t, cs) {
+		if v != "v1.32.5" {
+			t.Errorf("node %s runs kubelet %s after the upgrade, want v1.32.5", node, v)
+		}
+	}
+	var st struct {
+		Versions []struct {
+			Host     string
+			Versions map[string]string
+		}
+	}
+	_, out, _ := env.run(t, 2*time.Minute, "status", "-i", env.invPath, "-o", "json")
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	for _, h := range st.Versions {
+		if _, cp := h.Versions["kube-apiserver"]; cp && (h.Versions["etcd"] != "3.5.16-0" || h.Versions["kube-apiserver"] != "v1.32.5") {
+			t.Errorf("%s runs etcd %s and API server %s, want 3.5.16-0 and v1.32.5", h.Host, h.Versions["etcd"], h.Versions["kube-apiserver"])
+		}
+	}
+	for _, w := range workers {
+		n, err := cs.CoreV1().Nodes().Get(context.Background(), w.Name, metav1.GetOptions{})
+		if err != nil || n.Spec.Unschedulable {
+			t.Errorf("worker %s is left cordoned after the upgrade (%v)", w.Name, err)
+		}
+	}
+
+	code, stdout, stderr = env.run(t, 20*time.Minute, args("-o", "json")...)
+	var again struct {
+		ChangesMade int `json:"changesMade"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &again) != nil || again.ChangesMade != 0 {
+		t.Errorf("second apply of a finished upgrade: exit %d, %d changes, want 0\n%s\n%s", code, again.ChangesMade, stdout, stderr)
+	}
+}
+
+// testUpgradeRefusals: a bundle two minors ahead of the cluster, or older than it, is refused by plan and apply
+// with the reason, and no host changes (no snapshot is taken, every kubelet stays).
+func testUpgradeRefusals(t *testing.T, env *e2eEnv) {
+	key := bundletest.NewKey(t)
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "test.pub")
+	if err := bundles.WriteKeyPair(filepath.Join(dir, "test.key"), pub, key.Private); err != nil {
+		t.Fatal(err)
+	}
+	before := kubeletVersions(t, env.kube(t))
+	for _, tc := range []struct {
+		version, want string
+	}{
+		{"v1.33.1", "no bundle carries Kubernetes 1.32"},
+		{"v1.30.9", "older than the cluster's v1.31.4: berth never downgrades"},
+	} {
+		b := bundletest.Write(t, dir, bundletest.Spec{KubernetesVersion: tc.version}, key)
+		for _, verb := range []string{"plan", "apply"} {
+			args := []string{"upgrade", verb, "-i", env.invPath, "-b", b, "--key", pub, "--state-dir", env.stateDir}
+			if verb == "apply" {
+				args = append(args, "--yes")
+			}
+			code, stdout, stderr := env.run(t, 10*time.Minute, args...)
+			if code != 1 || !strings.Contains(stdout+stderr, tc.want) {
+				t.Errorf("upgrade %s to %s: exit %d, want 1 and %q\n%s\n%s", verb, tc.version, code, tc.want, stdout, stderr)
+			}
+		}
+	}
+	after := kubeletVersions(t, env.kube(t))
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("kubelets changed: %v -> %v", before, after)
+	}
+	if out, _ := env.exec(t, env.inv.ControlPlanes()[0].Name, "ls /var/lib/berth/etcd 2>/dev/null; true"); strings.TrimSpace(out) != "" {
+		t.Errorf("a refused upgrade took a snapshot: %s", out)
+	}
+}
+
+// deployWorkload runs what a well-behaved bank application does: two replicas behind a NodePort Service, a
+// PodDisruptionBudget with minAvailable 1, a readiness probe and a preStop pause; and a second, "stuck" workload
+// whose budget the test tightens and relaxes. It returns the web Service's node port.
+func deployWorkload(t *testing.T, cs kubernetes.Interface) int32 {
+	t.Helper()
+	ctx := context.Background()
+	cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: upgradeNS}}, metav1.CreateOptions{})
+	for _, app := range []struct {
+		name     string
+		replicas int32
+	}{{"web", 2}, {"stuck", 1}} {
+		labels := map[string]string{"app": app.name}
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: app.name}, Spec: appsv1.DeploymentSpec{
+			Replicas: &app.replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
+				Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+					Weight: 100, PodAffinityTerm: corev1.PodAffinityTerm{TopologyKey: "kubernetes.io/hostname", LabelSelector: &metav1.LabelSelector{MatchLabels: labels}}}}}},
+				TerminationGracePeriodSeconds: ptr(int64(30)),
+				Containers: []corev1.Container{{Name: "web", Image: NetcheckImage, ImagePullPolicy: corev1.PullNever,
+					Args:           []string{"serve", ":8080"},
+					Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},
+					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt(8080)}}, PeriodSeconds: 1},
+					Lifecycle:      &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}},
+				}},
+			}}}}
+		if _, err := cs.AppsV1().Deployments(upgradeNS).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	minOne := intstr.FromInt(1)
+	if _, err := cs.PolicyV1().PodDisruptionBudgets(upgradeNS).Create(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &minOne, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cs.CoreV1().Services(upgradeNS).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "web"},
+		Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt(8080)}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = waitUntil(5*time.Minute, 2*time.Second, func() error {
+		for _, name := range []string{"web", "stuck"} {
+			d, err := cs.AppsV1().Deployments(upgradeNS).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if d.Status.ReadyReplicas != *d.Spec.Replicas {
+				return fmt.Errorf("deployment %s: %d of %d ready", name, d.Status.ReadyReplicas, *d.Spec.Replicas)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc.Spec.Ports[0].NodePort
+}
+
+// blockingBudget sets the stuck workload's budget: minAvailable 1 (all its replicas: no disruption allowed), or 0.
+func blockingBudget(t *testing.T, cs kubernetes.Interface, minAvailable int) {
+	t.Helper()
+	ctx := context.Background()
+	ma := intstr.FromInt(minAvailable)
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "stuck"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &ma, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "stuck"}}}}
+	if old, err := cs.PolicyV1().PodDisruptionBudgets(upgradeNS).Get(ctx, "stuck", metav1.GetOptions{}); err == nil {
+		old.Spec.MinAvailable = &ma
+		_, err = cs.PolicyV1().PodDisruptionBudgets(upgradeNS).Update(ctx, old, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else if _, err := cs.PolicyV1().PodDisruptionBudgets(upgradeNS).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := waitUntil(time.Minute, time.Second, func() error {
+		p, err := cs.PolicyV1().PodDisruptionBudgets(upgradeNS).Get(ctx, "stuck", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if want := int32(1 - minAvailable); p.Status.DisruptionsAllowed != want || p.Status.ObservedGeneration != p.Generation {
+			return fmt.Errorf("budget allows %d disruptions, want %d", p.Status.DisruptionsAllowed, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// killDuringWorkers starts the apply and kills berth with SIGKILL once it has begun upgrading the workers.
+func killDuringWorkers(t *testing.T, env *e2eEnv, args []string) {
+	t.Helper()
+	cmd := exec.Command(env.berth, args...)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(40 * time.Minute)
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("apply ended (%v) before the worker batches; output:\n%s", err, out.String())
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("apply did not reach the workers in 40 minutes:\n%s", out.String())
+		case <-time.After(500 * time.Millisecond):
+		}
+		if strings.Contains(out.String(), "cordon "+env.inv.Workers()[0].Name) || strings.Contains(out.String(), "==> Upgrade the workers") {
+			time.Sleep(4 * time.Second) // inside the batch
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			t.Logf("berth killed with SIGKILL during the worker batches; its output:\n%s", out.String())
+			return
+		}
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// kubeletVersions returns every node's kubelet version.
+func kubeletVersions(t *testing.T, cs kubernetes.Interface) map[string]string {
+	t.Helper()
+	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, n := range nodes.Items {
+		out[n.Name] = n.Status.NodeInfo.KubeletVersion
+	}
+	return out
+}
+
+// probe sends a request every 100 ms to the API through the VIP and to the workload through its NodePort, the way
+// clients of the cluster would (keep-alive connections, a 5 s timeout), and counts what fails.
+type probe struct {
+	stopc                          chan struct{}
+	wg                             sync.WaitGroup
+	apiOK, apiFail, appOK, appFail atomic.Int64
+	mu                             sync.Mutex
+	failures                       []string
+}
+
+func startProbe(t *testing.T, env *e2eEnv, nodePort int32) *probe {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(cfg.CertData, cfg.KeyData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true}}} //nolint:gosec // the test's own cluster
+	app := &http.Client{Timeout: 5 * time.Second}
+	worker := env.inv.Workers()[0]
+	appURL := fmt.Sprintf("http://%s:%d/", worker.NICs.Business.Address, nodePort)
+	apiURL := "https://" + env.inv.APIEndpoint() + "/api/v1/namespaces/" + upgradeNS
+	p := &probe{stopc: make(chan struct{})}
+	get := func(cl *http.Client, url, what string, ok, fail *atomic.Int64) {
+		resp, err := cl.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("%s", resp.Status)
+			}
+		}
+		if err != nil {
+			fail.Add(1)
+			p.mu.Lock()
+			if len(p.failures) < 20 {
+				p.failures = append(p.failures, time.Now().Format("15:04:05.000")+" "+what+": "+err.Error())
+			}
+			p.mu.Unlock()
+			return
+		}
+		ok.Add(1)
+	}
+	for _, target := range []struct {
+		cl        *http.Client
+		url, what string
+		ok, fail  *atomic.Int64
+	}{{api, apiURL, "API", &p.apiOK, &p.apiFail}, {app, appURL, "workload", &p.appOK, &p.appFail}} {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-p.stopc:
+					return
+				case <-tick.C:
+					get(target.cl, target.url, target.what, target.ok, target.fail)
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		select {
+		case <-p.stopc:
+		default:
+			p.stop()
+		}
+	})
+	return p
+}
+
+// stop ends the probe and returns the failed and total requests of the API and of the workload.
+func (p *probe) stop() (failedAPI, totalAPI, failedApp, totalApp int64) {
+	close(p.stopc)
+	p.wg.Wait()
+	return p.apiFail.Load(), p.apiFail.Load() + p.apiOK.Load(), p.appFail.Load(), p.appFail.Load() + p.appOK.Load()
+}
+
+func (p *probe) firstFailures() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.failures, "\n")
+}
+
+func ptr[T any](v T) *T { return &v }
