@@ -36,6 +36,7 @@ func Load(path string) (*Inventory, error) {
 	}
 	inv.Default()
 	problems = append(problems, withoutKnockOns(inv.Validate(), problems)...)
+	problems = append(problems, inv.secretFileWarnings()...)
 	problems.Sort()
 	if len(problems.Errors()) > 0 {
 		return nil, &Error{File: path, Problems: problems}

@@ -39,7 +39,7 @@ check failed.`,
 			if invPath == "" {
 				return usageError{errors.New("-i INVENTORY is required"), cmd.CommandPath()}
 			}
-			inv, err := inventory.Load(invPath)
+			inv, _, err := loadInventory(a, invPath)
 			if err != nil {
 				return err
 			}
