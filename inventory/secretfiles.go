@@ -17,7 +17,8 @@ type secretFile struct {
 // secretFiles lists the files the inventory names that hold secrets: file: references and SSH identity files.
 func (inv *Inventory) secretFiles() []secretFile {
 	var out []secretFile
-	eachSecretRef(reflect.ValueOf(inv).Elem(), "", func(field string, ref SecretRef) {
+	w := secretWalker{holds: map[reflect.Type]bool{}, fields: fieldCache{}}
+	w.each(reflect.ValueOf(inv).Elem(), "", func(field string, ref SecretRef) {
 		if ref.Kind() == "file" && ref.Target() != "" {
 			out = append(out, secretFile{field, ref.file(inv.Dir())})
 		}
@@ -43,25 +44,57 @@ func (inv *Inventory) secretFiles() []secretFile {
 	return out
 }
 
-// eachSecretRef calls fn for every SecretRef field under v, with its field path.
-func eachSecretRef(v reflect.Value, path string, fn func(string, SecretRef)) {
+// secretWalker finds SecretRef fields, looking only into types that can hold one.
+type secretWalker struct {
+	holds  map[reflect.Type]bool // memo of holdsSecret
+	fields fieldCache
+}
+
+// holdsSecret reports whether a value of type t can contain a SecretRef.
+func (w secretWalker) holdsSecret(t reflect.Type) bool {
+	if h, ok := w.holds[t]; ok {
+		return h
+	}
+	w.holds[t] = false // the inventory's types are not recursive; this only ends the walk if one ever were
+	h := false
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice: // no map of the inventory holds secrets, and each does not walk maps
+		h = w.holdsSecret(t.Elem())
+	case reflect.String:
+		h = t == secretRefType
+	case reflect.Struct:
+		for _, f := range w.fields.of(t) {
+			if w.holdsSecret(t.Field(f.index).Type) {
+				h = true
+				break
+			}
+		}
+	}
+	w.holds[t] = h
+	return h
+}
+
+// each calls fn for every SecretRef under v, with its field path.
+func (w secretWalker) each(v reflect.Value, path string, fn func(string, SecretRef)) {
+	if !w.holdsSecret(v.Type()) {
+		return
+	}
 	switch v.Kind() {
+	case reflect.String:
+		fn(path, v.Interface().(SecretRef))
 	case reflect.Pointer:
 		if !v.IsNil() {
-			eachSecretRef(v.Elem(), path, fn)
+			w.each(v.Elem(), path, fn)
 		}
 	case reflect.Slice:
 		for i := range v.Len() {
-			eachSecretRef(v.Index(i), fmt.Sprintf("%s[%d]", path, i), fn)
+			w.each(v.Index(i), fmt.Sprintf("%s[%d]", path, i), fn)
 		}
 	case reflect.Struct:
-		for _, f := range yamlFields(v.Type()) {
-			fv := v.Field(f.index)
-			if fv.Type() == secretRefType {
-				fn(joinPath(path, f.name), fv.Interface().(SecretRef))
-				continue
+		for _, f := range w.fields.of(v.Type()) {
+			if fv := v.Field(f.index); w.holdsSecret(fv.Type()) {
+				w.each(fv, joinPath(path, f.name), fn)
 			}
-			eachSecretRef(fv, joinPath(path, f.name), fn)
 		}
 	}
 }

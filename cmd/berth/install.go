@@ -96,9 +96,9 @@ Phases: ` + strings.Join(installer.PhaseNames(), ", "),
 
 // loadInventory loads and validates an inventory, printing its warnings.
 func loadInventory(a *app, path string) (*inventory.Inventory, []byte, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := inventory.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read inventory: %w", err)
+		return nil, nil, err
 	}
 	inv, err := inventory.Load(path)
 	if err != nil {
