@@ -86,6 +86,15 @@ func (s *stream) next() (*tar.Header, error) {
 	return h, nil
 }
 
+// nextOrEnd is next, with the end of the archive as a nil header and a nil error.
+func (s *stream) nextOrEnd() (*tar.Header, error) {
+	h, err := s.next()
+	if err == io.EOF {
+		return nil, nil
+	}
+	return h, err
+}
+
 // read returns a reader over the current entry's content that counts payload bytes and turns decoder failures
 // into truncation problems.
 func (s *stream) read() io.Reader { return &entryReader{s: s} }
