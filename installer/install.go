@@ -125,7 +125,7 @@ func Install(ctx context.Context, o Options) (*Result, error) {
 	pool := remote.NewPool(inv, remote.PoolOptions{Logger: log})
 	defer pool.Close()
 	c := &Cluster{Inv: inv, Bundle: o.Bundle, Pool: pool, Log: log, CacheDir: cacheDir, StateDir: dir}
-	c.preflight = &preflight.Phase{Options: preflight.Options{Inventory: inv, Hosts: names(inv.Nodes()), Logger: log,
+	c.preflight = &preflight.Phase{Options: preflight.Options{Inventory: inv, Hosts: names(inv.Nodes()), Logger: log, Arch: o.Bundle.Manifest.Target.Arch,
 		Connect: func(h string) (preflight.Host, error) { return pool.Get(h) }}}
 
 	r := phase.New(phase.Options{Action: "install", Logger: log, Observers: o.Observers, DryRun: o.DryRun,

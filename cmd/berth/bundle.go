@@ -291,6 +291,9 @@ func printDiff(out io.Writer, d *bundles.Diff) {
 	if d.Empty() {
 		fmt.Fprintln(out, "No changes.")
 	}
+	if tg := d.Target; tg.From != tg.To {
+		fmt.Fprintf(out, "Target %s -> %s: the new bundle is for other hosts\n", tg.From, tg.To)
+	}
 	k := d.KubernetesVersion
 	if k.From != k.To {
 		fmt.Fprintf(out, "Kubernetes %s -> %s\n", k.From, k.To)
