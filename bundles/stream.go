@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/berthsh/berth/internal/localfile"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -25,6 +26,7 @@ const (
 type stream struct {
 	path string
 	f    *os.File
+	size int64 // of the file when it was opened
 	cnt  *countingReader
 	zr   *zstd.Decoder
 	tr   *tar.Reader
@@ -46,9 +48,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// openStream opens a bundle file for streaming.
+// openStream opens a bundle file for streaming. Only a regular file is a bundle: a FIFO would block the read (and
+// the open) forever, a device never end. That is judged on the opened file, so it holds for what is read.
 func openStream(path string) (*stream, error) {
-	f, err := os.Open(path)
+	f, st, err := localfile.Open(path)
+	var nr *localfile.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, &VerifyError{Bundle: path, Problems: []Problem{{File: path,
+			Problem: localfile.Describe(nr.Mode) + ", not a regular file: name the bundle file itself"}}}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open bundle: %w", err)
 	}
@@ -69,7 +77,7 @@ func openStream(path string) (*stream, error) {
 		f.Close()
 		return nil, fmt.Errorf("open zstd stream of %s: %w", path, err)
 	}
-	return &stream{path: path, f: f, cnt: cnt, zr: zr, tr: tar.NewReader(zr)}, nil
+	return &stream{path: path, f: f, size: st.Size(), cnt: cnt, zr: zr, tr: tar.NewReader(zr)}, nil
 }
 
 // next returns the next entry header, io.EOF at the end of the archive, or a *VerifyError naming where the archive
