@@ -14,6 +14,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/berthsh/berth/internal/digest"
 )
 
 // UploadOptions tune one upload.
@@ -108,8 +110,8 @@ func (e *Executor) put(ctx context.Context, open func() (io.ReadCloser, error), 
 	if !path.IsAbs(dst) {
 		return fail(errors.New("destination must be an absolute path"))
 	}
-	if res.Digest != "" && len(res.Digest) != 64 {
-		return fail(fmt.Errorf("sha256 %q is not 64 hex digits", opts.Digest))
+	if res.Digest != "" && !digest.ValidHex(res.Digest) { // it goes into the shell of finalize
+		return fail(fmt.Errorf("sha256 %q is not 64 lower-case hex digits", opts.Digest))
 	}
 
 	// Hash the source while the host looks at dst; the digest is only needed when dst has the same size.
