@@ -102,6 +102,7 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult
 		return nil, refuse(ManifestPath, "%v", err)
 	}
 	res.Manifest = m
+	s.allow(m)
 
 	// h is the first entry after the manifest and its signature, nil when the archive ends there.
 	check := newContentCheck(m)
