@@ -28,15 +28,13 @@ func labFixture(tb testing.TB) *fixture {
 		Provenance: Provenance{SpecName: "lab-v1.31.yaml", SpecDigest: "sha256:" + sha([]byte("lab-v1.31.yaml")),
 			Builder: "v0.1.0", GoVersion: "go1.26.8"},
 	}}
-	for _, c := range []Component{
+	f.manifest.Components = []Component{
 		{Name: "kubernetes", Version: "v1.31.4", Source: "go k8s.io/kubernetes@v1.31.4"},
 		{Name: "etcd", Version: "v3.5.15", Source: "go go.etcd.io/etcd/server/v3@v3.5.15"},
 		{Name: "coredns", Version: "v1.11.3", Source: "go github.com/coredns/coredns@v1.11.3"},
 		{Name: "flannel", Version: "v0.28.4", Source: "go github.com/flannel-io/flannel@v0.28.4"},
 		{Name: "cni-plugins", Version: "v1.9.1", Source: "go github.com/containernetworking/plugins@v1.9.1"},
 		{Name: "pause", Version: "3.10", Source: "image pause/pause (local:../internal/pause)", Note: "berth's own pause"},
-	} {
-		f.manifest.Components = append(f.manifest.Components, c)
 	}
 	for _, b := range []string{"kubeadm", "kubelet", "kubectl", "etcdctl"} {
 		f.add("bin/"+b, []byte(b+" binary"), KindBinary)
