@@ -25,7 +25,7 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s is larger than %s, more than such a file ever holds; name the right file", e.Path, Size(e.Limit))
+	return fmt.Sprintf("%s is larger than %s, more than such a file ever holds; name the right file", e.Path, sizeText(e.Limit))
 }
 
 // NotRegularError reports a path that names something other than a regular file.
@@ -105,8 +105,8 @@ func Describe(m fs.FileMode) string {
 	return "an irregular file"
 }
 
-// Size formats a byte count with binary units: 64 KiB, 16 MiB.
-func Size(n int64) string {
+// sizeText formats a byte count with binary units: 64 KiB, 16 MiB.
+func sizeText(n int64) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
