@@ -101,6 +101,7 @@ func withoutKnockOns(validation, decoding Problems) Problems {
 
 // Parse decodes an inventory without defaulting or validating it, so that it can be edited and written back with
 // only what the user wrote (the wizard's --from). The problems are decoding problems: syntax, unknown fields, types.
+// The inventory keeps data to find where fields were written when a later problem needs it: do not change it.
 func Parse(file string, data []byte) (*Inventory, Problems) {
 	inv := &Inventory{}
 	root, p := parseTree(file, data)
