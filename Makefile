@@ -13,12 +13,14 @@ BUNDLE_KEY   ?= $(CACHE)/keys/bundle.pub
 LAB_STATE    ?= $(HOME)/.local/state/berth/labs
 DEMO_LAB     ?= demo
 FUZZTIME     ?= 60s
+FUZZMINIMIZE ?= 20x
+FUZZFLAGS    ?=
 TEST_TIMEOUT ?= 75m
 LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(VERSION) \
                 -X github.com/berthsh/berth/internal/buildinfo.Commit=$(COMMIT)
 
-# Fuzz targets: package and function.
-FUZZ_TARGETS := ./inventory:FuzzLoad
+# Fuzz targets: package and function. `make fuzz` runs each for FUZZTIME, one after the other.
+FUZZ_TARGETS := ./inventory:FuzzLoad ./bundles:FuzzParseManifest ./bundles:FuzzVerify ./bundles:FuzzReadHeader
 
 .PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down bench bench-plan bench-lab bench-install clean
 
@@ -57,10 +59,18 @@ lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-fuzz: ## run every fuzz target for FUZZTIME each
+# Go 1.26's fuzzing coordinator can end a run with a bare "context deadline exceeded" when FUZZTIME runs out
+# while a worker is busy (golang/go#75804, fixed in Go 1.27). A run fails on that only when it also wrote a
+# failing input; otherwise it is reported and ignored. Minimizing a new input is limited to FUZZMINIMIZE
+# attempts, so that time goes to exploring (bundle inputs are tens of KiB).
+fuzz: ## run every fuzz target for FUZZTIME each, one after the other
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
-	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); done
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; log=$$(mktemp); status=0; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) \
+	    $(FUZZFLAGS) 2>&1 | tee $$log || status=$$?; \
+	  if [ $$status -ne 0 ] && ! grep -q 'Failing input written' $$log && grep -qx '    context deadline exceeded' $$log; then \
+	    echo "fuzz $$fn: no failing input, only Go's end-of-run deadline race (golang/go#75804): ignored"; status=0; fi; \
+	  rm -f $$log; [ $$status -eq 0 ] || exit $$status; done
 
 deps: ## install what the lab and the bundle build need (Docker engine, debootstrap, ...) and start dockerd
 	hack/deps.sh

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/internal/digest"
 )
 
 // Cache holds what was extracted from one bundle on the machine running berth: its host files, and one image
@@ -52,7 +53,9 @@ func PrepareCache(ctx context.Context, b *bundles.Bundle, base string) (*Cache, 
 // imageArchive writes the archive of one image set (to a temporary name, renamed when complete) unless it is there.
 func imageArchive(ctx context.Context, b *bundles.Bundle, dir string, set ImageSet) (Archive, error) {
 	p := filepath.Join(dir, "images-"+set.Name+".tar")
-	if sum, err := os.ReadFile(p + ".sha256"); err == nil {
+	// A cached archive is reused when its recorded sha256 is one (the sum goes into host paths and shell commands);
+	// anything else is written again.
+	if sum, err := os.ReadFile(p + ".sha256"); err == nil && digest.ValidHex(strings.TrimSpace(string(sum))) {
 		if st, err := os.Stat(p); err == nil {
 			return Archive{Path: p, SHA256: strings.TrimSpace(string(sum)), Size: st.Size()}, nil
 		}

@@ -16,6 +16,7 @@ type Diff struct {
 	From              string   `json:"from"` // A's name and version
 	To                string   `json:"to"`
 	KubernetesVersion Change   `json:"kubernetesVersion"`
+	Target            Change   `json:"target"` // "os/arch distro": a change means other hosts, not an upgrade
 	Components        []Change `json:"components"`
 	Images            []Change `json:"images"` // by ref; From/To are digests
 	Packages          []Change `json:"packages"`
@@ -30,7 +31,7 @@ type Diff struct {
 
 // Empty reports whether nothing changes.
 func (d *Diff) Empty() bool {
-	return d.KubernetesVersion.From == d.KubernetesVersion.To && len(d.Components)+len(d.Images)+len(d.Packages)+
+	return d.KubernetesVersion.From == d.KubernetesVersion.To && d.Target.From == d.Target.To && len(d.Components)+len(d.Images)+len(d.Packages)+
 		len(d.Charts)+len(d.Files) == 0
 }
 
@@ -40,6 +41,7 @@ func Compare(a, b *Manifest) *Diff {
 		From:              a.Name + " " + a.Version,
 		To:                b.Name + " " + b.Version,
 		KubernetesVersion: Change{Name: "kubernetes", From: a.KubernetesVersion, To: b.KubernetesVersion},
+		Target:            Change{Name: "target", From: a.Target.String(), To: b.Target.String()},
 	}
 	d.Components = diffMaps(componentMap(a), componentMap(b))
 	d.Images = diffMaps(imageMap(a), imageMap(b))

@@ -68,3 +68,20 @@ func TestCompare(t *testing.T) {
 		t.Errorf("a bundle compared with itself changes: %+v", same)
 	}
 }
+
+// TestCompareShowsTargetChange: two bundles that differ only in their target platform are not "no changes".
+func TestCompareShowsTargetChange(t *testing.T) {
+	a := newFixture(t)
+	b := *a.manifest
+	b.Target.Arch = "arm64"
+	d := Compare(a.manifest, &b)
+	if d.Empty() {
+		t.Fatalf("amd64 -> arm64 compares as no change: %+v", d)
+	}
+	if d.Target.From != "linux/amd64 debian-12" || d.Target.To != "linux/arm64 debian-12" {
+		t.Errorf("target change = %+v", d.Target)
+	}
+	if same := Compare(a.manifest, a.manifest); same.Target.From != same.Target.To {
+		t.Errorf("a bundle compared with itself changes target: %+v", same.Target)
+	}
+}

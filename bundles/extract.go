@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/berthsh/berth/internal/localfile"
 )
 
 // ExtractResult says what Extract did.
@@ -111,9 +113,10 @@ func (b *Bundle) WriteImageArchive(ctx context.Context, w io.Writer, refs ...str
 	return nil
 }
 
-// hasContent reports whether the file at p exists with the given sha256.
+// hasContent reports whether the file at p exists with the given sha256. Anything but a regular file has not,
+// and is replaced.
 func hasContent(p, sha string) (bool, error) {
-	f, err := os.Open(p)
+	f, _, err := localfile.Open(p)
 	if err != nil {
 		return false, err
 	}

@@ -2,9 +2,7 @@ package bundles
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 )
@@ -25,10 +23,6 @@ type Header struct {
 // it is instant on any size. When opts has public keys the signature must verify; without keys the signature is
 // only reported. Use Verify before trusting the content.
 func ReadHeader(path string, opts VerifyOptions) (*Header, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("read bundle: %w", err)
-	}
 	s, err := openStream(path)
 	if err != nil {
 		return nil, err
@@ -38,7 +32,7 @@ func ReadHeader(path string, opts VerifyOptions) (*Header, error) {
 	if err != nil {
 		return nil, err
 	}
-	hd := &Header{ManifestDigest: digestOf(data), CompressedBytes: st.Size()}
+	hd := &Header{ManifestDigest: digestOf(data), CompressedBytes: s.size}
 	h, err := s.next()
 	if err != nil && err != io.EOF {
 		return nil, err

@@ -66,6 +66,9 @@ type Target struct {
 	Distro string `yaml:"distro" json:"distro"` // e.g. debian-12: the directory under packages/
 }
 
+// String writes the target as "linux/amd64 debian-12".
+func (t Target) String() string { return t.OS + "/" + t.Arch + " " + t.Distro }
+
 // Component is one piece of software in the bundle and where it came from.
 type Component struct {
 	Name    string `yaml:"name" json:"name"`

@@ -129,6 +129,7 @@ func (b *Bundle) walk(ctx context.Context, sel map[string]bool, fn func(File, io
 	if digestOf(data) != b.ManifestDigest {
 		return fmt.Errorf("read bundle %s: %s changed since the bundle was verified (%s, now %s); verify it again", b.Path, ManifestPath, b.ManifestDigest, digestOf(data))
 	}
+	s.allow(b.Manifest)
 	remaining := len(sel)
 	for remaining > 0 {
 		if err := ctx.Err(); err != nil {

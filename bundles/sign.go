@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/berthsh/berth/internal/localfile"
 )
 
 // Signature is the content of manifest.yaml.sig.
@@ -72,18 +74,15 @@ func WriteKeyPair(privPath, pubPath string, priv ed25519.PrivateKey) error {
 	return nil
 }
 
-// LoadPrivateKey reads a PKCS#8 PEM ed25519 private key. It refuses a key file that others can read.
+// LoadPrivateKey reads a PKCS#8 PEM ed25519 private key. It refuses a key file that others can read, and anything
+// but a regular file of at most 64 KiB.
 func LoadPrivateKey(p string) (ed25519.PrivateKey, error) {
-	st, err := os.Stat(p)
+	data, st, err := localfile.Read(p, localfile.SecretLimit)
 	if err != nil {
 		return nil, fmt.Errorf("read signing key: %w", err)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("signing key %s has mode %04o: others can read it; run chmod 600 %s", p, st.Mode().Perm(), p)
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("read signing key: %w", err)
 	}
 	blk, _ := pem.Decode(data)
 	if blk == nil || blk.Type != "PRIVATE KEY" {
@@ -100,9 +99,9 @@ func LoadPrivateKey(p string) (ed25519.PrivateKey, error) {
 	return priv, nil
 }
 
-// LoadPublicKey reads a PKIX PEM ed25519 public key, as written by WriteKeyPair.
+// LoadPublicKey reads a PKIX PEM ed25519 public key, as written by WriteKeyPair: a regular file of at most 64 KiB.
 func LoadPublicKey(p string) (ed25519.PublicKey, error) {
-	data, err := os.ReadFile(p)
+	data, _, err := localfile.Read(p, localfile.SecretLimit)
 	if err != nil {
 		return nil, fmt.Errorf("read public key: %w", err)
 	}

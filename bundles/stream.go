@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/berthsh/berth/internal/localfile"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -21,13 +22,48 @@ const (
 	maxDecoderMemory = 128 << 20
 )
 
+// What the tar stream may hold besides the files a manifest lists: before the manifest is read, room for the
+// manifest, its signature and their headers; per listed file, its header blocks (a PAX header for long names)
+// and padding; at the end, the end-of-archive blocks.
+const (
+	headAllowance  = maxManifestSize + maxSignatureSize + 4<<20
+	entryAllowance = 4 << 10
+	tailAllowance  = 16 << 10
+)
+
+// errOverBudget stops the tar reader when the archive holds more than the manifest accounts for.
+var errOverBudget = errors.New("more than the manifest accounts for")
+
+// budget counts the uncompressed bytes the tar reader takes and refuses more than limit. A few MiB of zstd
+// decompress to terabytes, so without a limit an entry the manifest does not list, or data after the archive,
+// would be read (decompressed and hashed) to its end, however large, before being refused.
+type budget struct {
+	r     io.Reader
+	read  int64
+	limit int64
+}
+
+func (b *budget) Read(p []byte) (int, error) {
+	if b.read >= b.limit {
+		return 0, errOverBudget
+	}
+	if rest := b.limit - b.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
 // stream reads a bundle's tar entries one by one without extracting anything.
 type stream struct {
-	path string
-	f    *os.File
-	cnt  *countingReader
-	zr   *zstd.Decoder
-	tr   *tar.Reader
+	path   string
+	f      *os.File
+	size   int64 // of the file when it was opened
+	cnt    *countingReader
+	zr     *zstd.Decoder
+	budget *budget
+	tr     *tar.Reader
 	// last is the name of the entry being read, for error messages.
 	last string
 	// payload counts the uncompressed bytes read through the tar reader.
@@ -46,9 +82,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// openStream opens a bundle file for streaming.
+// openStream opens a bundle file for streaming. Only a regular file is a bundle: a FIFO would block the read (and
+// the open) forever, a device never end. That is judged on the opened file, so it holds for what is read.
 func openStream(path string) (*stream, error) {
-	f, err := os.Open(path)
+	f, st, err := localfile.Open(path)
+	var nr *localfile.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, &VerifyError{Bundle: path, Problems: []Problem{{File: path,
+			Problem: localfile.Describe(nr.Mode) + ", not a regular file: name the bundle file itself"}}}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open bundle: %w", err)
 	}
@@ -69,7 +111,13 @@ func openStream(path string) (*stream, error) {
 		f.Close()
 		return nil, fmt.Errorf("open zstd stream of %s: %w", path, err)
 	}
-	return &stream{path: path, f: f, cnt: cnt, zr: zr, tr: tar.NewReader(zr)}, nil
+	b := &budget{r: zr, limit: headAllowance}
+	return &stream{path: path, f: f, size: st.Size(), cnt: cnt, zr: zr, budget: b, tr: tar.NewReader(b)}, nil
+}
+
+// allow sets how much the rest of the archive may hold: the files m lists, with their headers, and its end.
+func (s *stream) allow(m *Manifest) {
+	s.budget.limit = s.budget.read + m.TotalSize() + int64(len(m.Files))*entryAllowance + tailAllowance
 }
 
 // next returns the next entry header, io.EOF at the end of the archive, or a *VerifyError naming where the archive
@@ -84,6 +132,15 @@ func (s *stream) next() (*tar.Header, error) {
 	}
 	s.last = h.Name
 	return h, nil
+}
+
+// nextOrEnd is next, with the end of the archive as a nil header and a nil error.
+func (s *stream) nextOrEnd() (*tar.Header, error) {
+	h, err := s.next()
+	if err == io.EOF {
+		return nil, nil
+	}
+	return h, err
 }
 
 // read returns a reader over the current entry's content that counts payload bytes and turns decoder failures
@@ -101,17 +158,19 @@ func (e *entryReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// finish checks that nothing but zstd padding follows the tar's end-of-archive marker.
+// finish checks that the zstd stream ends where the tar archive does. It reads at most one byte past the end:
+// whatever follows is refused without being decompressed.
 func (s *stream) finish() error {
-	n, err := io.Copy(io.Discard, s.zr)
-	if err != nil {
-		return s.broken(err)
-	}
-	if n > 0 {
+	var one [1]byte
+	n, err := io.ReadFull(s.zr, one[:])
+	switch {
+	case n > 0:
 		return &VerifyError{Bundle: s.path, Problems: []Problem{{File: s.path,
-			Problem: fmt.Sprintf("%d bytes of unexpected data after the end of the tar archive", n)}}}
+			Problem: "unexpected data after the end of the tar archive"}}}
+	case err == io.EOF:
+		return nil
 	}
-	return nil
+	return s.broken(err)
 }
 
 // broken describes a read failure as a truncated or corrupt bundle, naming the entry being read.
@@ -119,6 +178,10 @@ func (s *stream) broken(err error) error {
 	where := "before the first entry"
 	if s.last != "" {
 		where = "in or after entry " + s.last
+	}
+	if errors.Is(err, errOverBudget) {
+		return &VerifyError{Bundle: s.path, Problems: []Problem{{File: s.path, Problem: fmt.Sprintf(
+			"the archive holds more than %s lists (%d bytes, %s): refused without reading further", ManifestPath, s.budget.read, where)}}}
 	}
 	what := "corrupt"
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {

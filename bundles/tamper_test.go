@@ -92,6 +92,18 @@ func TestTamperEntries(t *testing.T) {
 		{"add a symlink", func(es []entry) []entry {
 			return append(es, entry{hdr: tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "/bin/bash"}})
 		}, []string{"bin/sh", "regular files only"}},
+		{"add a hardlink", func(es []entry) []entry {
+			return append(es, entry{hdr: tar.Header{Name: "bin/kubectl", Typeflag: tar.TypeLink, Linkname: "bin/kubeadm"}})
+		}, []string{"bin/kubectl", "regular files only"}},
+		{"add a device", func(es []entry) []entry {
+			return append(es, entry{hdr: tar.Header{Name: "files/mem", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 1}})
+		}, []string{"files/mem", "regular files only"}},
+		{"add a directory", func(es []entry) []entry {
+			return append(es, entry{hdr: tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}})
+		}, []string{"bin/", "regular files only"}},
+		{"add a file outside the bundle", func(es []entry) []entry {
+			return append(es, entry{hdr: tar.Header{Name: "../../etc/cron.d/x", Typeflag: tar.TypeReg, Mode: 0o644}, data: []byte("* * * * * root sh")})
+		}, []string{"../../etc/cron.d/x", "extra file"}},
 		{"duplicate a file", func(es []entry) []entry {
 			for _, e := range es {
 				if e.hdr.Name == "files/notes.txt" {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/berthsh/berth/internal/digest"
 )
 
 // Validate checks that the manifest is internally consistent: files sorted, unique and inside the bundle; every
@@ -22,7 +24,7 @@ func (m *Manifest) Validate() error {
 		if i > 0 && m.Files[i-1].Path >= f.Path {
 			bad("files[%d]: %q is out of order or listed twice (files must be sorted and unique)", i, f.Path)
 		}
-		if !isHexDigest(f.SHA256) {
+		if !digest.ValidHex(f.SHA256) {
 			bad("files[%d] %s: sha256 %q is not 64 lower-case hex digits", i, f.Path, f.SHA256)
 		}
 		if f.Size < 0 {
@@ -61,7 +63,7 @@ func (m *Manifest) Validate() error {
 		}
 		for _, d := range im.Blobs() {
 			hex, ok := strings.CutPrefix(d, "sha256:")
-			if !ok || !isHexDigest(hex) {
+			if !ok || !digest.ValidHex(hex) {
 				bad("%s: digest %q is not sha256:<64 hex>", owner, d)
 				continue
 			}
@@ -73,9 +75,17 @@ func (m *Manifest) Validate() error {
 		needFile("images", ImagesDir+"oci-layout", "", -1)
 	}
 	for _, p := range m.Packages {
+		if !digest.ValidHex(p.SHA256) {
+			bad("package %s: sha256 %q is not 64 lower-case hex digits", p.Name, p.SHA256)
+			continue
+		}
 		needFile("package "+p.Name, p.Path, p.SHA256, p.Size)
 	}
 	for _, c := range m.Charts {
+		if !digest.ValidHex(c.SHA256) {
+			bad("chart %s: sha256 %q is not 64 lower-case hex digits", c.Name, c.SHA256)
+			continue
+		}
 		needFile("chart "+c.Name, c.Path, c.SHA256, c.Size)
 	}
 	return joinProblems(errs)
@@ -86,16 +96,4 @@ func joinProblems(errs []error) error {
 		return nil
 	}
 	return errors.Join(errs...)
-}
-
-func isHexDigest(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -67,3 +67,23 @@ func TestManifestRoundTrip(t *testing.T) {
 		t.Fatalf("unknown field accepted: %v", err)
 	}
 }
+
+// TestManifestDigestsAreHex: every sha256 a manifest gives is 64 lower-case hex digits; a package or chart may
+// not leave its digest out (the checks comparing it with files skipped an empty one).
+func TestManifestDigestsAreHex(t *testing.T) {
+	cases := map[string]func(m *Manifest){
+		"package without digest": func(m *Manifest) { m.Packages[0].SHA256 = "" },
+		"chart without digest":   func(m *Manifest) { m.Charts[0].SHA256 = "" },
+		"upper-case file digest": func(m *Manifest) { m.Files[0].SHA256 = strings.ToUpper(m.Files[0].SHA256) },
+		"shell in a digest":      func(m *Manifest) { m.Files[0].SHA256 = "$(reboot)" + m.Files[0].SHA256[9:] },
+	}
+	for name, change := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			change(f.manifest)
+			if err := f.manifest.Validate(); err == nil || !strings.Contains(err.Error(), "64 lower-case hex") {
+				t.Fatalf("err = %v, want a refusal naming the digest format", err)
+			}
+		})
+	}
+}

@@ -65,16 +65,14 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult
 	}
 	res := &VerifyResult{ManifestDigest: digestOf(manifestBytes)}
 
-	h, err := s.next()
-	if err == io.EOF {
-		h = nil
-	} else if err != nil {
+	h, err := s.nextOrEnd()
+	if err != nil {
 		return nil, err
 	}
 	if h != nil && h.Name == SignaturePath {
-		sig, err := readSmall(s, h, maxSignatureSize)
-		if err != nil {
-			return nil, err
+		sig, rerr := readSmall(s, h, maxSignatureSize)
+		if rerr != nil {
+			return nil, rerr
 		}
 		switch {
 		case len(opts.PublicKeys) == 0 && opts.InsecureSkipSignature:
@@ -90,9 +88,7 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult
 				res.Signed, res.KeyID = true, id
 			}
 		}
-		if h, err = s.next(); err == io.EOF {
-			h = nil
-		} else if err != nil {
+		if h, err = s.nextOrEnd(); err != nil {
 			return nil, err
 		}
 	} else if !opts.InsecureSkipSignature {
@@ -106,9 +102,11 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult
 		return nil, refuse(ManifestPath, "%v", err)
 	}
 	res.Manifest = m
+	s.allow(m)
 
+	// h is the first entry after the manifest and its signature, nil when the archive ends there.
 	check := newContentCheck(m)
-	for ; h != nil; h, err = s.next() {
+	for h != nil {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("verify %s: %w", path, err)
 		}
@@ -116,9 +114,9 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult
 			return nil, err
 		}
 		res.Files++
-	}
-	if err != io.EOF {
-		return nil, err
+		if h, err = s.nextOrEnd(); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.finish(); err != nil {
 		return nil, err

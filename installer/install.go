@@ -106,6 +106,9 @@ func NewCluster(a *action.Action, inv *inventory.Inventory, b *bundles.Bundle, c
 func NewPreflight(c *Cluster, hosts []string) *preflight.Phase {
 	o := preflight.Options{Inventory: c.Inv, Hosts: hosts, Logger: c.Log,
 		Connect: func(h string) (preflight.Host, error) { return c.Pool.Get(h) }}
+	if c.Bundle != nil {
+		o.Arch = c.Bundle.Manifest.Target.Arch // every host must run the bundle's architecture
+	}
 	p := &preflight.Phase{Options: o}
 	c.preflight = p
 	return p

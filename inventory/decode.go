@@ -16,15 +16,49 @@ type pos struct{ Line, Col int }
 // decoder turns a YAML node tree into Go values by reflection, strictly: unknown keys, duplicate keys and values of
 // the wrong type are problems, and decoding goes on after each one so that all of them are reported together. It
 // remembers where every field path was found so that later validation can point at it.
+//
+// Following aliases is the decoder's own business (the YAML library only builds the node tree), and so is the
+// guard against aliases that expand exponentially: values decoded through aliases may number at most the nodes
+// the file itself holds plus aliasAllowance. Past that, decoding stops at once and the file is refused.
 type decoder struct {
 	file     string
 	problems Problems
+	record   bool           // fill values and keys: only when building the index of positions (source.index)
 	values   map[string]pos // path -> position of the value
 	keys     map[string]pos // path -> position of the key (for "remove this key" messages)
+	fields   fieldCache
+
+	expanded  int        // values decoded through aliases so far
+	budget    int        // how many they may be
+	alias     *yaml.Node // the outermost alias being expanded, nil outside aliases
+	overflown *yaml.Node // the alias during which the budget ran out: decoding stops
 }
 
-func newDecoder(file string) *decoder {
-	return &decoder{file: file, values: map[string]pos{}, keys: map[string]pos{}}
+// aliasAllowance is how many values aliases may add to any file, however small.
+const aliasAllowance = 10000
+
+func newDecoder(file string, root *yaml.Node, record bool) *decoder {
+	nodes, keys := countNodes(root)
+	d := &decoder{file: file, record: record, fields: fieldCache{}, budget: nodes + aliasAllowance}
+	if record {
+		// Sized for what the file holds, the maps never grow (and rehash) while a large file is indexed.
+		d.values, d.keys = make(map[string]pos, nodes-keys), make(map[string]pos, keys)
+	}
+	return d
+}
+
+// countNodes counts the nodes written in the file, and how many of them are mapping keys. An alias counts once,
+// not as what it points at.
+func countNodes(n *yaml.Node) (nodes, keys int) {
+	nodes = 1
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 {
+			keys++
+		}
+		cn, ck := countNodes(c)
+		nodes, keys = nodes+cn, keys+ck
+	}
+	return nodes, keys
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, fix, format string, args ...any) {
@@ -39,10 +73,29 @@ var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // decode fills v (settable) from n. path is the field path of v.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.overflown != nil {
+		return
+	}
 	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			d.errorf(n, path, "define the anchor &"+n.Value+" before using it", "alias *%s names no anchor", n.Value)
+			return
+		}
+		if d.alias == nil {
+			d.alias = n
+			defer func() { d.alias = nil }()
+		}
 		n = n.Alias
 	}
-	d.values[path] = pos{n.Line, n.Column}
+	if d.alias != nil {
+		if d.expanded++; d.expanded > d.budget {
+			d.overflown = d.alias
+			return
+		}
+	}
+	if d.record {
+		d.values[path] = pos{n.Line, n.Column}
+	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // an empty value leaves the zero value in place
 	}
@@ -107,6 +160,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// aliasProblem is the one problem of a file whose aliases expand past the budget.
+func (d *decoder) aliasProblem() Problem {
+	return Problem{File: d.file, Line: d.overflown.Line, Column: d.overflown.Column,
+		Message: fmt.Sprintf("the file's aliases expand to more than %d values (it writes %d itself): refused, as aliases that multiply like this exhaust memory",
+			d.budget, d.budget-aliasAllowance),
+		Fix: "write the repeated parts out instead of aliasing them, or alias fewer and smaller parts"}
+}
+
 func (d *decoder) expect(n *yaml.Node, kind yaml.Kind, path, what string) bool {
 	if n.Kind == kind {
 		return true
@@ -153,33 +214,64 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if !d.expect(n, yaml.MappingNode, path, "a mapping (key: value lines)") {
 		return
 	}
-	fields := yamlFields(v.Type())
-	seen := map[string]bool{}
+	fields := d.fields.of(v.Type())
+	// Which fields were set, to report a key written twice. Every struct of the inventory has fewer than 64
+	// fields, so a bit set does, without an allocation; unknown keys, rare, get a map when one appears.
+	var seenField uint64
+	var seenUnknown map[string]bool
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		fp := joinPath(path, k.Value)
-		if seen[k.Value] {
+		fi := findField(fields, k.Value)
+		twice := false
+		switch {
+		case fi >= 64:
+			panic(fmt.Sprintf("inventory: %s has more than 64 fields", v.Type()))
+		case fi >= 0:
+			twice = seenField&(1<<fi) != 0
+			seenField |= 1 << fi
+		default:
+			twice = seenUnknown[k.Value]
+			if seenUnknown == nil {
+				seenUnknown = map[string]bool{}
+			}
+			seenUnknown[k.Value] = true
+		}
+		if twice {
 			d.errorf(k, fp, "keep one of the two entries", "key %q appears twice", k.Value)
 			continue
 		}
-		seen[k.Value] = true
-		fi, ok := findField(fields, k.Value)
-		if !ok {
+		if fi < 0 {
 			d.unknownField(k, v.Type(), fields, fp)
 			continue
 		}
-		d.keys[fp] = pos{k.Line, k.Column}
-		d.decode(val, v.Field(fi.index), fp)
+		if d.record {
+			d.keys[fp] = pos{k.Line, k.Column}
+		}
+		d.decode(val, v.Field(fields[fi].index), fp)
 	}
 }
 
-func findField(fields []fieldInfo, name string) (fieldInfo, bool) {
-	for _, f := range fields {
+// fieldCache remembers the YAML fields of each struct type for one walk over an inventory.
+type fieldCache map[reflect.Type][]fieldInfo
+
+func (c fieldCache) of(t reflect.Type) []fieldInfo {
+	f, ok := c[t]
+	if !ok {
+		f = yamlFields(t)
+		c[t] = f
+	}
+	return f
+}
+
+// findField returns the index in fields of the field called name, or -1.
+func findField(fields []fieldInfo, name string) int {
+	for i, f := range fields {
 		if f.name == name {
-			return f, true
+			return i
 		}
 	}
-	return fieldInfo{}, false
+	return -1
 }
 
 // inlineSecretKeys are keys people write when they mean to put a secret inline; berth names the reference field.
@@ -217,7 +309,9 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(k, fp, "keep one of the two entries", "key %q appears twice", k.Value)
 			continue
 		}
-		d.keys[fp] = pos{k.Line, k.Column}
+		if d.record {
+			d.keys[fp] = pos{k.Line, k.Column}
+		}
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.decode(val, elem, fp)
 		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)

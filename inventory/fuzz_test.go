@@ -3,11 +3,14 @@ package inventory
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// FuzzLoad feeds arbitrary bytes through the whole loading path: parse, default, validate, and a marshal round
-// trip. Nothing may panic, and every problem must carry a path or a position.
+// FuzzLoad feeds arbitrary bytes through the whole loading path: parse (aliases included), default, validate
+// (which builds the index of positions), and a marshal round trip. Nothing may panic, every problem must carry a
+// path or a position, and aliases may not expand past the decoder's budget: an input refused for its aliases
+// decodes to nothing.
 func FuzzLoad(f *testing.F) {
 	f.Add(Example)
 	files, _ := filepath.Glob("testdata/*/*.yaml")
@@ -18,8 +21,16 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte("hosts: [{name: a, nics: {management: {address: 1.2.3.4}}}]"))
 	f.Add([]byte("a: &x [*x]"))
+	f.Add([]byte("hosts: &h [*h]"))
+	f.Add([]byte("hosts:\n  - &h {name: a, roles: &r [worker], labels: &l {a: b}}\n  - {name: b, roles: *r, labels: *l}\n  - *h\n"))
+	f.Add([]byte("metadata: {name: *undefined}"))
+	f.Add(laughs(3))
+	f.Add(laughs(30))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		inv, problems := Parse("fuzz.yaml", data)
+		if len(problems) == 1 && strings.Contains(problems[0].Message, "aliases expand") && len(inv.Tenants)+len(inv.Hosts) != 0 {
+			t.Fatalf("refused for its aliases, still decoded %d hosts and %d tenants", len(inv.Hosts), len(inv.Tenants))
+		}
 		for _, p := range problems {
 			if p.Path == "" && p.Line == 0 {
 				t.Fatalf("problem with neither path nor position: %+v", p)

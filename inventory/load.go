@@ -10,25 +10,46 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/berthsh/berth/internal/localfile"
 	"go.yaml.in/yaml/v3"
 )
 
-// source remembers the file an inventory came from and where each field was written in it.
+// source remembers the file an inventory came from and, when a problem needs it, where each field was written in
+// it. The index of positions is as large as the file's node tree; it is built from the file's bytes the first
+// time a position is asked for, so loading a large valid inventory never holds both.
 type source struct {
-	file   string
-	dir    string
-	values map[string]pos
-	keys   map[string]pos
+	file string
+	dir  string
+
+	once   sync.Once
+	data   []byte         // the file, until the index is built
+	values map[string]pos // path -> position of the value
+	keys   map[string]pos // path -> position of the key
+}
+
+// index returns the positions of values and keys by field path.
+func (s *source) index() (values, keys map[string]pos) {
+	s.once.Do(func() {
+		s.values, s.keys = map[string]pos{}, map[string]pos{}
+		if root, p := parseTree(s.file, s.data); p == nil {
+			d := newDecoder(s.file, root, true)
+			d.decode(root, reflect.ValueOf(&Inventory{}).Elem(), "")
+			s.values, s.keys = d.values, d.keys
+		}
+		s.data = nil
+	})
+	return s.values, s.keys
 }
 
 // Load reads, defaults and validates the inventory at path. On success the returned inventory has every default
 // filled in, and its warnings (if any) are available from Warnings. On failure the error is an *Error listing
 // every problem, each with file:line:col, field path and fix.
 func Load(path string) (*Inventory, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read inventory: %w", err)
+		return nil, err
 	}
 	inv, problems := Parse(path, data)
 	if inv.src == nil {
@@ -36,6 +57,7 @@ func Load(path string) (*Inventory, error) {
 	}
 	inv.Default()
 	problems = append(problems, withoutKnockOns(inv.Validate(), problems)...)
+	problems = append(problems, inv.secretFileWarnings()...)
 	problems.Sort()
 	if len(problems.Errors()) > 0 {
 		return nil, &Error{File: path, Problems: problems}
@@ -44,17 +66,31 @@ func Load(path string) (*Inventory, error) {
 	return inv, nil
 }
 
+// ReadFile reads an inventory file: a regular file of at most 16 MiB, far more than any real inventory (a 1 MiB
+// file describes 2 000 hosts). A FIFO, a device or a larger file is refused at once.
+func ReadFile(path string) ([]byte, error) {
+	data, _, err := localfile.Read(path, localfile.InventoryLimit)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	return data, nil
+}
+
 // withoutKnockOns drops validation problems about fields that already failed to decode: a port that is not a
-// number is reported once as such, not again as "out of range".
+// number is reported once as such, not again as "out of range". It looks up each validation problem's path and
+// its ancestors in a set, so a file with many problems of both kinds takes linear time, not quadratic.
 func withoutKnockOns(validation, decoding Problems) Problems {
+	failed := make(map[string]bool, len(decoding))
+	for _, d := range decoding {
+		if d.Path != "" {
+			failed[d.Path] = true
+		}
+	}
 	var out Problems
 	for _, p := range validation {
 		knockOn := false
-		for _, d := range decoding {
-			if d.Path != "" && (p.Path == d.Path || strings.HasPrefix(p.Path, d.Path+".") || strings.HasPrefix(p.Path, d.Path+"[")) {
-				knockOn = true
-				break
-			}
+		for q := p.Path; q != "" && !knockOn; q = parentPath(q) {
+			knockOn = failed[q]
 		}
 		if !knockOn {
 			out = append(out, p)
@@ -65,32 +101,45 @@ func withoutKnockOns(validation, decoding Problems) Problems {
 
 // Parse decodes an inventory without defaulting or validating it, so that it can be edited and written back with
 // only what the user wrote (the wizard's --from). The problems are decoding problems: syntax, unknown fields, types.
+// The inventory keeps data to find where fields were written when a later problem needs it: do not change it.
 func Parse(file string, data []byte) (*Inventory, Problems) {
 	inv := &Inventory{}
+	root, p := parseTree(file, data)
+	if p != nil {
+		return inv, Problems{*p}
+	}
+	d := newDecoder(file, root, false)
+	d.decode(root, reflect.ValueOf(inv).Elem(), "")
+	if d.overflown != nil {
+		return &Inventory{}, Problems{d.aliasProblem()}
+	}
+	abs, _ := filepath.Abs(file)
+	inv.src = &source{file: file, dir: filepath.Dir(abs), data: data}
+	d.problems.Sort()
+	return inv, d.problems
+}
+
+// parseTree parses data into the root node of its one YAML document, or returns the problem that prevents it.
+func parseTree(file string, data []byte) (*yaml.Node, *Problem) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, errorsEOF) {
-			return inv, Problems{{File: file, Line: 1, Column: 1, Message: "the file is empty",
-				Fix: "start from `berth inventory example`"}}
+			return nil, &Problem{File: file, Line: 1, Column: 1, Message: "the file is empty", Fix: "start from `berth inventory example`"}
 		}
-		return inv, Problems{syntaxProblem(file, data, err)}
+		p := syntaxProblem(file, data, err)
+		return nil, &p
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return inv, Problems{{File: file, Line: extra.Line, Column: extra.Column,
-			Message: "a second YAML document follows the inventory", Fix: "keep one inventory per file; remove the text after ---"}}
+		return nil, &Problem{File: file, Line: extra.Line, Column: extra.Column,
+			Message: "a second YAML document follows the inventory", Fix: "keep one inventory per file; remove the text after ---"}
 	}
-	d := newDecoder(file)
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	d.decode(root, reflect.ValueOf(inv).Elem(), "")
-	abs, _ := filepath.Abs(file)
-	inv.src = &source{file: file, dir: filepath.Dir(abs), values: d.values, keys: d.keys}
-	d.problems.Sort()
-	return inv, d.problems
+	return root, nil
 }
 
 var errorsEOF = errorsEOFValue()
@@ -138,7 +187,7 @@ func (inv *Inventory) Dir() string {
 // SetDir sets the directory relative paths are resolved against, for inventories built in memory.
 func (inv *Inventory) SetDir(dir string) {
 	if inv.src == nil {
-		inv.src = &source{values: map[string]pos{}, keys: map[string]pos{}}
+		inv.src = &source{}
 	}
 	inv.src.dir = dir
 }
@@ -164,8 +213,9 @@ func (inv *Inventory) position(path string) (line, col int) {
 	if inv.src == nil {
 		return 0, 0
 	}
+	values, _ := inv.src.index()
 	for p := path; ; p = parentPath(p) {
-		if at, ok := inv.src.values[p]; ok {
+		if at, ok := values[p]; ok {
 			return at.Line, at.Col
 		}
 		if p == "" {
@@ -177,7 +227,8 @@ func (inv *Inventory) position(path string) (line, col int) {
 // keyPosition returns where the key of path was written, falling back to the value's position.
 func (inv *Inventory) keyPosition(path string) (line, col int) {
 	if inv.src != nil {
-		if at, ok := inv.src.keys[path]; ok {
+		_, keys := inv.src.index()
+		if at, ok := keys[path]; ok {
 			return at.Line, at.Col
 		}
 	}

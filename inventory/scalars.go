@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/berthsh/berth/internal/localfile"
 )
 
 // SecretRef points at a secret without containing it: "env:VAR" reads an environment variable, "file:PATH" reads a
@@ -29,7 +31,8 @@ func (s SecretRef) Target() string {
 // IsZero reports whether no reference is set.
 func (s SecretRef) IsZero() bool { return s == "" }
 
-// Resolve reads the secret. baseDir resolves relative file paths. Errors name the reference, never the value.
+// Resolve reads the secret. baseDir resolves relative file paths. A file must be a regular file of at most 64 KiB
+// (a FIFO or /dev/zero is refused at once). Errors name the reference, never the value.
 func (s SecretRef) Resolve(baseDir string) (string, error) {
 	switch s.Kind() {
 	case "env":
@@ -39,17 +42,22 @@ func (s SecretRef) Resolve(baseDir string) (string, error) {
 		}
 		return v, nil
 	case "file":
-		p := s.Target()
-		if !strings.HasPrefix(p, "/") && baseDir != "" {
-			p = baseDir + "/" + p
-		}
-		b, err := os.ReadFile(p)
+		b, _, err := localfile.Read(s.file(baseDir), localfile.SecretLimit)
 		if err != nil {
 			return "", fmt.Errorf("secret %s: %w", s, err)
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
 	return "", fmt.Errorf("secret reference must start with env: or file: (value not shown)")
+}
+
+// file is the path of a file: reference, relative paths resolved against baseDir.
+func (s SecretRef) file(baseDir string) string {
+	p := s.Target()
+	if !strings.HasPrefix(p, "/") && baseDir != "" {
+		p = baseDir + "/" + p
+	}
+	return p
 }
 
 // Duration is a time.Duration written as "10s", "2m".

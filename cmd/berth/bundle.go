@@ -96,6 +96,22 @@ func (t *trustFlags) register(cmd *cobra.Command, withInsecure bool) {
 	}
 }
 
+// insecureWarning is what --insecure-skip-signature costs, in one line for JSON output.
+const insecureWarning = "--insecure-skip-signature: the bundle's signature is NOT enforced; anyone who could change " +
+	"the file could have changed its manifest too; never install such a bundle in production"
+
+// warn prints, loudly and at every verbosity, what the trust flags give up, and returns the same warnings for JSON
+// output (an empty list when there is nothing to warn about).
+func (t *trustFlags) warn(a *app) []string {
+	if !t.insecure {
+		return []string{}
+	}
+	bar := strings.Repeat("!", 78)
+	fmt.Fprintln(a.errOut, bar+"\n!! WARNING: --insecure-skip-signature: the signature is NOT enforced. Anyone who could\n"+
+		"!! change this file could have changed its manifest too. Never install such a bundle in production.\n"+bar)
+	return []string{insecureWarning}
+}
+
 func (t *trustFlags) options(a *app) (bundles.VerifyOptions, error) {
 	paths := t.keys
 	if len(paths) == 0 && os.Getenv("BERTH_BUNDLE_KEY") != "" {
@@ -129,13 +145,11 @@ the key's owner built.`,
 			if err != nil {
 				return err
 			}
-			if trust.insecure {
-				fmt.Fprintln(a.errOut, strings.Repeat("!", 78)+"\n!! WARNING: --insecure-skip-signature: the signature is NOT enforced. Anyone who could\n!! change this file could have changed its manifest too. Never install such a bundle in production.\n"+strings.Repeat("!", 78))
-			}
+			warnings := trust.warn(a)
 			res, err := bundles.Verify(cmd.Context(), args[0], opts)
 			var verr *bundles.VerifyError
 			if errors.As(err, &verr) && a.json() {
-				a.printJSON(map[string]any{"bundle": args[0], "valid": false, "problems": verr.Problems})
+				a.printJSON(map[string]any{"bundle": args[0], "valid": false, "problems": verr.Problems, "warnings": warnings})
 				return codeError{err, exitFailure}
 			}
 			if err != nil {
@@ -145,7 +159,7 @@ the key's owner built.`,
 			if a.json() {
 				return a.printJSON(map[string]any{"bundle": args[0], "valid": true, "signed": res.Signed, "keyID": res.KeyID,
 					"manifestDigest": res.ManifestDigest, "files": res.Files, "payloadBytes": res.PayloadBytes,
-					"compressedBytes": res.CompressedBytes, "seconds": res.Duration.Seconds(), "mbPerSecond": mbps})
+					"compressedBytes": res.CompressedBytes, "seconds": res.Duration.Seconds(), "mbPerSecond": mbps, "warnings": warnings})
 			}
 			signed := "UNSIGNED (accepted only because of --insecure-skip-signature)"
 			if res.Signed {
@@ -290,6 +304,9 @@ func printDiff(out io.Writer, d *bundles.Diff) {
 	fmt.Fprintf(out, "From %s to %s\n", d.From, d.To)
 	if d.Empty() {
 		fmt.Fprintln(out, "No changes.")
+	}
+	if tg := d.Target; tg.From != tg.To {
+		fmt.Fprintf(out, "Target %s -> %s: the new bundle is for other hosts\n", tg.From, tg.To)
 	}
 	k := d.KubernetesVersion
 	if k.From != k.To {

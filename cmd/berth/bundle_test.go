@@ -20,12 +20,18 @@ import (
 // writeTestBundle writes a small signed bundle holding the given files and returns its path.
 func writeTestBundle(t *testing.T, keyPath, version string, files map[string]string) string {
 	t.Helper()
+	return writeTestBundleFor(t, keyPath, version, "amd64", files)
+}
+
+// writeTestBundleFor is writeTestBundle for a given target architecture.
+func writeTestBundleFor(t *testing.T, keyPath, version, arch string, files map[string]string) string {
+	t.Helper()
 	var priv []byte
 	if keyPath != "" {
 		priv = []byte(keyPath)
 	}
 	m := &bundles.Manifest{APIVersion: bundles.APIVersion, Kind: bundles.ManifestKind, Name: "cli", Version: version,
-		KubernetesVersion: version, Target: bundles.Target{OS: "linux", Arch: "amd64", Distro: "debian-12"},
+		KubernetesVersion: version, Target: bundles.Target{OS: "linux", Arch: arch, Distro: "debian-12"},
 		Components: []bundles.Component{{Name: "kubernetes", Version: version, Source: "test"}},
 		Provenance: bundles.Provenance{Builder: "test", BuildTime: time.Unix(0, 0).UTC()}}
 	for _, p := range sortedPaths(files) {
@@ -40,7 +46,7 @@ func writeTestBundle(t *testing.T, keyPath, version string, files map[string]str
 		}
 		opts.SignKey = k
 	}
-	out := filepath.Join(t.TempDir(), "b-"+version+".tar")
+	out := filepath.Join(t.TempDir(), "b-"+version+"-"+arch+".tar")
 	err := bundles.Write(context.Background(), out, m, func(f bundles.File) (io.ReadCloser, error) {
 		return io.NopCloser(strings.NewReader(files[f.Path])), nil
 	}, opts)
@@ -77,6 +83,7 @@ func TestBundleCommands(t *testing.T) {
 	v1 := writeTestBundle(t, prefix+".key", "v1.31.4", map[string]string{"bin/kubeadm": "kubeadm 1.31", "bin/cni/bridge": "bridge"})
 	v2 := writeTestBundle(t, prefix+".key", "v1.32.5", map[string]string{"bin/kubeadm": "kubeadm 1.32", "bin/cni/bridge": "bridge"})
 	unsigned := writeTestBundle(t, "", "v1.31.4", map[string]string{"bin/kubeadm": "kubeadm 1.31"})
+	v1arm := writeTestBundleFor(t, prefix+".key", "v1.31.4", "arm64", map[string]string{"bin/kubeadm": "kubeadm 1.31", "bin/cni/bridge": "bridge"})
 
 	cases := []struct {
 		name     string
@@ -96,6 +103,8 @@ func TestBundleCommands(t *testing.T) {
 		{"inspect json", []string{"bundle", "inspect", v1, "--key", prefix + ".pub", "-o", "json"}, 0, []string{`"signatureVerified": true`, `"kubernetesVersion": "v1.31.4"`}, nil, true},
 		{"diff", []string{"bundle", "diff", v1, v2}, 0, []string{"Kubernetes v1.31.4 -> v1.32.5", "bin/kubeadm", "Bytes to move: 12 B"}, nil, false},
 		{"diff json", []string{"bundle", "diff", v1, v2, "-o", "json"}, 0, []string{`"bytesToMove": 12`}, nil, true},
+		{"diff architecture", []string{"bundle", "diff", v1, v1arm}, 0, []string{"Target linux/amd64 debian-12 -> linux/arm64 debian-12"}, nil, false},
+		{"diff architecture json", []string{"bundle", "diff", v1, v1arm, "-o", "json"}, 0, []string{`"to": "linux/arm64 debian-12"`}, nil, true},
 		{"build without spec", []string{"bundle", "build"}, 2, nil, []string{"-f SPEC and -o BUNDLE are required"}, false},
 		{"verify missing file", []string{"bundle", "verify", filepath.Join(dir, "nope.tar"), "--key", prefix + ".pub"}, 1, nil, []string{"nope.tar"}, false},
 	}

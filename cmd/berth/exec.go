@@ -44,7 +44,7 @@ Hosts are selected by role (any of --roles) and/or by name (--hosts); with neith
 			if len(args) == 0 {
 				return usageError{errors.New("no command: put it after --, e.g. berth exec -i inv.yaml -- uptime"), cmd.CommandPath()}
 			}
-			inv, err := inventory.Load(invPath)
+			inv, _, err := loadInventory(a, invPath)
 			if err != nil {
 				return err
 			}

@@ -96,9 +96,9 @@ Phases: ` + strings.Join(installer.PhaseNames(), ", "),
 
 // loadInventory loads and validates an inventory, printing its warnings.
 func loadInventory(a *app, path string) (*inventory.Inventory, []byte, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := inventory.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read inventory: %w", err)
+		return nil, nil, err
 	}
 	inv, err := inventory.Load(path)
 	if err != nil {
@@ -119,6 +119,7 @@ func runInstall(ctx context.Context, a *app, f *installFlags, only []string) err
 	if err != nil {
 		return err
 	}
+	warnings := f.trust.warn(a)
 	fmt.Fprintf(a.errOut, "Verifying bundle %s ...\n", f.bundle)
 	b, err := bundles.Open(ctx, f.bundle, verify)
 	if err != nil {
@@ -138,7 +139,11 @@ func runInstall(ctx context.Context, a *app, f *installFlags, only []string) err
 	})
 	if res != nil && res.Report != nil && f.dryRun {
 		if a.json() {
-			if perr := a.printJSON(res.Report); perr != nil {
+			plan := struct {
+				*phase.Report
+				Warnings []string `json:"warnings"`
+			}{res.Report, warnings}
+			if perr := a.printJSON(plan); perr != nil {
 				return perr
 			}
 		} else if perr := res.Report.Plan.WriteText(a.out); perr != nil {
@@ -158,7 +163,8 @@ func runInstall(ctx context.Context, a *app, f *installFlags, only []string) err
 	rep := res.Report
 	if a.json() {
 		return a.printJSON(map[string]any{"cluster": inv.Metadata.Name, "kubernetesVersion": m.KubernetesVersion,
-			"changesMade": rep.Made, "resumed": rep.Resumed, "kubeconfig": res.Kubeconfig, "duration": rep.Duration.String(), "phases": rep.Phases})
+			"changesMade": rep.Made, "resumed": rep.Resumed, "kubeconfig": res.Kubeconfig, "duration": rep.Duration.String(), "phases": rep.Phases,
+			"warnings": warnings})
 	}
 	if rep.Made == 0 {
 		fmt.Fprintf(a.out, "Nothing to do: cluster %s already matches the inventory and bundle %s (0 changes).\n", inv.Metadata.Name, m.Version)

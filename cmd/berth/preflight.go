@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/berthsh/berth/internal/action"
+	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/internal/adhoc"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/preflight"
@@ -19,6 +20,7 @@ func newPreflightCmd(a *app) *cobra.Command {
 		hosts     []string
 		all       bool
 		installed bool
+		bundle    string
 	)
 	cmd := &cobra.Command{
 		Use:   "preflight -i INVENTORY",
@@ -28,11 +30,13 @@ memory and free disk for the host's roles; swap; cgroup version, controllers and
 (br_netfilter, overlay, vxlan, built in or as modules) and IP forwarding; each network plane's NIC present under the
 inventory's interface name with the inventory's address; the ports the host's roles need (6443/6444/2379/2380/
 10250/10257/10259 on control planes, 10250 on workers, 53 on DNS hosts, registry ports) free; non-interactive sudo;
-and, across hosts, unique host names and clocks in step.
+and, across hosts, unique host names and clocks in step. With --bundle, each host's architecture must be the
+bundle's (install always checks that).
 
 Prints one table with every failure and warning and how to fix it (--all adds the passed checks). Exits 1 when any
 check failed.`,
 		Example: `  berth preflight -i inventory.yaml
+  berth preflight -i inventory.yaml -b berth-v1.31.tar       # also: every host has the bundle's architecture
   berth preflight -i inventory.yaml --roles control-plane --all
   berth preflight -i inventory.yaml -o json | jq '.results[] | select(.status=="fail")'`,
 		Args: cobra.NoArgs,
@@ -40,7 +44,7 @@ check failed.`,
 			if invPath == "" {
 				return usageError{errors.New("-i INVENTORY is required"), cmd.CommandPath()}
 			}
-			inv, err := inventory.Load(invPath)
+			inv, _, err := loadInventory(a, invPath)
 			if err != nil {
 				return err
 			}
@@ -55,6 +59,14 @@ check failed.`,
 			pool := action.NewPool(inv, a.log)
 			defer pool.Close()
 			o := preflight.RunOptions{Options: preflight.Options{Inventory: inv, Hosts: sel, Installed: installed, Logger: a.log}, Pool: pool}
+			if bundle != "" {
+				// Only the target is read, to compare architectures; install verifies the whole bundle.
+				h, err := bundles.ReadHeader(bundle, bundles.VerifyOptions{})
+				if err != nil {
+					return err
+				}
+				o.Arch = h.Manifest.Target.Arch
+			}
 			if !a.json() && a.verbosity >= 1 {
 				o.Observers = append(o.Observers, phase.NewTextReporter(a.errOut, a.verbosity >= 2))
 			}
@@ -80,6 +92,7 @@ check failed.`,
 	f.StringSliceVar(&roles, "roles", nil, "only hosts with any of these roles")
 	f.StringSliceVar(&hosts, "hosts", nil, "only these hosts")
 	f.BoolVar(&all, "all", false, "also list the checks that passed")
+	f.StringVarP(&bundle, "bundle", "b", "", "offline bundle whose target architecture every host must have")
 	f.BoolVar(&installed, "installed", false, "ports held by the components berth installs there pass (checking an installed cluster)")
 	return cmd
 }

@@ -85,9 +85,9 @@ func wizardOptions(a *app, output, from, bundle string) (tui.Options, error) {
 		Preflighter: enginePreflight{log: log},
 		Files:       osFiles{}}
 	if from != "" {
-		data, err := os.ReadFile(from)
+		data, err := inventory.ReadFile(from)
 		if err != nil {
-			return opts, fmt.Errorf("read --from inventory: %w", err)
+			return opts, fmt.Errorf("--from: %w", err)
 		}
 		inv, problems := inventory.Parse(from, data)
 		if errs := problems.Errors(); len(errs) > 0 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/berthsh/berth/bundles"
@@ -140,7 +139,7 @@ type engineInstaller struct {
 }
 
 func (i engineInstaller) Install(ctx context.Context, req tui.InstallRequest, events phase.Observer) error {
-	raw, err := os.ReadFile(req.InventoryPath)
+	raw, err := inventory.ReadFile(req.InventoryPath)
 	if err != nil {
 		return err
 	}

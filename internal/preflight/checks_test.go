@@ -31,6 +31,7 @@ func TestParseLabFacts(t *testing.T) {
 	}{
 		{"os", f.OSID == "debian" && f.OSVersion == "12"},
 		{"hostname", f.Hostname == "cp1"},
+		{"arch", f.Arch == "amd64"},
 		{"cpus", f.CPUs >= 1},
 		{"memory", f.MemoryBytes > 1<<30},
 		{"disk", f.DiskFreeBytes > 0},

@@ -24,6 +24,7 @@ const factsScript = `export LC_ALL=C
 s() { echo "### $1"; }
 s os; cat /etc/os-release 2>/dev/null
 s kernel; uname -r
+s arch; uname -m
 s hostname; hostname
 s nproc; nproc
 s meminfo; grep -E '^(MemTotal|SwapTotal):' /proc/meminfo
@@ -52,6 +53,7 @@ type Facts struct {
 	OSVersion     string            `json:"osVersion"`
 	OSName        string            `json:"osName"`
 	Kernel        string            `json:"kernel"`
+	Arch          string            `json:"arch"` // as bundles name it: amd64, arm64 (uname -m's x86_64, aarch64)
 	Hostname      string            `json:"hostname"`
 	CPUs          int               `json:"cpus"`
 	MemoryBytes   int64             `json:"memoryBytes"`
@@ -182,6 +184,7 @@ func parseFacts(f *Facts, out string) error {
 		}
 	}
 	f.Kernel = first(sections["kernel"])
+	f.Arch = goArch(first(sections["arch"]))
 	f.Hostname = first(sections["hostname"])
 	f.CPUs, _ = strconv.Atoi(first(sections["nproc"]))
 	for _, l := range sections["meminfo"] {
@@ -226,6 +229,21 @@ func parseFacts(f *Facts, out string) error {
 		f.Sysctls[strings.ReplaceAll(k, "/", ".")] = v
 	}
 	return nil
+}
+
+// goArch names a machine as Go and bundles do; uname -m names the common ones otherwise.
+func goArch(machine string) string {
+	switch machine {
+	case "x86_64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	case "armv7l", "armv6l":
+		return "arm"
+	case "i386", "i686":
+		return "386"
+	}
+	return machine // ppc64le, s390x, riscv64 have the same names
 }
 
 func first(lines []string) string {

@@ -19,6 +19,7 @@ type Options struct {
 	Connect   func(host string) (Host, error) // returns the executor of a host (remote.Pool.Get)
 	Limits    Limits                          // thresholds; zero fields take defaults
 	Installed bool                            // ports held by the component berth runs there pass (re-runs)
+	Arch      string                          // the bundle's target architecture (amd64, arm64); "" checks none
 	Logger    *slog.Logger
 	Session   *phase.Session // events and fan-out when run as a phase; nil works
 }
@@ -118,7 +119,7 @@ func (c *Checker) Run(ctx context.Context) (*Report, error) {
 		facts[name] = f
 		return nil
 	})
-	in := &input{inv: inv, limits: c.opts.Limits, facts: facts, installed: c.opts.Installed}
+	in := &input{inv: inv, limits: c.opts.Limits, facts: facts, installed: c.opts.Installed, arch: c.opts.Arch}
 	for _, n := range names {
 		f := facts[n]
 		if f == nil {
@@ -143,12 +144,13 @@ type input struct {
 	limits    Limits
 	facts     map[string]*Facts // facts of every host that answered
 	installed bool
+	arch      string // the bundle's target architecture, "" when there is no bundle to compare with
 }
 
 // hostChecks look at one host. Each lives in its own check_*.go file.
 func hostChecks() []func(*input, *inventory.Host, *Facts) []Result {
 	return []func(*input, *inventory.Host, *Facts) []Result{
-		checkSudo, checkOS, checkResources, checkSwap, checkCgroup, checkKernelFeatures, checkNICs, checkPorts,
+		checkSudo, checkArch, checkOS, checkResources, checkSwap, checkCgroup, checkKernelFeatures, checkNICs, checkPorts,
 	}
 }
 

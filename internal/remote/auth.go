@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/berthsh/berth/internal/localfile"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -79,9 +80,10 @@ func (c credentials) authMethods() ([]ssh.AuthMethod, func(), error) {
 	return methods, closer, nil
 }
 
-// loadKey reads an unencrypted private key. Encrypted keys belong in the agent: berth never asks for a passphrase.
+// loadKey reads an unencrypted private key (a regular file of at most 64 KiB). Encrypted keys belong in the agent:
+// berth never asks for a passphrase.
 func loadKey(path string) (ssh.Signer, error) {
-	data, err := os.ReadFile(path)
+	data, _, err := localfile.Read(path, localfile.SecretLimit)
 	if err != nil {
 		return nil, fmt.Errorf("read identity file: %w", err)
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/berthsh/berth/internal/digest"
 )
 
 // File is one file of a batch written by PutFiles.
@@ -48,8 +50,8 @@ func (e *Executor) PutFiles(ctx context.Context, files []File, progress func(sen
 		if !path.IsAbs(f.Dst) {
 			return fail(fmt.Errorf("%s: destination must be an absolute path", f.Dst))
 		}
-		if r.Digest != "" && len(r.Digest) != 64 {
-			return fail(fmt.Errorf("%s: sha256 %q is not 64 hex digits", f.Dst, f.Digest))
+		if r.Digest != "" && !digest.ValidHex(r.Digest) { // it goes into the shell of putInPlace
+			return fail(fmt.Errorf("%s: sha256 %q is not 64 lower-case hex digits", f.Dst, f.Digest))
 		}
 		if f.Src == "" {
 			r.Size = int64(len(f.Data))

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/berthsh/berth/internal/localfile"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -126,11 +127,21 @@ func newHostKeyPolicy(host, knownHostsFile string, pins []string, inventoryAt st
 	if knownHostsFile == "" {
 		return nil, fmt.Errorf("verify host key of %s: no known_hosts file and no pinned fingerprint; set ssh.knownHosts in the inventory or pin the key in %s", host, inventoryAt)
 	}
-	if _, err := os.Stat(knownHostsFile); err != nil {
-		return nil, fmt.Errorf("verify host key of %s: read known_hosts: %w", host, err)
+	if err := checkKnownHosts(knownHostsFile); err != nil {
+		return nil, fmt.Errorf("verify host key of %s: %w", host, err)
 	}
 	p.knownHosts = knownHostsFile
 	return p, nil
+}
+
+// checkKnownHosts refuses a known_hosts path that is not a regular file of at most 4 MiB: a FIFO would block the
+// connection forever and /dev/zero would never end. x/crypto's knownhosts reads the file by its path, so this
+// runs right before each read.
+func checkKnownHosts(p string) error {
+	if _, _, err := localfile.Read(p, localfile.KnownHostsLimit); err != nil {
+		return fmt.Errorf("read known_hosts: %w", err)
+	}
+	return nil
 }
 
 func normalizePins(pins []string) []string {
@@ -161,6 +172,9 @@ func (p *hostKeyPolicy) callback(address string) (ssh.HostKeyCallback, []string,
 				Known: p.pins, Pinned: true, InventoryAt: p.inventoryAt}
 		}
 		return cb, nil, nil // the caller tries each key type in turn (pinGroups)
+	}
+	if err := checkKnownHosts(p.knownHosts); err != nil {
+		return nil, nil, err
 	}
 	kh, err := knownhosts.New(p.knownHosts)
 	if err != nil {
