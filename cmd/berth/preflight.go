@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/adhoc"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/preflight"
