@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"net"
 	"strings"
 
@@ -42,7 +43,9 @@ func (c *Cluster) Kube(ctx context.Context) (*kube.Client, error) {
 			errs = append(errs, err)
 			continue
 		}
-		k, err := kube.New(kube.Options{Kubeconfig: conf, Tunnels: c.tunnels(h), Logger: c.Log})
+		// A tunnel over a live SSH connection opens in milliseconds; one over a host that just went away hangs until
+		// the dial gives up, so that is kept short.
+		k, err := kube.New(kube.Options{Kubeconfig: conf, Tunnels: c.tunnels(h), Logger: c.Log, DialTimeout: 5 * time.Second})
 		if err != nil {
 			return nil, err
 		}
