@@ -51,7 +51,7 @@ var buildOnce struct {
 }
 
 // buildTools builds berth and netcheck once per test binary.
-func buildTools(t *testing.T) (berth, netcheck string) {
+func buildTools(t testing.TB) (berth, netcheck string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "berth-e2e-bin-")
@@ -79,7 +79,7 @@ func buildTools(t *testing.T) (berth, netcheck string) {
 }
 
 // freshLab returns a lab of the given shape with nothing installed: an earlier run's lab is removed first.
-func freshLab(t *testing.T, opts lab.Options) *e2eEnv {
+func freshLab(t testing.TB, opts lab.Options) *e2eEnv {
 	t.Helper()
 	bundle, key := labtest.RequireBundle(t)
 	berth, netcheck := buildTools(t)
@@ -102,7 +102,7 @@ func freshLab(t *testing.T, opts lab.Options) *e2eEnv {
 }
 
 // run runs berth with the bundle flags for install-like commands; it returns the exit code and output.
-func (env *e2eEnv) run(t *testing.T, timeout time.Duration, args ...string) (int, string, string) {
+func (env *e2eEnv) run(t testing.TB, timeout time.Duration, args ...string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -132,7 +132,7 @@ func (env *e2eEnv) kubeconfig() string {
 }
 
 // kube returns a client of the installed cluster (through the VIP, from this machine).
-func (env *e2eEnv) kube(t *testing.T) kubernetes.Interface {
+func (env *e2eEnv) kube(t testing.TB) kubernetes.Interface {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig())
 	if err != nil {
@@ -147,7 +147,7 @@ func (env *e2eEnv) kube(t *testing.T) kubernetes.Interface {
 }
 
 // exec runs a command on a lab host over SSH (as the sudo user).
-func (env *e2eEnv) exec(t *testing.T, host, command string) (string, error) {
+func (env *e2eEnv) exec(t testing.TB, host, command string) (string, error) {
 	t.Helper()
 	e, err := env.pool.Get(host)
 	if err != nil {
@@ -162,7 +162,7 @@ var netcheckImageOnce sync.Map // lab name -> error
 
 // loadNetcheck puts the netcheck binary on every node (/usr/local/bin/berth-netcheck) and its image into every
 // node's containerd, the way an air-gapped site side-loads a test image.
-func (env *e2eEnv) loadNetcheck(t *testing.T) {
+func (env *e2eEnv) loadNetcheck(t testing.TB) {
 	t.Helper()
 	if v, ok := netcheckImageOnce.Load(env.lab.Name); ok && v == nil {
 		return
@@ -247,7 +247,7 @@ func waitUntil(timeout, interval time.Duration, cond func() error) error {
 func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
 
 // mustRead returns the content of a local file.
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

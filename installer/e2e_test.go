@@ -628,7 +628,7 @@ func testKubeFailover(t *testing.T, env *e2eEnv) {
 
 // figure logs a measured figure and, when BERTH_BENCH_OUT names a file, appends it there too, so that `make test`
 // can print the figures of a run without -v.
-func figure(t *testing.T, format string, args ...any) {
+func figure(t testing.TB, format string, args ...any) {
 	t.Helper()
 	line := fmt.Sprintf(format, args...)
 	t.Log(line)

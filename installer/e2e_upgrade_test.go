@@ -167,7 +167,7 @@ func testUpgradeRefusals(t *testing.T, env *e2eEnv) {
 // deployWorkload runs what a well-behaved bank application does: two replicas behind a NodePort Service, a
 // PodDisruptionBudget with minAvailable 1, a readiness probe and a preStop pause; and a second, "stuck" workload
 // whose budget the test tightens and relaxes. It returns the web Service's node port.
-func deployWorkload(t *testing.T, cs kubernetes.Interface) int32 {
+func deployWorkload(t testing.TB, cs kubernetes.Interface) int32 {
 	t.Helper()
 	ctx := context.Background()
 	cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: upgradeNS}}, metav1.CreateOptions{})
@@ -223,7 +223,7 @@ func deployWorkload(t *testing.T, cs kubernetes.Interface) int32 {
 }
 
 // blockingBudget sets the stuck workload's budget: minAvailable 1 (all its replicas: no disruption allowed), or 0.
-func blockingBudget(t *testing.T, cs kubernetes.Interface, minAvailable int) {
+func blockingBudget(t testing.TB, cs kubernetes.Interface, minAvailable int) {
 	t.Helper()
 	ctx := context.Background()
 	ma := intstr.FromInt(minAvailable)
@@ -254,7 +254,7 @@ func blockingBudget(t *testing.T, cs kubernetes.Interface, minAvailable int) {
 }
 
 // killDuringWorkers starts the apply and kills berth with SIGKILL once it has begun upgrading the workers.
-func killDuringWorkers(t *testing.T, env *e2eEnv, args []string) {
+func killDuringWorkers(t testing.TB, env *e2eEnv, args []string) {
 	t.Helper()
 	cmd := exec.Command(env.berth, args...)
 	var out lockedBuffer
@@ -304,7 +304,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // kubeletVersions returns every node's kubelet version.
-func kubeletVersions(t *testing.T, cs kubernetes.Interface) map[string]string {
+func kubeletVersions(t testing.TB, cs kubernetes.Interface) map[string]string {
 	t.Helper()
 	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	if err != nil {
@@ -327,7 +327,7 @@ type probe struct {
 	failures                       []string
 }
 
-func startProbe(t *testing.T, env *e2eEnv, nodePort int32) *probe {
+func startProbe(t testing.TB, env *e2eEnv, nodePort int32) *probe {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig())
 	if err != nil {

@@ -148,7 +148,9 @@ var kubeadmVersion = regexp.MustCompile(`(?m)^kubernetesVersion:\s*(\S+)`)
 // kubeadm configuration says the hop's version (the first control plane of the hop), "upgrade node" after. It reads
 // the cluster, so a resumed run picks the right one whichever host was stopped. A dry run plans the apply.
 func (p *controlPlanes) kubeadmVerb(ctx context.Context, hop Hop) (string, error) {
-	apply := "upgrade apply " + hop.To.String() + " --yes --ignore-preflight-errors=" + manifests.IgnoredPreflight
+	// kubeadm's CoreDNS checks look for its own CoreDNS Deployment, which a berth cluster does not run (cluster DNS is
+	// berth's add-on, upgraded by berth).
+	apply := "upgrade apply " + hop.To.String() + " --yes --ignore-preflight-errors=" + manifests.IgnoredPreflight + ",CoreDNSUnsupportedPlugins,CoreDNSMigration"
 	k, err := p.r.c.Kube(ctx)
 	if err != nil {
 		return "", err
