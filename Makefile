@@ -22,7 +22,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
 # Fuzz targets: package and function. `make fuzz` runs each for FUZZTIME, one after the other.
 FUZZ_TARGETS := ./inventory:FuzzLoad ./bundles:FuzzParseManifest ./bundles:FuzzVerify ./bundles:FuzzReadHeader
 
-.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down bench bench-plan bench-lab bench-install clean
+.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down bench bench-plan bench-upgrade bench-lab bench-install clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ bench: deps build bundle ## benchmarks: Go benchmarks, bundle build/size/verify,
 bench-plan: ## plan an install (dry run, journal, events) over 1,000 in-memory hosts: time, peak heap, peak RSS
 	$(GO) test -c -o bin/installer.test ./installer
 	cd installer && /usr/bin/time -f 'peak RSS %M KiB' ../bin/installer.test -test.run '^$$' -test.bench '^BenchmarkPlanInstall1000$$' -test.benchtime 3x -test.short
+
+bench-upgrade: deps build bundle bundle-upgrade ## berth upgrade 1.31 -> 1.32 against the same kubeadm steps scripted by hand, with failed requests counted
+	hack/bench-upgrade.sh $(BUNDLE) $(UPGRADE_BUNDLE) $(BUNDLE_KEY)
 
 bench-lab: deps build ## time `berth lab up --control-planes 3 --workers 2`, cold and warm
 	hack/bench-lab.sh bin/berth

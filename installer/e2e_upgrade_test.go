@@ -137,6 +137,11 @@ func testUpgradeRefusals(t *testing.T, env *e2eEnv) {
 		t.Fatal(err)
 	}
 	before := kubeletVersions(t, env.kube(t))
+	snapshots := func() string {
+		out, _ := env.exec(t, env.inv.ControlPlanes()[0].Name, "ls /var/lib/berth/etcd 2>/dev/null; true")
+		return strings.TrimSpace(out)
+	}
+	snapshotsBefore := snapshots()
 	for _, tc := range []struct {
 		version, want string
 	}{
@@ -159,8 +164,8 @@ func testUpgradeRefusals(t *testing.T, env *e2eEnv) {
 	if fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Errorf("kubelets changed: %v -> %v", before, after)
 	}
-	if out, _ := env.exec(t, env.inv.ControlPlanes()[0].Name, "ls /var/lib/berth/etcd 2>/dev/null; true"); strings.TrimSpace(out) != "" {
-		t.Errorf("a refused upgrade took a snapshot: %s", out)
+	if after := snapshots(); after != snapshotsBefore {
+		t.Errorf("a refused upgrade took a snapshot: %q, before %q", after, snapshotsBefore)
 	}
 }
 
