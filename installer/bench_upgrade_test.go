@@ -36,7 +36,7 @@ func BenchmarkUpgradeVsScript(b *testing.B) {
 	next := labtest.RequireUpgradeBundle(b)
 	for range b.N {
 		env := benchCluster(b)
-		probe := startProbe(b, env, deployWorkload(b, env.kube(b)))
+		probe := startProbe(b, env, deployWorkload(b, env.kube(b), env.inv.Workers()[0].Name))
 		start := time.Now()
 		code, stdout, stderr := env.run(b, 60*time.Minute, "upgrade", "apply", "-i", env.invPath, "-b", next, "--key", env.key,
 			"--state-dir", env.stateDir, "--yes", "-o", "json")
@@ -57,7 +57,7 @@ func BenchmarkUpgradeVsScript(b *testing.B) {
 		}
 
 		env = benchCluster(b)
-		probe = startProbe(b, env, deployWorkload(b, env.kube(b)))
+		probe = startProbe(b, env, deployWorkload(b, env.kube(b), env.inv.Workers()[0].Name))
 		scriptTime, steps, err := runScriptedUpgrade(b, env, next)
 		sAPI, sAPITotal, sApp, sAppTotal := probe.stop()
 		if err != nil {

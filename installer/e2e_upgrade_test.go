@@ -47,7 +47,7 @@ func testUpgrade(t *testing.T, env *e2eEnv) {
 	}
 	cs := env.kube(t)
 	env.loadNetcheck(t)
-	nodePort := deployWorkload(t, cs)
+	nodePort := deployWorkload(t, cs, env.inv.Workers()[0].Name)
 	probe := startProbe(t, env, nodePort)
 	args := func(extra ...string) []string {
 		return append([]string{"upgrade", "apply", "-i", env.invPath, "-b", next, "--key", env.key, "--state-dir", env.stateDir, "--yes"}, extra...)
@@ -172,7 +172,7 @@ func testUpgradeRefusals(t *testing.T, env *e2eEnv) {
 // deployWorkload runs what a well-behaved bank application does: two replicas behind a NodePort Service, a
 // PodDisruptionBudget with minAvailable 1, a readiness probe and a preStop pause; and a second, "stuck" workload
 // whose budget the test tightens and relaxes. It returns the web Service's node port.
-func deployWorkload(t testing.TB, cs kubernetes.Interface) int32 {
+func deployWorkload(t testing.TB, cs kubernetes.Interface, stuckOn string) int32 {
 	t.Helper()
 	ctx := context.Background()
 	cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: upgradeNS}}, metav1.CreateOptions{})
@@ -181,12 +181,16 @@ func deployWorkload(t testing.TB, cs kubernetes.Interface) int32 {
 		replicas int32
 	}{{"web", 2}, {"stuck", 1}} {
 		labels := map[string]string{"app": app.name}
+		var nodeSelector map[string]string
+		if app.name == "stuck" { // on the worker drained first, where its budget holds the upgrade
+			nodeSelector = map[string]string{"kubernetes.io/hostname": stuckOn}
+		}
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: app.name}, Spec: appsv1.DeploymentSpec{
 			Replicas: &app.replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
 				Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
 					Weight: 100, PodAffinityTerm: corev1.PodAffinityTerm{TopologyKey: "kubernetes.io/hostname", LabelSelector: &metav1.LabelSelector{MatchLabels: labels}}}}}},
-				TerminationGracePeriodSeconds: ptr(int64(30)),
+				TerminationGracePeriodSeconds: ptr(int64(30)), NodeSelector: nodeSelector,
 				Containers: []corev1.Container{{Name: "web", Image: NetcheckImage, ImagePullPolicy: corev1.PullNever,
 					Args:           []string{"serve", ":8080"},
 					Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},

@@ -223,7 +223,10 @@ func (p *installDNS) Run(ctx context.Context) error {
 		}
 		what := fmt.Sprintf("helm %s release %s (%s variant, DNS on %s)", p.release, manifests.DNSRelease,
 			inv.DNS.Variant, strings.Join(names(inv.DNSHosts()), ", "))
-		return p.Wet("", what, func() error { return p.applyRelease(ctx) })
+		return p.Wet("", what, func() error {
+			p.Logf("", "helm %s", p.release)
+			return p.applyRelease(ctx)
+		})
 	}
 	if err := concurrently(hostConfig, release); err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/berthsh/berth/installer"
 	"github.com/berthsh/berth/internal/phase"
-	"github.com/berthsh/berth/manifests"
 )
 
 // gateWait bounds each health check after a batch of workers.
@@ -97,7 +96,7 @@ func (p *workers) upgrade(ctx context.Context, host string) error {
 			return err
 		}
 		if err := s.Wet(host, "kubeadm upgrade node (the kubelet's configuration for "+r.path.Target.String()+")", func() error {
-			return installer.RunKubeadm(ctx, h, "kubeadm upgrade node", "kubeadm upgrade node --patches "+manifests.PatchesDir)
+			return installer.RunKubeadm(ctx, h, "kubeadm upgrade node", "kubeadm upgrade node") // berth patches control planes only
 		}); err != nil {
 			return err
 		}
