@@ -137,8 +137,8 @@ func (r *run) planHosts(plan *Plan, target *bundles.Bundle) {
 			if !ok || have[comp] == to {
 				continue
 			}
-			if comp == "dnsmasq" && have[comp] == "" {
-				continue // the management variant runs dnsmasq in the DNS pod
+			if have[comp] == "" {
+				continue // not on this host (an add-on's pod elsewhere, dnsmasq in the DNS pod of the management variant)
 			}
 			hp.Changes = append(hp.Changes, ComponentChange{Component: comp, From: have[comp], To: to})
 		}

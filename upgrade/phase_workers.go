@@ -56,7 +56,7 @@ func (p *workers) Run(ctx context.Context) error {
 // upgrade moves one worker to the target.
 func (p *workers) upgrade(ctx context.Context, host string) error {
 	r, c, s := p.r, p.r.c, p.Session
-	target := r.path.Last()
+	target := r.o.target() // the control plane may be there already (a resumed run): the path has no hop left
 	timeout := r.o.DrainTimeout
 	if timeout <= 0 {
 		timeout = DefaultDrainTimeout

@@ -89,9 +89,14 @@ func TargetVersions(b *bundles.Bundle) map[string]string {
 func hostComponents(inv *inventory.Inventory, h *inventory.Host) []string {
 	cp := h.Has(inventory.RoleControlPlane)
 	lb := cp && inv.ControlPlane.LoadBalancer.Type == inventory.LBKeepalivedHAProxy
+	dns := slices.ContainsFunc(inv.DNSHosts(), func(d *inventory.Host) bool { return d.Name == h.Name })
 	var out []string
 	for _, c := range installer.Components {
 		switch c {
+		case "coredns", "dns-health", "dnsmasq":
+			if !dns {
+				continue
+			}
 		case "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd":
 			if !cp {
 				continue
