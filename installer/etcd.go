@@ -22,8 +22,8 @@ type etcdCerts struct {
 	CA, Cert, Key []byte
 }
 
-// etcdEndpoint is the client URL of a control plane's etcd member.
-func (c *Cluster) etcdEndpoint(h *inventory.Host) string {
+// EtcdEndpoint is the client URL of a control plane's etcd member.
+func (c *Cluster) EtcdEndpoint(h *inventory.Host) string {
 	return "https://" + net.JoinHostPort(c.Inv.NodeIP(h), strconv.Itoa(etcdClientPort))
 }
 
@@ -54,7 +54,7 @@ func (c *Cluster) Etcd(ctx context.Context, hosts ...string) (*kube.Etcd, error)
 	var endpoints []string
 	for _, h := range c.Inv.ControlPlanes() {
 		if len(hosts) == 0 || slices.Contains(hosts, h.Name) {
-			endpoints = append(endpoints, c.etcdEndpoint(h))
+			endpoints = append(endpoints, c.EtcdEndpoint(h))
 		}
 	}
 	dial := c.tunnel(c.First().Name).Dial

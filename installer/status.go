@@ -234,7 +234,7 @@ func (st *Status) readEtcd(ctx context.Context, c *Cluster, reachable []*invento
 			es.Detail = firstLine(err.Error())
 		default:
 			for _, mh := range health {
-				if mh.Endpoint == c.etcdEndpoint(h) {
+				if mh.Endpoint == c.EtcdEndpoint(h) {
 					es.Member, es.Healthy, es.Leader, es.Detail = mh.ID != 0, mh.Healthy, mh.Leader, firstLine(mh.Err)
 				}
 			}

@@ -112,6 +112,28 @@ func TestEtcdThreeMembers(t *testing.T) {
 	if leaders != 1 {
 		t.Errorf("%d members say they lead", leaders)
 	}
+	// Handing off: from a follower nothing moves; from the leader another member leads afterwards.
+	var leaderEP, followerEP string
+	for _, h := range e.Health(ctx) {
+		if h.Leader {
+			leaderEP = h.Endpoint
+		} else {
+			followerEP = h.Endpoint
+		}
+	}
+	if moved, err := e.HandOffLeader(ctx, followerEP); err != nil || moved != "" {
+		t.Errorf("hand-off from a follower: %q, %v", moved, err)
+	}
+	moved, err := e.HandOffLeader(ctx, leaderEP)
+	if err != nil || moved == "" {
+		t.Fatalf("hand-off from the leader: %q, %v", moved, err)
+	}
+	await(t, e.Healthy(), time.Minute)
+	for _, h := range e.Health(ctx) {
+		if h.Endpoint == leaderEP && h.Leader {
+			t.Errorf("%s still leads after the hand-off", leaderEP)
+		}
+	}
 
 	members, err := e.Members(ctx)
 	if err != nil {
