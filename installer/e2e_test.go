@@ -599,7 +599,7 @@ func testKubeFailover(t *testing.T, env *e2eEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := kube.New(kube.Options{Kubeconfig: conf, Tunnels: tunnels})
+	k, err := kube.New(kube.Options{Kubeconfig: conf, Tunnels: tunnels, DialTimeout: 5 * time.Second}) // as berth dials
 	if err != nil {
 		t.Fatal(err)
 	}
