@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cluster DNS throughput and latency: queries/s and p50/p99 through dnsmasq (port 53 of a DNS host's control-plane
 # address, what pods and hosts query) against the backend directly (CoreDNS on the same host's loopback, port
-# 10053). The load generator is berth's own (installer/testdata/dnsload, Go, UDP, closed loop) and runs on the DNS
-# host itself, so both paths are local and only the server differs. Three kinds of query:
+# 10053), and through the node-local DNS cache on the kube-dns Service's address (what pods ask). The load generator
+# is berth's own (installer/testdata/dnsload, Go, UDP, closed loop) and runs on the DNS host itself, so every path is
+# local and only the server differs. Two kinds of query:
 #   cached name    kubernetes.default.svc.<domain>, the same name every time (dnsmasq answers from its cache)
 #   unique names   a new name under default.svc.<domain> every time (NXDOMAIN; dnsmasq must ask the backend)
 #
@@ -42,8 +43,10 @@ echo "== berth install (log: $labdir/bench-install.log)" >&2
 
 host="berth-$name-cp1"
 docker cp "$tmp/dnsload" "$host:/usr/local/bin/berth-dnsload"
-# dnsmasq listens on the host's control-plane address only: read it from the socket.
-addr="$(docker exec "$host" ss -Hlun 'sport = :53' | awk '{print $4}' | head -1)"
+# dnsmasq listens on the host's control-plane address only: read it from the socket. The node-local DNS cache
+# listens on the kube-dns Service's address, which lives on the loopback.
+cache="$(docker exec "$host" sh -c "ip -4 -o addr show dev lo label lo:berth-dns | awk '{print \$4}' | cut -d/ -f1")"
+addr="$(docker exec "$host" ss -Hlun 'sport = :53' | awk '{print $4}' | grep -v "^$cache:" | head -1)"
 [ -n "$addr" ] || { echo "nothing listens on port 53 of $host" >&2; exit 1; }
 domain="$(sed -n 's/^ *clusterDomain: *//p' "$labdir/inventory.yaml" | head -1)"
 domain="${domain:-cluster.local}"
@@ -56,3 +59,7 @@ run "$addr" "dnsmasq :53, cached name" ""
 run "127.0.0.1:10053" "backend :10053 directly, same name" ""
 run "$addr" "dnsmasq :53, unique names (forwarded)" "-unique"
 run "127.0.0.1:10053" "backend :10053 directly, unique names" "-unique"
+if [ -n "$cache" ]; then
+	run "$cache" "node-local cache (Service address), cached name" ""
+	run "$cache" "node-local cache, unique names (every DNS host)" "-unique"
+fi

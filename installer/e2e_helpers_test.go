@@ -1,6 +1,7 @@
 package installer_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
@@ -168,7 +169,7 @@ func (env *e2eEnv) loadNetcheck(t testing.TB) {
 		return
 	}
 	archive := filepath.Join(t.TempDir(), "netcheck.tar")
-	if err := writeNetcheckImage(env.netcheck, archive); err != nil {
+	if err := writeNetcheckImage(env.netcheck, buildDNSLoad(t), archive); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -188,14 +189,23 @@ func (env *e2eEnv) loadNetcheck(t testing.TB) {
 	netcheckImageOnce.Store(env.lab.Name, nil)
 }
 
-// writeNetcheckImage writes a one-layer image holding netcheck as a docker-archive tar.
-func writeNetcheckImage(binary, out string) error {
-	data, err := os.ReadFile(binary)
-	if err != nil {
-		return err
-	}
+// writeNetcheckImage writes a one-layer image holding netcheck (its entrypoint) and dnsload as a docker-archive tar.
+func writeNetcheckImage(binary, dnsload, out string) error {
 	var buf bytes.Buffer
-	if err := tarFile(&buf, "netcheck", data, 0o755); err != nil {
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct{ name, path string }{{"netcheck", binary}, {"dnsload", dnsload}} {
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
 		return err
 	}
 	layerData := buf.Bytes()

@@ -1,7 +1,6 @@
 package installer_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -643,16 +642,4 @@ func figure(t testing.TB, format string, args ...any) {
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "%s: %s\n", t.Name(), line)
-}
-
-// tarFile writes a tar archive holding one file.
-func tarFile(w io.Writer, name string, data []byte, mode int64) error {
-	tw := tar.NewWriter(w)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-		return err
-	}
-	if _, err := tw.Write(data); err != nil {
-		return err
-	}
-	return tw.Close()
 }

@@ -62,6 +62,7 @@ func phases(c *Cluster) []phase.Phase {
 		&joinWorkers{c: c},
 		&installCNI{c: c},
 		&installDNS{c: c},
+		&dnsCache{c: c},
 		&settleNodes{c: c},
 		&writeKubeconfig{c: c},
 	}

@@ -141,7 +141,7 @@ func TestPlanInstallOnManyHosts(t *testing.T) {
 	}
 	for _, h := range inv.Nodes() {
 		got := perHost[h.Name]
-		for _, ph := range []string{"stage", "os", "runtime", "images"} {
+		for _, ph := range []string{"stage", "os", "runtime", "images", "dns-cache"} {
 			if got[ph] == 0 {
 				t.Errorf("%s: nothing planned in phase %s (plan: %v)", h.Name, ph, got)
 			}
@@ -162,10 +162,18 @@ func TestPlanInstallOnManyHosts(t *testing.T) {
 		}
 	}
 	var waits []string
+	caches := 0
 	for _, it := range rep.Plan.Items {
-		if it.Kind == phase.KindWait {
+		switch {
+		case it.Kind != phase.KindWait:
+		case it.Phase == "dns-cache":
+			caches++ // one per node, checked below
+		default:
 			waits = append(waits, it.Phase+": "+it.Action)
 		}
+	}
+	if caches != len(inv.Nodes()) {
+		t.Errorf("%d waits for a node's DNS cache, want one per node (%d)", caches, len(inv.Nodes()))
 	}
 	want := []string{"join-control-planes: wait up to 3m0s for the etcd member on cp2 healthy",
 		"join-control-planes: wait up to 3m0s for the etcd member on cp3 healthy",

@@ -44,6 +44,9 @@ func Reset(ctx context.Context, o ResetOptions) (*phase.Report, error) {
 const resetScript = `set -u
 if systemctl is-active --quiet ` + kubeadmUnit + `; then systemctl stop ` + kubeadmUnit + `; fi
 if command -v kubeadm >/dev/null; then kubeadm reset -f --cri-socket ` + manifests.CRISocket + ` >/dev/null 2>&1; fi
+systemctl disable --now ` + manifests.DNSCacheUnit + ` >/dev/null 2>&1
+if [ -x ` + manifests.DNSCacheNetScript + ` ]; then ` + manifests.DNSCacheNetScript + ` down; fi
+rm -f ` + manifests.DNSCacheUnitPath + ` ` + manifests.DNSCacheConfPath + ` ` + manifests.DNSCacheNetScript + `
 systemctl disable --now kubelet keepalived haproxy dnsmasq >/dev/null 2>&1
 rm -f ` + manifests.DNSHostConfPath + `
 rm -f ` + kubeletUnitFile + ` ` + kubeletDropInFile + `

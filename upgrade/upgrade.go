@@ -158,6 +158,7 @@ func (r *run) phases() []phase.Phase {
 		&controlPlanes{r: r},
 		installer.CNI(r.c),
 		installer.DNS(r.c),
+		installer.DNSCache(r.c),
 		&workers{r: r},
 	)
 }
