@@ -75,6 +75,7 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("API answers through the VIP when its holder stops", func(t *testing.T) { testVIPFailover(t, env) })
 	t.Run("the API client fails over when the control plane it rides on stops", func(t *testing.T) { testKubeFailover(t, env) })
 	t.Run("rolling upgrade to the next minor with no failed request", func(t *testing.T) { testUpgrade(t, env) })
+	t.Run("etcd backup and restore", func(t *testing.T) { testEtcdBackupRestore(t, env) })
 }
 
 // untouched fails the test when any node carries a trace of berth.
