@@ -22,9 +22,6 @@ func (m *Manifest) Validate() error {
 		if !ok || !digest.ValidHex(hex) {
 			bad("base: manifestDigest %q is not sha256:<64 hex>", b.ManifestDigest)
 		}
-		if b.Name == "" || b.Version == "" {
-			bad("base: name and version are required (they tell which bundle completes this patch)")
-		}
 	}
 	for i, f := range m.Files {
 		if !validPath(f.Path) {

@@ -156,7 +156,9 @@ func verify(ctx context.Context, path string, opts VerifyOptions, keep map[strin
 	if probs := check.done(); len(probs) > 0 {
 		return nil, &VerifyError{Bundle: path, Problems: probs}
 	}
-	res.kept = check.kept
+	if keep != nil {
+		res.kept = check.kept
+	}
 	res.PayloadBytes = s.payload
 	res.CompressedBytes = s.cnt.n
 	res.Duration = time.Since(start)
