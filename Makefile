@@ -22,7 +22,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
 # Fuzz targets: package and function. `make fuzz` runs each for FUZZTIME, one after the other.
 FUZZ_TARGETS := ./inventory:FuzzLoad ./bundles:FuzzParseManifest ./bundles:FuzzVerify ./bundles:FuzzReadHeader
 
-.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down bench bench-plan bench-upgrade bench-lab bench-install clean
+.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down bench bench-bundle bench-patch bench-plan bench-upgrade bench-lab bench-install clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -86,6 +86,12 @@ bench: deps build bundle ## benchmarks: Go benchmarks, bundle build/size/verify,
 	$(GO) test -short -run '^$$' -bench . -benchmem ./...
 	hack/bench-bundle.sh
 	@if [ -x hack/bench-dns.sh ]; then hack/bench-dns.sh; fi
+
+bench-bundle: deps build bundle ## bundle build time, size and verify throughput; patch bundle sizes (lab bundles when built)
+	hack/bench-bundle.sh
+
+bench-patch: ## patch bundle sizes against the full bundle: DNS add-on, one OS package, 1.31 -> 1.32 (lab bundles when built)
+	$(GO) run ./hack/patchbench -base $(BUNDLE) -next $(UPGRADE_BUNDLE) -key $(BUNDLE_KEY) -sign-key $(BUNDLE_KEY:.pub=.key)
 
 bench-plan: ## plan an install (dry run, journal, events) over 1,000 in-memory hosts: time, peak heap, peak RSS
 	$(GO) test -c -o bin/installer.test ./installer

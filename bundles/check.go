@@ -19,20 +19,43 @@ const maxStructureBlob = 4 << 20
 type contentCheck struct {
 	m        *Manifest
 	seen     map[string]bool
-	keep     map[string]bool   // paths whose content the structure check needs
+	keep     map[string]bool   // paths whose content the structure check (or the caller) needs
 	kept     map[string][]byte // their content, once verified
 	problems []Problem
+	last     string // the last listed entry, for the order check
+	// For a patch bundle: where each file comes from, and the documents its verified base supplied, by base path.
+	plan     *patchPlan
+	baseKept map[string][]byte
 }
 
-func newContentCheck(m *Manifest) *contentCheck {
+// newContentCheck prepares to check an archive against m, keeping the content of the paths in extra too.
+func newContentCheck(m *Manifest, extra map[string]bool) *contentCheck {
 	c := &contentCheck{m: m, seen: map[string]bool{}, keep: map[string]bool{}, kept: map[string][]byte{}}
-	if len(m.Images) > 0 {
-		c.keep[ImagesDir+"index.json"] = true
+	for p := range extra {
+		c.keep[p] = true
 	}
-	for _, im := range m.Images {
-		c.keep[BlobPath(im.Digest)] = true
+	for _, p := range structurePaths(m) {
+		c.keep[p] = true
 	}
 	return c
+}
+
+// patchOf makes the check one of a patch's archive: it holds the files plan carries, and the documents the
+// structure check needs that the base holds come from baseKept.
+func (c *contentCheck) patchOf(plan *patchPlan, baseKept map[string][]byte) {
+	c.plan, c.baseKept = plan, baseKept
+}
+
+// structurePaths are the documents the structure check reads: the OCI index and every image manifest.
+func structurePaths(m *Manifest) []string {
+	if len(m.Images) == 0 {
+		return nil
+	}
+	out := []string{ImagesDir + "index.json"}
+	for _, im := range m.Images {
+		out = append(out, BlobPath(im.Digest))
+	}
+	return out
 }
 
 func (c *contentCheck) add(file, format string, args ...any) {
@@ -60,6 +83,16 @@ func (c *contentCheck) entry(s *stream, h *tar.Header) error {
 		c.add(name, "extra file: not listed in %s (%d bytes)", ManifestPath, h.Size)
 		return nil
 	}
+	if c.plan != nil && !c.plan.carries(name) {
+		c.add(name, "carried by the patch although its base or another entry holds the same content (sha256 %s): a patch "+
+			"carries each content its base lacks once; make it again with berth bundle delta", f.SHA256)
+		return nil
+	}
+	if name < c.last {
+		c.add(name, "out of order: after %s, but entries follow the order of the files in %s (write the bundle again with berth)", c.last, ManifestPath)
+	} else {
+		c.last = name
+	}
 	hash := sha256.New()
 	var w io.Writer = hash
 	var buf *bytes.Buffer
@@ -86,8 +119,22 @@ func (c *contentCheck) entry(s *stream, h *tar.Header) error {
 // done reports missing files and checks the OCI layout against the manifest's image list.
 func (c *contentCheck) done() []Problem {
 	for _, f := range c.m.Files {
-		if !c.seen[f.Path] {
+		switch {
+		case c.seen[f.Path]:
+		case c.plan == nil:
 			c.add(f.Path, "missing: listed in %s but not in the archive", ManifestPath)
+		case c.plan.carries(f.Path):
+			c.add(f.Path, "missing: the patch must carry it (its base lacks sha256 %s) but does not; copy the patch again", f.SHA256)
+		}
+	}
+	if c.plan != nil {
+		// Documents the patch does not hold itself: from the base, or from the entry carrying the same content.
+		for p := range c.keep {
+			if ref, ok := c.plan.source[p]; ok && ref.base {
+				c.kept[p] = c.baseKept[ref.path]
+			} else if ok && ref.path != p {
+				c.kept[p] = c.kept[ref.path]
+			}
 		}
 	}
 	if len(c.problems) == 0 {

@@ -27,6 +27,21 @@ type Diff struct {
 	BytesToMove int64 `json:"bytesToMove"`
 	BytesShared int64 `json:"bytesShared"`
 	BytesTotal  int64 `json:"bytesTotal"`
+	// ByComponent splits B's files by component, with what each adds: its sum of BytesToMove is the total, and
+	// exactly what a patch of B against A (berth bundle delta) carries. Sorted by bytes to move, largest first.
+	ByComponent []ComponentMove `json:"byComponent"`
+}
+
+// ComponentMove is what one component of bundle B adds to bundle A.
+type ComponentMove struct {
+	// Component is the manifest's component name; image blobs take their image's component, a blob several
+	// components' images share is "shared image blobs", and files without a component are named by kind.
+	Component string `json:"component"`
+	// Files and Bytes are all of the component's files in B; NewFiles and BytesToMove those whose content A lacks.
+	Files       int   `json:"files"`
+	Bytes       int64 `json:"bytes"`
+	NewFiles    int   `json:"newFiles"`
+	BytesToMove int64 `json:"bytesToMove"`
 }
 
 // Empty reports whether nothing changes.
@@ -61,11 +76,67 @@ func Compare(a, b *Manifest) *Diff {
 		d.BytesTotal += f.Size
 		if have[f.SHA256] {
 			d.BytesShared += f.Size
-		} else {
-			d.BytesToMove += f.Size
 		}
 	}
+	plan := planPatch(b, a)
+	d.BytesToMove = plan.carriedBytes
+	d.ByComponent = componentMoves(b, plan)
 	return d
+}
+
+// componentMoves attributes b's files to components and counts what plan carries of each.
+func componentMoves(b *Manifest, plan *patchPlan) []ComponentMove {
+	owners := map[string]map[string]bool{} // blob path -> owning components
+	for _, im := range b.Images {
+		owner := im.Component
+		if owner == "" {
+			owner = im.Name
+		}
+		for _, d := range im.Blobs() {
+			p := BlobPath(d)
+			if owners[p] == nil {
+				owners[p] = map[string]bool{}
+			}
+			owners[p][owner] = true
+		}
+	}
+	by := map[string]*ComponentMove{}
+	for _, f := range b.Files {
+		name := f.Component
+		switch {
+		case name != "":
+		case f.Kind == KindImageBlob && len(owners[f.Path]) == 1:
+			for o := range owners[f.Path] {
+				name = o
+			}
+		case f.Kind == KindImageBlob:
+			name = "shared image blobs"
+		default:
+			name = "(" + string(f.Kind) + ")"
+		}
+		c := by[name]
+		if c == nil {
+			c = &ComponentMove{Component: name}
+			by[name] = c
+		}
+		c.Files++
+		c.Bytes += f.Size
+		if plan.carries(f.Path) {
+			c.NewFiles++
+			c.BytesToMove += f.Size
+		}
+	}
+	out := make([]ComponentMove, 0, len(by))
+	for _, c := range by {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].BytesToMove != out[j].BytesToMove {
+			return out[i].BytesToMove > out[j].BytesToMove
+		}
+		return out[i].Component < out[j].Component
+	})
+	return out
 }
 
 func componentMap(m *Manifest) map[string]string {

@@ -35,6 +35,18 @@
 // ReadHeader reads just the manifest and signature (instant on any size) for inspect and diff; Compare computes
 // what an upgrade from one bundle to another changes and how many bytes would move.
 //
+// # Patch bundles
+//
+// A patch bundle's manifest describes a whole release and names its base (Manifest.Base); its archive carries only
+// the content, matched by sha256, that the base lacks. Open it with its base and it reads as the full bundle:
+//
+//	b, err := bundles.OpenPatch(ctx, patch, base, opts) // Open with opts.Base; base "" opens a full bundle as Open
+//	var needs *bundles.NeedsBaseError                    // what Open returns for a patch without its base
+//	errors.As(err, &needs)                               // needs.Base names the bundle to ask for
+//
+// WritePatch writes one from two opened bundles; Write with WriteOptions.Base writes one from a manifest (the
+// builder's path); Compare tells beforehand what it would carry, per component.
+//
 // # Writing a bundle
 //
 // Write produces a bundle from a manifest and a function opening each file's content; package bundles/build

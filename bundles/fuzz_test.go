@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -79,9 +80,10 @@ func labFixture(tb testing.TB) *fixture {
 }
 
 // fuzzSeeds are bundles as tar streams, what the fuzzer mutates: the lab-shaped bundle signed, a one-file
-// bundle signed and unsigned, one that ends after its signature, and the lab bundle cut in half. The trusted key
-// signed them.
-func fuzzSeeds(f *testing.F) (seeds [][]byte, trusted ed25519.PublicKey) {
+// bundle signed and unsigned, one that ends after its signature, the lab bundle cut in half, and a patch of the
+// lab bundle (to a release with a new kubeadm and a new image) against base, the lab bundle's file. The trusted
+// key signed them.
+func fuzzSeeds(f *testing.F) (seeds [][]byte, trusted ed25519.PublicKey, base string) {
 	lab := labFixture(f)
 	one := labFixture(f)
 	one.pub, one.priv = lab.pub, lab.priv
@@ -107,7 +109,37 @@ func fuzzSeeds(f *testing.F) (seeds [][]byte, trusted ed25519.PublicKey) {
 	labTar := tarOf(labSigned)
 	head := readEntries(f, labSigned)[:2]
 	return [][]byte{labTar, tarOf(one.write(f, one.priv)), tarOf(one.write(f, nil)), tarOf(writeEntries(f, head)),
-		labTar[:len(labTar)/2]}, lab.pub
+		labTar[:len(labTar)/2], tarOf(labPatch(f, lab, labSigned))}, lab.pub, labSigned
+}
+
+// labPatch writes a patch, against the lab fixture's bundle at labPath, of a release with another kubeadm and
+// one more image, and returns the patch's path.
+func labPatch(f *testing.F, lab *fixture, labPath string) string {
+	ctx := context.Background()
+	next := labFixture(f)
+	next.pub, next.priv = lab.pub, lab.priv
+	next.manifest.Version = "v1.31.5-berth.1"
+	next.replace("bin/kubeadm", []byte("kubeadm v1.31.5"))
+	next.image("kube-proxy-next", []string{"registry.k8s.io/kube-proxy:v1.31.5"}, next.content[BlobPath(next.manifest.Images[0].Layers[0])], []byte("kube-proxy v1.31.5 layer"))
+	next.finish(f)
+	idx, err := next.manifest.OCIIndex(next.manifest.Images)
+	if err != nil {
+		f.Fatal(err)
+	}
+	next.replace(ImagesDir+"index.json", idx)
+	base, err := Open(ctx, labPath, lab.opts())
+	if err != nil {
+		f.Fatal(err)
+	}
+	release, err := Open(ctx, next.write(f, next.priv), next.opts())
+	if err != nil {
+		f.Fatal(err)
+	}
+	out := filepath.Join(f.TempDir(), "patch.tar")
+	if err := WritePatch(ctx, out, base, release, WriteOptions{SignKey: lab.priv}); err != nil {
+		f.Fatal(err)
+	}
+	return out
 }
 
 // fuzzBundles turns fuzz inputs into bundle files. A tar stream is compressed as berth writes bundles, so that
@@ -144,10 +176,18 @@ func (fb *fuzzBundles) file(t *testing.T, data []byte) string {
 	return tmp.Name()
 }
 
-// checkRefusal fails unless err is a *VerifyError that names each file and its problem.
+// checkRefusal fails unless err is a *VerifyError that names each file and its problem, or a *NeedsBaseError
+// naming the base a patch needs.
 func checkRefusal(t *testing.T, err error) {
 	t.Helper()
 	var verr *VerifyError
+	var needs *NeedsBaseError
+	if errors.As(err, &needs) {
+		if needs.Patch == "" || needs.Base.ManifestDigest == "" {
+			t.Fatalf("a patch refused without naming its base: %v", err)
+		}
+		return
+	}
 	if !errors.As(err, &verr) {
 		t.Fatalf("refusal is a %T, not a *VerifyError: %v", err, err)
 	}
@@ -164,13 +204,16 @@ func checkRefusal(t *testing.T, err error) {
 // FuzzParseManifest: no manifest bytes make the parser panic or accept an inconsistent manifest, and what it
 // accepts survives a write and a second read unchanged.
 func FuzzParseManifest(f *testing.F) {
-	for _, fx := range []*fixture{labFixture(f), newFixture(f)} {
+	patch := labFixture(f)
+	patch.manifest.Base = &BaseRef{ManifestDigest: "sha256:" + sha([]byte("base")), Name: "lab", Version: "v1.31.4-berth.1"}
+	for _, fx := range []*fixture{labFixture(f), newFixture(f), patch} {
 		data, err := fx.manifest.Marshal()
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(data)
 	}
+	f.Add([]byte("apiVersion: bundle.berth.sh/v1alpha1\nkind: BundleManifest\nbase: {manifestDigest: sha256:x, name: ''}\n"))
 	f.Add([]byte("apiVersion: bundle.berth.sh/v1alpha1\nkind: BundleManifest\nfiles: &f [*f]\n"))
 	f.Add([]byte("a: &a [x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n"))
 	f.Add([]byte("files:\n- {path: ../x, size: -1, sha256: XYZ, mode: '9'}\n"))
@@ -198,16 +241,17 @@ func FuzzParseManifest(f *testing.F) {
 
 // FuzzVerify streams arbitrary tar streams (and zstd files) through Verify and, when it accepts one, through
 // Open and a Walk that reads every file: nothing may panic, a refusal names each file and problem, an accepted
-// bundle has exactly the files its manifest lists, and every byte Walk hands out matches the manifest.
+// bundle has exactly the files its manifest lists (a patch, read with the lab fixture's bundle as its base, at
+// most those), and every byte Walk hands out matches the manifest.
 func FuzzVerify(f *testing.F) {
-	seeds, trusted := fuzzSeeds(f)
+	seeds, trusted, base := fuzzSeeds(f)
 	for _, s := range seeds {
 		f.Add(s)
 	}
 	fb := newFuzzBundles(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := fb.file(t, data)
-		opts := VerifyOptions{PublicKeys: []ed25519.PublicKey{trusted}, InsecureSkipSignature: true}
+		opts := VerifyOptions{PublicKeys: []ed25519.PublicKey{trusted}, InsecureSkipSignature: true, Base: base}
 		res, err := Verify(context.Background(), p, opts)
 		if err != nil {
 			checkRefusal(t, err)
@@ -216,8 +260,9 @@ func FuzzVerify(f *testing.F) {
 		if res == nil || res.Manifest == nil {
 			t.Fatalf("Verify = %+v, nil", res)
 		}
-		if res.Files != len(res.Manifest.Files) {
-			t.Fatalf("accepted with %d entries for %d listed files", res.Files, len(res.Manifest.Files))
+		if patch := res.Manifest.Base != nil; patch && (res.Base == nil || res.Files+res.FromBase > len(res.Manifest.Files)) ||
+			!patch && res.Files != len(res.Manifest.Files) {
+			t.Fatalf("accepted with %d entries (%d from a base) for %d listed files", res.Files, res.FromBase, len(res.Manifest.Files))
 		}
 		b, err := Open(context.Background(), p, opts)
 		if err != nil {
@@ -236,7 +281,7 @@ func FuzzVerify(f *testing.F) {
 // FuzzReadHeader reads the first entries of arbitrary bundles, with and without a trusted key: nothing may
 // panic, and what is accepted has a manifest (and, with the key, a verified signature).
 func FuzzReadHeader(f *testing.F) {
-	seeds, trusted := fuzzSeeds(f)
+	seeds, trusted, _ := fuzzSeeds(f)
 	for _, s := range seeds {
 		f.Add(s)
 	}

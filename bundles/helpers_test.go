@@ -47,6 +47,16 @@ func (f *fixture) add(p string, data []byte, kind FileKind) {
 	f.manifest.Files = append(f.manifest.Files, File{Path: p, Size: int64(len(data)), SHA256: sha(data), Mode: 0o644, Kind: kind})
 }
 
+// replace changes the content of a listed file.
+func (f *fixture) replace(p string, data []byte) {
+	f.content[p] = data
+	for i := range f.manifest.Files {
+		if f.manifest.Files[i].Path == p {
+			f.manifest.Files[i].Size, f.manifest.Files[i].SHA256 = int64(len(data)), sha(data)
+		}
+	}
+}
+
 // image adds an image whose layers are the given contents.
 func (f *fixture) image(name string, refs []string, layers ...[]byte) {
 	var ls []map[string]any

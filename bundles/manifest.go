@@ -49,6 +49,7 @@ type Manifest struct {
 	Kind              string      `yaml:"kind" json:"kind"`
 	Name              string      `yaml:"name" json:"name"`
 	Version           string      `yaml:"version" json:"version"`
+	Base              *BaseRef    `yaml:"base,omitempty" json:"base,omitempty"` // a patch bundle's base; nil: a full bundle
 	KubernetesVersion string      `yaml:"kubernetesVersion" json:"kubernetesVersion"`
 	Target            Target      `yaml:"target" json:"target"`
 	Components        []Component `yaml:"components" json:"components"`
@@ -57,6 +58,21 @@ type Manifest struct {
 	Charts            []Chart     `yaml:"charts" json:"charts"`
 	Files             []File      `yaml:"files" json:"files"`
 	Provenance        Provenance  `yaml:"provenance" json:"provenance"`
+}
+
+// BaseRef names the base of a patch bundle. A patch's manifest lists every file of the full release, but its
+// archive carries only the files whose sha256 the base's manifest does not list; the rest is read from the base.
+type BaseRef struct {
+	// ManifestDigest is "sha256:<hex>" of the base's manifest.yaml: its identity, checked before anything is read.
+	ManifestDigest string `yaml:"manifestDigest" json:"manifestDigest"`
+	// Name and Version are the base's, to tell a person which bundle to bring.
+	Name    string `yaml:"name" json:"name"`
+	Version string `yaml:"version" json:"version"`
+}
+
+// String writes the base as "lab v1.31.4-berth.1 (manifest sha256:...)".
+func (r BaseRef) String() string {
+	return r.Name + " " + r.Version + " (manifest " + r.ManifestDigest + ")"
 }
 
 // Target is the platform a bundle installs onto.

@@ -13,25 +13,58 @@ import (
 
 // Bundle is a bundle file that has been verified. Its methods stream the file again and re-check every byte they
 // hand out, so a file changed after Open is caught, never used.
+//
+// A patch bundle opened with its base (OpenPatch, or Open with VerifyOptions.Base) is a Bundle like any other: its
+// Manifest is the full release's, and Walk, Extract and WriteImageArchive take each file from whichever of the two
+// files holds it, checked against the same manifest. Base says where the rest comes from.
 type Bundle struct {
 	// Path is the bundle file.
 	Path string
 	// Manifest is the verified manifest.
 	Manifest *Manifest
-	// ManifestDigest is "sha256:<hex>" of manifest.yaml: what journals record as the bundle's identity.
+	// ManifestDigest is "sha256:<hex>" of manifest.yaml: what journals record as the bundle's identity. A patch
+	// and the full bundle of the same release have different digests (the patch's manifest names its base).
 	ManifestDigest string
 	// Signed and KeyID tell whether and by which trusted key the manifest was signed.
 	Signed bool
 	KeyID  string
+	// Base is the verified full bundle that completes a patch bundle; nil for a full bundle. Manifest.Base names it.
+	Base *Bundle
 }
 
-// Open verifies the bundle at path (see Verify) and returns it for reading.
+// Open verifies the bundle at path (see Verify) and returns it for reading. A patch bundle needs its base in
+// opts.Base; without it Open returns a *NeedsBaseError naming the base.
 func Open(ctx context.Context, path string, opts VerifyOptions) (*Bundle, error) {
 	res, err := Verify(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Bundle{Path: path, Manifest: res.Manifest, ManifestDigest: res.ManifestDigest, Signed: res.Signed, KeyID: res.KeyID}, nil
+	return res.bundle(path, opts.Base), nil
+}
+
+// OpenPatch verifies the patch bundle at patchPath against the full bundle at basePath (see Verify) and returns
+// the release they make together. It is Open with opts.Base set; a full bundle at patchPath opens as itself, the
+// base unused. An installer or upgrade that accepts "-b PATCH --base OLD" needs only:
+//
+//	b, err := bundles.OpenPatch(ctx, patch, base, verify) // base "" for a full bundle: the same as Open
+//	// b.Manifest, b.Walk, b.Extract, b.WriteImageArchive as for a full bundle; b.Base is the base when patched.
+func OpenPatch(ctx context.Context, patchPath, basePath string, opts VerifyOptions) (*Bundle, error) {
+	opts.Base = basePath
+	return Open(ctx, patchPath, opts)
+}
+
+// bundle makes the Bundle a successful verification describes.
+func (res *VerifyResult) bundle(path, basePath string) *Bundle {
+	b := &Bundle{Path: path, Manifest: res.Manifest, ManifestDigest: res.ManifestDigest, Signed: res.Signed, KeyID: res.KeyID}
+	if res.Base != nil {
+		b.Base = res.Base.bundle(basePath, "")
+	}
+	return b
+}
+
+// AsBase names b as the base of patches made against it (see WriteOptions.Base).
+func (b *Bundle) AsBase() BaseRef {
+	return BaseRef{ManifestDigest: b.ManifestDigest, Name: b.Manifest.Name, Version: b.Manifest.Version}
 }
 
 // Filter selects files of a bundle. A file is selected when it matches any non-empty criterion; the zero Filter
@@ -112,56 +145,27 @@ func (b *Bundle) Walk(ctx context.Context, f Filter, fn func(File, io.Reader) er
 	return b.walk(ctx, sel, fn)
 }
 
+// walk reads the selected files in manifest order, from whichever archive holds each.
 func (b *Bundle) walk(ctx context.Context, sel map[string]bool, fn func(File, io.Reader) error) error {
-	s, err := openStream(b.Path)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	h, err := s.next()
-	if err != nil || h.Name != ManifestPath {
-		return fmt.Errorf("read bundle %s: the first entry is no longer %s; the file changed since it was verified", b.Path, ManifestPath)
-	}
-	data, err := readSmall(s, h, maxManifestSize)
-	if err != nil {
-		return err
-	}
-	if digestOf(data) != b.ManifestDigest {
-		return fmt.Errorf("read bundle %s: %s changed since the bundle was verified (%s, now %s); verify it again", b.Path, ManifestPath, b.ManifestDigest, digestOf(data))
-	}
-	s.allow(b.Manifest)
-	remaining := len(sel)
-	for remaining > 0 {
+	r := b.newContentReader()
+	defer r.close()
+	for _, file := range b.Manifest.Files {
+		if !sel[file.Path] {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("read bundle %s: %w", b.Path, err)
 		}
-		h, err := s.next()
-		if err == io.EOF {
-			break
-		}
+		content, err := r.open(file)
 		if err != nil {
 			return err
 		}
-		if !sel[h.Name] {
-			continue
-		}
-		file, ok := b.Manifest.FileByPath(h.Name)
-		if !ok {
-			return fmt.Errorf("read bundle %s: %s is not in the verified manifest; the file changed since it was verified", b.Path, h.Name)
-		}
-		delete(sel, h.Name)
-		remaining--
-		r := &checkedReader{r: s.read(), h: sha256.New(), want: file}
-		if err := fn(file, r); err != nil {
+		cr := &checkedReader{r: content, h: sha256.New(), want: file}
+		if err := fn(file, cr); err != nil {
 			return err
 		}
-		if !r.done {
+		if !cr.done {
 			return fmt.Errorf("read bundle %s: %s was not read to its end", b.Path, file.Path)
-		}
-	}
-	if remaining > 0 {
-		for p := range sel {
-			return fmt.Errorf("read bundle %s: %s is missing; the file changed since it was verified", b.Path, p)
 		}
 	}
 	return nil

@@ -115,9 +115,10 @@ func openStream(path string) (*stream, error) {
 	return &stream{path: path, f: f, size: st.Size(), cnt: cnt, zr: zr, budget: b, tr: tar.NewReader(b)}, nil
 }
 
-// allow sets how much the rest of the archive may hold: the files m lists, with their headers, and its end.
-func (s *stream) allow(m *Manifest) {
-	s.budget.limit = s.budget.read + m.TotalSize() + int64(len(m.Files))*entryAllowance + tailAllowance
+// allow sets how much the rest of the archive may hold: files entries of size bytes in all, their headers, and
+// its end.
+func (s *stream) allow(files int, size int64) {
+	s.budget.limit = s.budget.read + size + int64(files)*entryAllowance + tailAllowance
 }
 
 // next returns the next entry header, io.EOF at the end of the archive, or a *VerifyError naming where the archive

@@ -17,6 +17,12 @@ func (m *Manifest) Validate() error {
 		bad("apiVersion/kind is %q/%q, this berth reads %q/%q (use the berth release that built the bundle)",
 			m.APIVersion, m.Kind, APIVersion, ManifestKind)
 	}
+	if b := m.Base; b != nil {
+		hex, ok := strings.CutPrefix(b.ManifestDigest, "sha256:")
+		if !ok || !digest.ValidHex(hex) {
+			bad("base: manifestDigest %q is not sha256:<64 hex>", b.ManifestDigest)
+		}
+	}
 	for i, f := range m.Files {
 		if !validPath(f.Path) {
 			bad("files[%d]: path %q is not a clean relative path inside the bundle", i, f.Path)

@@ -22,6 +22,9 @@ type VerifyOptions struct {
 	InsecureSkipSignature bool
 	// Logger receives progress and the warning when the signature is skipped; nil discards.
 	Logger *slog.Logger
+	// Base is the full bundle that completes a patch bundle, verified with the same keys. A patch is refused
+	// without it (*NeedsBaseError); a full bundle ignores it.
+	Base string
 }
 
 // VerifyResult is what a successful verification established.
@@ -38,13 +41,30 @@ type VerifyResult struct {
 	PayloadBytes    int64
 	CompressedBytes int64
 	Duration        time.Duration
+	// Base is, for a patch bundle, the verification of its base; FromBase counts the files of the release whose
+	// content the base supplied (Files counts the entries of the patch itself).
+	Base     *VerifyResult
+	FromBase int
+	// kept holds the small documents a caller asked verify to keep (the OCI index and image manifests).
+	kept map[string][]byte
 }
 
 // Verify streams the bundle once and checks everything: manifest first and well formed, its signature by a
 // trusted key, every entry listed with the right size and sha256, no entry missing or extra, the OCI layout's
 // index and image manifests matching the manifest, and the archive complete. Nothing is extracted; memory stays
 // bounded whatever the bundle's size. Any refusal is a *VerifyError naming each file and its problem.
+//
+// A patch bundle is verified with its base (opts.Base): the signature, then that the base is the one the patch
+// names (refused naming both manifest digests), then the whole base as a bundle of its own, then the patch's
+// entries; so every file of the release is checked by sha256 in whichever file holds it. A base that lacks a file
+// the patch relies on is refused naming that file. Without opts.Base a patch is a *NeedsBaseError.
 func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult, error) {
+	return verify(ctx, path, opts, nil)
+}
+
+// verify is Verify, also keeping the content of the entries named in keep (a patch's check needs some of its
+// base's documents).
+func verify(ctx context.Context, path string, opts VerifyOptions, keep map[string]bool) (*VerifyResult, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -102,10 +122,22 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult
 		return nil, refuse(ManifestPath, "%v", err)
 	}
 	res.Manifest = m
-	s.allow(m)
+	check := newContentCheck(m, keep)
+	files, size := len(m.Files), m.TotalSize()
+	if m.Base != nil {
+		plan, base, err := verifyBase(ctx, path, m, opts)
+		if err != nil {
+			return nil, err
+		}
+		check.patchOf(plan, base.kept)
+		res.Base, res.FromBase = base, plan.baseFiles
+		files, size = len(plan.carried), plan.carriedBytes
+	} else if opts.Base != "" {
+		log.Info("not a patch bundle: the base is not needed", "bundle", path, "base", opts.Base)
+	}
+	s.allow(files, size)
 
 	// h is the first entry after the manifest and its signature, nil when the archive ends there.
-	check := newContentCheck(m)
 	for h != nil {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("verify %s: %w", path, err)
@@ -123,6 +155,9 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult
 	}
 	if probs := check.done(); len(probs) > 0 {
 		return nil, &VerifyError{Bundle: path, Problems: probs}
+	}
+	if keep != nil {
+		res.kept = check.kept
 	}
 	res.PayloadBytes = s.payload
 	res.CompressedBytes = s.cnt.n

@@ -31,13 +31,22 @@ type WriteOptions struct {
 	SignKey ed25519.PrivateKey
 	// Level is the zstd level; zero means zstd.SpeedDefault.
 	Level zstd.EncoderLevel
+	// Base makes a patch bundle: the manifest still lists every file of the release and must name this (opened,
+	// full) bundle as its base (m.Base = base.AsBase()), but the archive carries only the files whose content
+	// the base lacks; open is asked for those only. Nil writes a full bundle.
+	Base *Bundle
 }
 
-// Write writes the bundle for manifest m to out: manifest.yaml, its signature, then every file in manifest order,
-// each read through open and checked against its listed size and sha256 on the way. The archive is written to a
-// temporary name next to out and renamed when complete, so out is either the old bundle or the new one.
+// Write writes the bundle for manifest m to out: manifest.yaml, its signature, then every file in manifest order
+// (for a patch, see WriteOptions.Base, every file its base lacks), each read through open and checked against
+// its listed size and sha256 on the way. The archive is written to a temporary name next to out and renamed when
+// complete, so out is either the old bundle or the new one.
 func Write(ctx context.Context, out string, m *Manifest, open OpenFunc, opts WriteOptions) (err error) {
 	if err := m.Validate(); err != nil {
+		return fmt.Errorf("write bundle %s: %w", out, err)
+	}
+	files, err := archiveFiles(m, opts.Base)
+	if err != nil {
 		return fmt.Errorf("write bundle %s: %w", out, err)
 	}
 	manifest, err := m.Marshal()
@@ -77,7 +86,7 @@ func Write(ctx context.Context, out string, m *Manifest, open OpenFunc, opts Wri
 			return err
 		}
 	}
-	for _, f := range m.Files {
+	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("write bundle: %w", err)
 		}
@@ -113,6 +122,21 @@ func Write(ctx context.Context, out string, m *Manifest, open OpenFunc, opts Wri
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	return nil
+}
+
+// archiveFiles are the files the archive of m holds: all of them, or for a patch those its base lacks.
+func archiveFiles(m *Manifest, base *Bundle) ([]File, error) {
+	switch {
+	case base == nil && m.Base == nil:
+		return m.Files, nil
+	case base == nil:
+		return nil, fmt.Errorf("the manifest names base %s but no base bundle was given to write a patch of it", m.Base)
+	case base.Manifest.Base != nil:
+		return nil, fmt.Errorf("base %s is itself a patch (of %s): make patches against a full bundle", base.Path, base.Manifest.Base)
+	case m.Base == nil || *m.Base != base.AsBase():
+		return nil, fmt.Errorf("a patch's manifest must name its base %s (set base to it), it names %v", base.AsBase(), m.Base)
+	}
+	return planPatch(m, base.Manifest).carried, nil
 }
 
 // writeEntry writes one regular file with fixed ownership and time, checking its size and (when given) sha256.

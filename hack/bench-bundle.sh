@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Bundle benchmark (make bench): cold and warm build time, bundle size against the sum of its parts, verify
-# throughput.
+# throughput, and patch bundles' sizes against the full bundle's.
 #
 #   hack/bench-bundle.sh              warm lab build measured now; cold lab build from the last BENCH_COLD run
 #   BENCH_COLD=1 hack/bench-bundle.sh also measures a cold lab build now (empty bundle cache AND empty Go build
 #                                     cache: Kubernetes compiled from scratch, 10-20 minutes on 2 cores)
 #
 # The small test spec (a module, a local command, .debs, a chart, two images) is always built cold and warm.
+# Patch sizes are measured on the lab bundles when lab-v1.31.tar and lab-v1.32.tar are both in the bundle cache
+# (hack/build-lab-bundle.sh 1.32 builds the second), else on bundletest's small bundles.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,3 +56,7 @@ go run ./hack/bundlestats "$tmp/lab.tar" "$key.pub"
 
 echo "== verify throughput, synthetic 256 MiB bundle =="
 go test ./bundles/ -run '^$' -bench '^BenchmarkVerify$' -benchtime 3x | grep -E '^Benchmark'
+
+echo "== patch bundles: size against the full bundle (hack/patchbench) =="
+go run ./hack/patchbench -base "$cache/bundles/lab-v1.31.tar" -next "$cache/bundles/lab-v1.32.tar" \
+	-key "$key.pub" -sign-key "$key.key"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the signed lab bundle outside the clone, where tests and later phases find it:
 #
-#   hack/build-lab-bundle.sh [1.31|1.32]     -> ~/.cache/berth/bundles/lab-v1.31.tar
+#   hack/build-lab-bundle.sh [1.31|1.32|1.33] -> ~/.cache/berth/bundles/lab-v1.31.tar (or v1.32, v1.33)
 #
 # The signing key is ~/.cache/berth/keys/bundle.key (0600; made on first use) with bundle.pub beside it. The build
 # is skipped when the bundle exists and neither the spec nor berth's bundle code changed since it was built; when

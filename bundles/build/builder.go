@@ -32,6 +32,9 @@ type Options struct {
 	Builder string
 	// BuildTime is recorded in the provenance; zero means $SOURCE_DATE_EPOCH when set, else now.
 	BuildTime time.Time
+	// Base, when set, makes the output a patch bundle of this opened (verified) full bundle: the manifest
+	// describes the whole release built from the spec, the archive carries only the content Base lacks.
+	Base *bundles.Bundle
 	// GoCommand is the go tool to build with; default "go".
 	GoCommand string
 	Logger    *slog.Logger
@@ -137,7 +140,7 @@ func (b *Builder) Run(ctx context.Context) (*Result, error) {
 	b.log.Info("write bundle", "output", b.opts.Output, "files", len(b.manifest.Files), "bytes", b.manifest.TotalSize())
 	err = bundles.Write(ctx, b.opts.Output, b.manifest, func(f bundles.File) (io.ReadCloser, error) {
 		return os.Open(b.sources[f.Path])
-	}, bundles.WriteOptions{SignKey: b.opts.SignKey})
+	}, bundles.WriteOptions{SignKey: b.opts.SignKey, Base: b.opts.Base})
 	if err != nil {
 		return nil, err
 	}
@@ -353,6 +356,10 @@ func (b *Builder) finishManifest() error {
 	}
 	m.Provenance = bundles.Provenance{SpecName: filepath.Base(b.spec.File()), SpecDigest: b.spec.Digest(),
 		Builder: b.opts.Builder, GoVersion: b.goVersion, BuildTime: bt.UTC().Truncate(time.Second)}
+	if b.opts.Base != nil {
+		ref := b.opts.Base.AsBase()
+		m.Base = &ref
+	}
 	return m.Validate()
 }
 

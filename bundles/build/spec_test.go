@@ -7,7 +7,7 @@ import (
 )
 
 func TestLabSpecsLoad(t *testing.T) {
-	for _, name := range []string{"lab-v1.31.yaml", "lab-v1.32.yaml"} {
+	for _, name := range []string{"lab-v1.31.yaml", "lab-v1.32.yaml", "lab-v1.33.yaml"} {
 		t.Run(name, func(t *testing.T) {
 			s, err := LoadSpec(filepath.Join("..", "specs", name))
 			if err != nil {

@@ -22,15 +22,17 @@ func newBundleCmd(a *app) *cobra.Command {
 		Long: `A bundle is the one file that crosses the air gap: a zstd-compressed tar holding a signed manifest, the
 host binaries (kubeadm, kubelet, kubectl, CNI plugins), every image in one OCI layout, the Debian packages with
 all their dependencies, and charts. Build it on a connected machine from a spec, verify it on the other side.
-The format is described in docs/bundle-format.md.`,
+A patch bundle (berth bundle delta, or build --base) carries only what an older bundle lacks; it is verified and
+installed together with that older bundle (--base). The format is described in docs/bundle-format.md.`,
 	}
-	cmd.AddCommand(newBundleBuildCmd(a), newBundleVerifyCmd(a), newBundleInspectCmd(a), newBundleDiffCmd(a))
+	cmd.AddCommand(newBundleBuildCmd(a), newBundleVerifyCmd(a), newBundleInspectCmd(a), newBundleDiffCmd(a), newBundleDeltaCmd(a))
 	return cmd
 }
 
 func newBundleBuildCmd(a *app) *cobra.Command {
 	var opts build.Options
-	var signKey string
+	var signKey, base string
+	var trust trustFlags
 	cmd := &cobra.Command{
 		Use:   "build -f SPEC -o BUNDLE",
 		Short: "Build a bundle from a spec (Go sources, Debian packages, registries, files, charts)",
@@ -41,10 +43,14 @@ assembled. A second build of an unchanged spec reuses everything and takes well 
 spec always gives the same file and image digests (only provenance.buildTime differs; set SOURCE_DATE_EPOCH to
 fix it too).
 
+With --base OLD the release is built in full, then written as a patch of OLD (verified first, with --key or the
+signing key's public half): the manifest describes the whole release, the file carries only what OLD lacks.
+
 The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sources (hack/bundle-deps.sh).`,
 		Example: `  berth keygen ~/.cache/berth/keys/bundle
   berth bundle build -f bundles/specs/lab-v1.31.yaml -o lab-v1.31.tar --sign-key ~/.cache/berth/keys/bundle.key
-  berth bundle verify lab-v1.31.tar --key ~/.cache/berth/keys/bundle.pub`,
+  berth bundle verify lab-v1.31.tar --key ~/.cache/berth/keys/bundle.pub
+  berth bundle build -f bundles/specs/lab-v1.32.yaml --base lab-v1.31.tar -o lab-v1.32-patch.tar --sign-key ~/.cache/berth/keys/bundle.key`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Spec == "" || opts.Output == "" {
@@ -59,6 +65,13 @@ The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sou
 			} else {
 				fmt.Fprintln(a.errOut, "warning: no --sign-key: the bundle will be unsigned and 'berth bundle verify' will refuse it without --insecure-skip-signature")
 			}
+			if base != "" {
+				b, err := openPatchInput(cmd.Context(), a, base, &trust, opts.SignKey)
+				if err != nil {
+					return err
+				}
+				opts.Base = b
+			}
 			opts.Builder = buildinfo.Get().Version
 			opts.Logger = a.log
 			res, err := build.New(opts).Run(cmd.Context())
@@ -66,12 +79,15 @@ The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sou
 				return err
 			}
 			if a.json() {
-				return a.printJSON(map[string]any{"output": res.Output, "manifestDigest": res.ManifestDigest,
+				return a.printJSON(map[string]any{"output": res.Output, "manifestDigest": res.ManifestDigest, "base": res.Manifest.Base,
 					"compressedBytes": res.CompressedBytes, "payloadBytes": res.PayloadBytes, "seconds": res.Duration.Seconds()})
 			}
 			fmt.Fprintf(a.out, "built %s: %s (%s uncompressed, %d files, %d images, %d packages) in %s\nmanifest %s\n",
 				res.Output, bundleBytes(res.CompressedBytes), bundleBytes(res.PayloadBytes), len(res.Manifest.Files),
 				len(res.Manifest.Images), len(res.Manifest.Packages), res.Duration.Round(1e8), res.ManifestDigest)
+			if opts.Base != nil {
+				printPatchSummary(a.out, res.Output, opts.Base, res.Manifest, res.CompressedBytes)
+			}
 			return nil
 		},
 	}
@@ -80,6 +96,8 @@ The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sou
 	f.StringVarP(&opts.Output, "output", "o", "", "bundle file to write")
 	f.StringVar(&signKey, "sign-key", "", "ed25519 private key from berth keygen (PREFIX.key)")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "build cache (default ~/.cache/berth/bundle)")
+	f.StringVar(&base, "base", "", "write a patch bundle of this full bundle: only what it lacks is carried")
+	trust.register(cmd, false)
 	return cmd
 }
 
@@ -126,53 +144,6 @@ func (t *trustFlags) options(a *app) (bundles.VerifyOptions, error) {
 		keys = append(keys, k)
 	}
 	return bundles.VerifyOptions{PublicKeys: keys, InsecureSkipSignature: t.insecure, Logger: a.log}, nil
-}
-
-func newBundleVerifyCmd(a *app) *cobra.Command {
-	var trust trustFlags
-	cmd := &cobra.Command{
-		Use:   "verify BUNDLE",
-		Short: "Check a bundle's signature and every byte of its content",
-		Long: `Streams the bundle once (nothing is extracted, memory stays bounded) and refuses it, naming each file and
-problem, when: the signature is missing, bad or by an untrusted key; any file's size or sha256 differs from the
-manifest; a file is missing or extra; the archive is truncated or corrupt. Exit 0 means the bundle is exactly what
-the key's owner built.`,
-		Example: `  berth bundle verify lab-v1.31.tar --key bundle.pub
-  BERTH_BUNDLE_KEY=bundle.pub berth bundle verify lab-v1.31.tar -o json`,
-		Args: exactArgs(1, "BUNDLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := trust.options(a)
-			if err != nil {
-				return err
-			}
-			warnings := trust.warn(a)
-			res, err := bundles.Verify(cmd.Context(), args[0], opts)
-			var verr *bundles.VerifyError
-			if errors.As(err, &verr) && a.json() {
-				a.printJSON(map[string]any{"bundle": args[0], "valid": false, "problems": verr.Problems, "warnings": warnings})
-				return codeError{err, exitFailure}
-			}
-			if err != nil {
-				return err
-			}
-			mbps := float64(res.PayloadBytes) / 1e6 / res.Duration.Seconds()
-			if a.json() {
-				return a.printJSON(map[string]any{"bundle": args[0], "valid": true, "signed": res.Signed, "keyID": res.KeyID,
-					"manifestDigest": res.ManifestDigest, "files": res.Files, "payloadBytes": res.PayloadBytes,
-					"compressedBytes": res.CompressedBytes, "seconds": res.Duration.Seconds(), "mbPerSecond": mbps, "warnings": warnings})
-			}
-			signed := "UNSIGNED (accepted only because of --insecure-skip-signature)"
-			if res.Signed {
-				signed = "signed by trusted key " + res.KeyID
-			}
-			fmt.Fprintf(a.out, "OK %s: %s %s, %s\n   %d files, %s checked in %s (%.0f MB/s)\n   manifest %s\n", args[0],
-				res.Manifest.Name, res.Manifest.Version, signed, res.Files, bundleBytes(res.PayloadBytes),
-				res.Duration.Round(1e7), mbps, res.ManifestDigest)
-			return nil
-		},
-	}
-	trust.register(cmd, true)
-	return cmd
 }
 
 func newBundleInspectCmd(a *app) *cobra.Command {
@@ -222,6 +193,10 @@ func printInspect(out io.Writer, path string, h *bundles.Header) {
 		path, m.Name, m.Version, m.KubernetesVersion, m.Target.OS, m.Target.Arch, m.Target.Distro, sig, h.ManifestDigest,
 		m.Provenance.BuildTime.Format("2006-01-02 15:04:05Z"), m.Provenance.Builder, m.Provenance.GoVersion,
 		m.Provenance.SpecName, bundleShortDigest(m.Provenance.SpecDigest), bundleBytes(h.CompressedBytes), bundleBytes(m.TotalSize()))
+	if b := m.Base; b != nil {
+		fmt.Fprintf(out, "Patch of    %s %s (manifest %s): the file carries only what that bundle lacks; verify and\n"+
+			"            install it with that bundle as --base. The content below is the whole release.\n\n", b.Name, b.Version, b.ManifestDigest)
+	}
 	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "SECTION\tFILES\tSIZE")
 	for _, s := range m.Sections() {
@@ -262,78 +237,6 @@ func printInspect(out io.Writer, path string, h *bundles.Header) {
 		}
 	}
 	tw.Flush()
-}
-
-func newBundleDiffCmd(a *app) *cobra.Command {
-	var trust trustFlags
-	cmd := &cobra.Command{
-		Use:   "diff FROM TO",
-		Short: "Show what upgrading from one bundle to another changes, and the bytes that would move",
-		Long: `Compares the manifests of two bundles: Kubernetes and component versions, images (by digest), Debian
-packages, charts and host binaries; and how many bytes of TO are new (not already in FROM, by sha256), which is
-what an upgrade must stage on hosts that have FROM. Only the manifests are read.`,
-		Example: `  berth bundle diff lab-v1.31.tar lab-v1.32.tar
-  berth bundle diff lab-v1.31.tar lab-v1.32.tar -o json`,
-		Args: exactArgs(2, "FROM TO"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := trust.options(a)
-			if err != nil {
-				return err
-			}
-			from, err := bundles.ReadHeader(args[0], opts)
-			if err != nil {
-				return err
-			}
-			to, err := bundles.ReadHeader(args[1], opts)
-			if err != nil {
-				return err
-			}
-			d := bundles.Compare(from.Manifest, to.Manifest)
-			if a.json() {
-				return a.printJSON(d)
-			}
-			printDiff(a.out, d)
-			return nil
-		},
-	}
-	trust.register(cmd, false)
-	return cmd
-}
-
-func printDiff(out io.Writer, d *bundles.Diff) {
-	fmt.Fprintf(out, "From %s to %s\n", d.From, d.To)
-	if d.Empty() {
-		fmt.Fprintln(out, "No changes.")
-	}
-	if tg := d.Target; tg.From != tg.To {
-		fmt.Fprintf(out, "Target %s -> %s: the new bundle is for other hosts\n", tg.From, tg.To)
-	}
-	k := d.KubernetesVersion
-	if k.From != k.To {
-		fmt.Fprintf(out, "Kubernetes %s -> %s\n", k.From, k.To)
-	}
-	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
-	section := func(title string, changes []bundles.Change, short bool) {
-		if len(changes) == 0 {
-			return
-		}
-		fmt.Fprintf(tw, "\n%s\tFROM\tTO\n", title)
-		for _, c := range changes {
-			f, t := c.From, c.To
-			if short {
-				f, t = bundleShortDigest(f), bundleShortDigest(t)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, bundleOrDash(f, "(new)"), bundleOrDash(t, "(removed)"))
-		}
-	}
-	section("COMPONENT", d.Components, false)
-	section("IMAGE", d.Images, true)
-	section("PACKAGE", d.Packages, false)
-	section("CHART", d.Charts, false)
-	section("FILE", d.Files, true)
-	tw.Flush()
-	fmt.Fprintf(out, "\nBytes to move: %s of %s (%s already present in the old bundle)\n",
-		bundleBytes(d.BytesToMove), bundleBytes(d.BytesTotal), bundleBytes(d.BytesShared))
 }
 
 func bundleOrDash(s, empty string) string {
