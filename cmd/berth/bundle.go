@@ -28,28 +28,38 @@ The format is described in docs/bundle-format.md.`,
 	return cmd
 }
 
+// BundleBuildOutput is what `berth bundle build -o json|yaml` prints.
+type BundleBuildOutput struct {
+	Output          string  `json:"output"` // the bundle file written
+	ManifestDigest  string  `json:"manifestDigest"`
+	CompressedBytes int64   `json:"compressedBytes"`
+	PayloadBytes    int64   `json:"payloadBytes"`
+	Seconds         float64 `json:"seconds"`
+}
+
 func newBundleBuildCmd(a *app) *cobra.Command {
 	var opts build.Options
 	var signKey string
 	cmd := &cobra.Command{
-		Use:   "build -f SPEC -o BUNDLE",
+		Use:   "build -f SPEC --out BUNDLE",
 		Short: "Build a bundle from a spec (Go sources, Debian packages, registries, files, charts)",
 		Long: `Builds every source of the spec through the build cache (~/.cache/berth/bundle unless --cache-dir), then
-writes the bundle. Go commands are compiled from the module proxy at the spec's versions; Debian packages are
-resolved with the dependencies a minimal host lacks, from the apt sources of this machine; images are pulled or
+writes the bundle to --out. Go commands are compiled from the module proxy at the spec's versions; Debian packages
+are resolved with the dependencies a minimal host lacks, from the apt sources of this machine; images are pulled or
 assembled. A second build of an unchanged spec reuses everything and takes well under a minute, and the same
 spec always gives the same file and image digests (only provenance.buildTime differs; set SOURCE_DATE_EPOCH to
 fix it too).
 
+-o is the output format, as for every command; '-o BUNDLE', the earlier way to name the file, still works and
+warns.
+
 The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sources (hack/bundle-deps.sh).`,
 		Example: `  berth keygen ~/.cache/berth/keys/bundle
-  berth bundle build -f bundles/specs/lab-v1.31.yaml -o lab-v1.31.tar --sign-key ~/.cache/berth/keys/bundle.key
+  berth bundle build -f bundles/specs/lab-v1.31.yaml --out lab-v1.31.tar --sign-key ~/.cache/berth/keys/bundle.key
   berth bundle verify lab-v1.31.tar --key ~/.cache/berth/keys/bundle.pub`,
-		Args: exactArgs(0, ""),
+		Annotations: map[string]string{annotationOutputFile: "out"},
+		Args:        exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Spec == "" || opts.Output == "" {
-				return usageError{errors.New("-f SPEC and -o BUNDLE are required"), cmd.CommandPath()}
-			}
 			if signKey != "" {
 				k, err := bundles.LoadPrivateKey(signKey)
 				if err != nil {
@@ -65,9 +75,9 @@ The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sou
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				return a.printJSON(map[string]any{"output": res.Output, "manifestDigest": res.ManifestDigest,
-					"compressedBytes": res.CompressedBytes, "payloadBytes": res.PayloadBytes, "seconds": res.Duration.Seconds()})
+			if a.machine() {
+				return a.print(BundleBuildOutput{Output: res.Output, ManifestDigest: res.ManifestDigest,
+					CompressedBytes: res.CompressedBytes, PayloadBytes: res.PayloadBytes, Seconds: res.Duration.Seconds()})
 			}
 			fmt.Fprintf(a.out, "built %s: %s (%s uncompressed, %d files, %d images, %d packages) in %s\nmanifest %s\n",
 				res.Output, bundleBytes(res.CompressedBytes), bundleBytes(res.PayloadBytes), len(res.Manifest.Files),
@@ -76,10 +86,13 @@ The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sou
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Spec, "file", "f", "", "bundle spec (YAML)")
-	f.StringVarP(&opts.Output, "output", "o", "", "bundle file to write")
+	f.StringVarP(&opts.Spec, "file", "f", "", "bundle spec `FILE` (YAML) (required)")
+	f.StringVar(&opts.Output, "out", "", "bundle `FILE` to write (required)")
 	f.StringVar(&signKey, "sign-key", "", "ed25519 private key from berth keygen (PREFIX.key)")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "build cache (default ~/.cache/berth/bundle)")
+	cmd.MarkFlagRequired("file")
+	cmd.MarkFlagRequired("out")
+	cmd.MarkFlagFilename("file", "yaml", "yml")
 	return cmd
 }
 
@@ -128,6 +141,22 @@ func (t *trustFlags) options(a *app) (bundles.VerifyOptions, error) {
 	return bundles.VerifyOptions{PublicKeys: keys, InsecureSkipSignature: t.insecure, Logger: a.log}, nil
 }
 
+// BundleVerifyOutput is what `berth bundle verify -o json|yaml` prints, for a valid bundle and for a refused one.
+type BundleVerifyOutput struct {
+	Bundle          string            `json:"bundle"`
+	Valid           bool              `json:"valid"`
+	Problems        []bundles.Problem `json:"problems,omitempty"` // why it was refused
+	Signed          bool              `json:"signed,omitempty"`
+	KeyID           string            `json:"keyID,omitempty"`
+	ManifestDigest  string            `json:"manifestDigest,omitempty"`
+	Files           int               `json:"files,omitempty"`
+	PayloadBytes    int64             `json:"payloadBytes,omitempty"`
+	CompressedBytes int64             `json:"compressedBytes,omitempty"`
+	Seconds         float64           `json:"seconds,omitempty"`
+	MBPerSecond     float64           `json:"mbPerSecond,omitempty"`
+	Warnings        []string          `json:"warnings"`
+}
+
 func newBundleVerifyCmd(a *app) *cobra.Command {
 	var trust trustFlags
 	cmd := &cobra.Command{
@@ -148,18 +177,20 @@ the key's owner built.`,
 			warnings := trust.warn(a)
 			res, err := bundles.Verify(cmd.Context(), args[0], opts)
 			var verr *bundles.VerifyError
-			if errors.As(err, &verr) && a.json() {
-				a.printJSON(map[string]any{"bundle": args[0], "valid": false, "problems": verr.Problems, "warnings": warnings})
+			if errors.As(err, &verr) && a.machine() {
+				if perr := a.print(BundleVerifyOutput{Bundle: args[0], Valid: false, Problems: verr.Problems, Warnings: warnings}); perr != nil {
+					return perr
+				}
 				return codeError{err, exitFailure}
 			}
 			if err != nil {
 				return err
 			}
 			mbps := float64(res.PayloadBytes) / 1e6 / res.Duration.Seconds()
-			if a.json() {
-				return a.printJSON(map[string]any{"bundle": args[0], "valid": true, "signed": res.Signed, "keyID": res.KeyID,
-					"manifestDigest": res.ManifestDigest, "files": res.Files, "payloadBytes": res.PayloadBytes,
-					"compressedBytes": res.CompressedBytes, "seconds": res.Duration.Seconds(), "mbPerSecond": mbps, "warnings": warnings})
+			if a.machine() {
+				return a.print(BundleVerifyOutput{Bundle: args[0], Valid: true, Signed: res.Signed, KeyID: res.KeyID,
+					ManifestDigest: res.ManifestDigest, Files: res.Files, PayloadBytes: res.PayloadBytes,
+					CompressedBytes: res.CompressedBytes, Seconds: res.Duration.Seconds(), MBPerSecond: mbps, Warnings: warnings})
 			}
 			signed := "UNSIGNED (accepted only because of --insecure-skip-signature)"
 			if res.Signed {
@@ -173,6 +204,18 @@ the key's owner built.`,
 	}
 	trust.register(cmd, true)
 	return cmd
+}
+
+// BundleInspectOutput is what `berth bundle inspect -o json|yaml` prints.
+type BundleInspectOutput struct {
+	Bundle            string            `json:"bundle"`
+	ManifestDigest    string            `json:"manifestDigest"`
+	SignedBy          string            `json:"signedBy"`
+	SignatureVerified bool              `json:"signatureVerified"`
+	CompressedBytes   int64             `json:"compressedBytes"`
+	PayloadBytes      int64             `json:"payloadBytes"`
+	Sections          []bundles.Section `json:"sections"`
+	Manifest          *bundles.Manifest `json:"manifest"`
 }
 
 func newBundleInspectCmd(a *app) *cobra.Command {
@@ -194,10 +237,10 @@ signature is checked too; the content is not (use verify for that).`,
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				return a.printJSON(map[string]any{"bundle": args[0], "manifestDigest": h.ManifestDigest, "signedBy": h.SignedBy,
-					"signatureVerified": h.SignatureVerified, "compressedBytes": h.CompressedBytes,
-					"payloadBytes": h.Manifest.TotalSize(), "sections": h.Manifest.Sections(), "manifest": h.Manifest})
+			if a.machine() {
+				return a.print(BundleInspectOutput{Bundle: args[0], ManifestDigest: h.ManifestDigest, SignedBy: h.SignedBy,
+					SignatureVerified: h.SignatureVerified, CompressedBytes: h.CompressedBytes,
+					PayloadBytes: h.Manifest.TotalSize(), Sections: h.Manifest.Sections(), Manifest: h.Manifest})
 			}
 			printInspect(a.out, args[0], h)
 			return nil
@@ -289,8 +332,8 @@ what an upgrade must stage on hosts that have FROM. Only the manifests are read.
 				return err
 			}
 			d := bundles.Compare(from.Manifest, to.Manifest)
-			if a.json() {
-				return a.printJSON(d)
+			if a.machine() {
+				return a.print(d)
 			}
 			printDiff(a.out, d)
 			return nil
