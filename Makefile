@@ -2,7 +2,8 @@
 SHELL        := bash
 .SHELLFLAGS  := -eu -o pipefail -c
 GO           ?= go
-VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# A release tag (v0.1.0, or v0.1.0-3-gabc1234-dirty past it); without one berth calls itself buildinfo.DevVersion.
+VERSION      ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || true)
 COMMIT       ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 CACHE        ?= $(HOME)/.cache/berth
 TOOLS        := $(CACHE)/tools/bin

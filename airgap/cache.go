@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/internal/digest"
@@ -29,10 +30,18 @@ type Archive struct {
 }
 
 // PrepareCache extracts the host files of the bundle into base/<manifest digest> and writes one image archive per
-// image set, once per bundle: a second run with the same bundle reuses them.
+// image set, once per bundle: a second run with the same bundle reuses them. It marks the directory used now
+// (its modification time), which is how ListCaches and PruneCaches order caches.
 func PrepareCache(ctx context.Context, b *bundles.Bundle, base string) (*Cache, error) {
 	dir := filepath.Join(base, strings.TrimPrefix(b.ManifestDigest, "sha256:"))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// The directory's time says when the bundle was last used, for `berth cache prune`; marked first, so that a run
+	// in progress holds the newest cache. A cache whose time cannot be set still works: the error is not the run's.
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now)
+	if err := writeCacheLabel(dir, b.Manifest); err != nil {
 		return nil, err
 	}
 	if _, err := b.Extract(ctx, dir, bundles.Filter{Kinds: []bundles.FileKind{bundles.KindBinary, bundles.KindCNI, bundles.KindPackage}}); err != nil {

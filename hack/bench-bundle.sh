@@ -31,8 +31,8 @@ secs() {
 
 echo "== small spec (bundles/build/testdata/small) =="
 "$berth" keygen "$tmp/key" >/dev/null
-cold=$(GOCACHE="$tmp/gocache" secs "$berth" bundle build -f bundles/build/testdata/small/spec.yaml -o "$tmp/small.tar" --cache-dir "$tmp/cache" --sign-key "$tmp/key.key")
-warm=$(secs "$berth" bundle build -f bundles/build/testdata/small/spec.yaml -o "$tmp/small.tar" --cache-dir "$tmp/cache" --sign-key "$tmp/key.key")
+cold=$(GOCACHE="$tmp/gocache" secs "$berth" bundle build -f bundles/build/testdata/small/spec.yaml --out "$tmp/small.tar" --cache-dir "$tmp/cache" --sign-key "$tmp/key.key")
+warm=$(secs "$berth" bundle build -f bundles/build/testdata/small/spec.yaml --out "$tmp/small.tar" --cache-dir "$tmp/cache" --sign-key "$tmp/key.key")
 printf "  cold build %6.1fs   warm build %5.1fs\n" "$cold" "$warm"
 go run ./hack/bundlestats "$tmp/small.tar" "$tmp/key.pub"
 
@@ -41,11 +41,11 @@ hack/build-lab-bundle.sh 1.31 >/dev/null   # make sure the bundle and the cache 
 key="$cache/keys/bundle"
 coldfile="$cache/bundles/bench-cold-lab-v1.31.txt"
 if [ "${BENCH_COLD:-}" = 1 ]; then
-	c=$(GOCACHE="$tmp/gocache-lab" secs "$berth" bundle build -f bundles/specs/lab-v1.31.yaml -o "$tmp/lab-cold.tar" --cache-dir "$tmp/labcache" --sign-key "$key.key")
+	c=$(GOCACHE="$tmp/gocache-lab" secs "$berth" bundle build -f bundles/specs/lab-v1.31.yaml --out "$tmp/lab-cold.tar" --cache-dir "$tmp/labcache" --sign-key "$key.key")
 	printf "%.0f %s\n" "$c" "$(date -u +%Y-%m-%d)" > "$coldfile"
 	rm -rf "$tmp/labcache" "$tmp/gocache-lab" "$tmp/lab-cold.tar"
 fi
-warm=$(secs "$berth" bundle build -f bundles/specs/lab-v1.31.yaml -o "$tmp/lab.tar" --sign-key "$key.key")
+warm=$(secs "$berth" bundle build -f bundles/specs/lab-v1.31.yaml --out "$tmp/lab.tar" --sign-key "$key.key")
 if [ -f "$coldfile" ]; then
 	read -r c when < "$coldfile"
 	printf "  cold build %6ss (measured %s; BENCH_COLD=1 to re-measure)   warm build %5.1fs\n" "$c" "$when" "$warm"

@@ -38,7 +38,7 @@ if [ -f "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
 fi
 
 start=$(date +%s)
-"$berth" bundle build -f "$spec" -o "$out" --sign-key "$key.key"
+"$berth" bundle build -f "$spec" --out "$out" --sign-key "$key.key"
 echo "$stamp" > "$out.stamp"
 echo "built in $(( $(date +%s) - start ))s: $out"
 "$berth" bundle verify "$out" --key "$key.pub"

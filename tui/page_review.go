@@ -93,7 +93,7 @@ func (p *reviewPage) fix() tea.Cmd {
 	if cmd := p.m.jump(path); cmd != nil || p.m.pages[p.m.cur] != page(p) {
 		return cmd
 	}
-	p.m.flash = fmt.Sprintf("no page edits %s: fix it in the file after writing, or in the --from file", path)
+	p.m.flash = fmt.Sprintf("no page edits %s: fix it in the file after writing, or in the -i file", path)
 	return nil
 }
 

@@ -12,7 +12,7 @@ const previewName = "preview"
 
 // revalidate renders the inventory as it would be written and validates that text the way `berth inventory
 // validate` would: parsed back, defaulted, validated. The inventory being edited is never defaulted, so the file
-// keeps only what the operator (or the --from file) wrote.
+// keeps only what the operator (or the -i file) wrote.
 func (m *Model) revalidate() {
 	m.yaml, m.yamlErr = inventory.Marshal(m.inv)
 	if m.yamlErr != nil {

@@ -14,7 +14,7 @@ import (
 // build lacks them.
 type Options struct {
 	Context     context.Context      // cancels running probes, preflight and install; nil means Background
-	Inventory   *inventory.Inventory // to edit (--from, read with inventory.Parse); nil starts a new one
+	Inventory   *inventory.Inventory // to edit (-i, read with inventory.Parse); nil starts a new one
 	Output      string               // file to write; default inventory.yaml
 	Dir         string               // directory relative paths of a new inventory resolve against (the output's)
 	Bundle      string               // bundle path suggested on the install page

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,16 +28,26 @@ installed together with that older bundle (--base). The format is described in d
 	return cmd
 }
 
+// BundleBuildOutput is what `berth bundle build -o json|yaml` prints.
+type BundleBuildOutput struct {
+	Output          string           `json:"output"` // the bundle file written
+	ManifestDigest  string           `json:"manifestDigest"`
+	Base            *bundles.BaseRef `json:"base,omitempty"` // the bundle it is a patch of
+	CompressedBytes int64            `json:"compressedBytes"`
+	PayloadBytes    int64            `json:"payloadBytes"`
+	Seconds         float64          `json:"seconds"`
+}
+
 func newBundleBuildCmd(a *app) *cobra.Command {
 	var opts build.Options
 	var signKey, base string
 	var trust trustFlags
 	cmd := &cobra.Command{
-		Use:   "build -f SPEC -o BUNDLE",
+		Use:   "build -f SPEC --out BUNDLE",
 		Short: "Build a bundle from a spec (Go sources, Debian packages, registries, files, charts)",
 		Long: `Builds every source of the spec through the build cache (~/.cache/berth/bundle unless --cache-dir), then
-writes the bundle. Go commands are compiled from the module proxy at the spec's versions; Debian packages are
-resolved with the dependencies a minimal host lacks, from the apt sources of this machine; images are pulled or
+writes the bundle to --out. Go commands are compiled from the module proxy at the spec's versions; Debian packages
+are resolved with the dependencies a minimal host lacks, from the apt sources of this machine; images are pulled or
 assembled. A second build of an unchanged spec reuses everything and takes well under a minute, and the same
 spec always gives the same file and image digests (only provenance.buildTime differs; set SOURCE_DATE_EPOCH to
 fix it too).
@@ -46,16 +55,17 @@ fix it too).
 With --base OLD the release is built in full, then written as a patch of OLD (verified first, with --key or the
 signing key's public half): the manifest describes the whole release, the file carries only what OLD lacks.
 
+-o is the output format, as for every command; '-o BUNDLE', the earlier way to name the file, still works and
+warns.
+
 The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sources (hack/bundle-deps.sh).`,
 		Example: `  berth keygen ~/.cache/berth/keys/bundle
-  berth bundle build -f bundles/specs/lab-v1.31.yaml -o lab-v1.31.tar --sign-key ~/.cache/berth/keys/bundle.key
+  berth bundle build -f bundles/specs/lab-v1.31.yaml --out lab-v1.31.tar --sign-key ~/.cache/berth/keys/bundle.key
   berth bundle verify lab-v1.31.tar --key ~/.cache/berth/keys/bundle.pub
-  berth bundle build -f bundles/specs/lab-v1.32.yaml --base lab-v1.31.tar -o lab-v1.32-patch.tar --sign-key ~/.cache/berth/keys/bundle.key`,
-		Args: exactArgs(0, ""),
+  berth bundle build -f bundles/specs/lab-v1.32.yaml --base lab-v1.31.tar --out lab-v1.32-patch.tar --sign-key ~/.cache/berth/keys/bundle.key`,
+		Annotations: map[string]string{annotationOutputFile: "out"},
+		Args:        exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Spec == "" || opts.Output == "" {
-				return usageError{errors.New("-f SPEC and -o BUNDLE are required"), cmd.CommandPath()}
-			}
 			if signKey != "" {
 				k, err := bundles.LoadPrivateKey(signKey)
 				if err != nil {
@@ -78,9 +88,9 @@ The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sou
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				return a.printJSON(map[string]any{"output": res.Output, "manifestDigest": res.ManifestDigest, "base": res.Manifest.Base,
-					"compressedBytes": res.CompressedBytes, "payloadBytes": res.PayloadBytes, "seconds": res.Duration.Seconds()})
+			if a.machine() {
+				return a.print(BundleBuildOutput{Output: res.Output, ManifestDigest: res.ManifestDigest, Base: res.Manifest.Base,
+					CompressedBytes: res.CompressedBytes, PayloadBytes: res.PayloadBytes, Seconds: res.Duration.Seconds()})
 			}
 			fmt.Fprintf(a.out, "built %s: %s (%s uncompressed, %d files, %d images, %d packages) in %s\nmanifest %s\n",
 				res.Output, bundleBytes(res.CompressedBytes), bundleBytes(res.PayloadBytes), len(res.Manifest.Files),
@@ -92,12 +102,15 @@ The build machine needs go, apt-get, apt-cache and dpkg-deb, and gcc for cgo sou
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Spec, "file", "f", "", "bundle spec (YAML)")
-	f.StringVarP(&opts.Output, "output", "o", "", "bundle file to write")
+	f.StringVarP(&opts.Spec, "file", "f", "", "bundle spec `FILE` (YAML) (required)")
+	f.StringVar(&opts.Output, "out", "", "bundle `FILE` to write (required)")
 	f.StringVar(&signKey, "sign-key", "", "ed25519 private key from berth keygen (PREFIX.key)")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "build cache (default ~/.cache/berth/bundle)")
 	f.StringVar(&base, "base", "", "write a patch bundle of this full bundle: only what it lacks is carried")
 	trust.register(cmd, false)
+	cmd.MarkFlagRequired("file")
+	cmd.MarkFlagRequired("out")
+	cmd.MarkFlagFilename("file", "yaml", "yml")
 	return cmd
 }
 
@@ -146,6 +159,40 @@ func (t *trustFlags) options(a *app) (bundles.VerifyOptions, error) {
 	return bundles.VerifyOptions{PublicKeys: keys, InsecureSkipSignature: t.insecure, Logger: a.log}, nil
 }
 
+// BundleVerifyOutput is what `berth bundle verify -o json|yaml` prints, for a valid bundle and for a refused one.
+type BundleVerifyOutput struct {
+	Bundle          string            `json:"bundle"`
+	Valid           bool              `json:"valid"`
+	Problems        []bundles.Problem `json:"problems,omitempty"` // why it was refused
+	Signed          bool              `json:"signed,omitempty"`
+	KeyID           string            `json:"keyID,omitempty"`
+	ManifestDigest  string            `json:"manifestDigest,omitempty"`
+	Files           int               `json:"files,omitempty"`
+	PayloadBytes    int64             `json:"payloadBytes,omitempty"`
+	CompressedBytes int64             `json:"compressedBytes,omitempty"`
+	Seconds         float64           `json:"seconds,omitempty"`
+	MBPerSecond     float64           `json:"mbPerSecond,omitempty"`
+	Warnings        []string          `json:"warnings"`
+	// A patch bundle: the base it needs (refused without it), or, verified with it, the base and what it supplied.
+	Patch         bool             `json:"patch,omitempty"`
+	NeedsBase     *bundles.BaseRef `json:"needsBase,omitempty"`
+	Base          *bundles.BaseRef `json:"base,omitempty"`
+	FilesFromBase int              `json:"filesFromBase,omitempty"`
+	BaseBytes     int64            `json:"baseBytes,omitempty"`
+}
+
+// BundleInspectOutput is what `berth bundle inspect -o json|yaml` prints.
+type BundleInspectOutput struct {
+	Bundle            string            `json:"bundle"`
+	ManifestDigest    string            `json:"manifestDigest"`
+	SignedBy          string            `json:"signedBy"`
+	SignatureVerified bool              `json:"signatureVerified"`
+	CompressedBytes   int64             `json:"compressedBytes"`
+	PayloadBytes      int64             `json:"payloadBytes"`
+	Sections          []bundles.Section `json:"sections"`
+	Manifest          *bundles.Manifest `json:"manifest"`
+}
+
 func newBundleInspectCmd(a *app) *cobra.Command {
 	var trust trustFlags
 	cmd := &cobra.Command{
@@ -165,10 +212,10 @@ signature is checked too; the content is not (use verify for that).`,
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				return a.printJSON(map[string]any{"bundle": args[0], "manifestDigest": h.ManifestDigest, "signedBy": h.SignedBy,
-					"signatureVerified": h.SignatureVerified, "compressedBytes": h.CompressedBytes,
-					"payloadBytes": h.Manifest.TotalSize(), "sections": h.Manifest.Sections(), "manifest": h.Manifest})
+			if a.machine() {
+				return a.print(BundleInspectOutput{Bundle: args[0], ManifestDigest: h.ManifestDigest, SignedBy: h.SignedBy,
+					SignatureVerified: h.SignatureVerified, CompressedBytes: h.CompressedBytes,
+					PayloadBytes: h.Manifest.TotalSize(), Sections: h.Manifest.Sections(), Manifest: h.Manifest})
 			}
 			printInspect(a.out, args[0], h)
 			return nil

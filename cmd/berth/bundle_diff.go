@@ -35,8 +35,8 @@ upgrade must stage on hosts that have FROM. Only the manifests are read.`,
 				return err
 			}
 			d := bundles.Compare(from.Manifest, to.Manifest)
-			if a.json() {
-				return a.printJSON(d)
+			if a.machine() {
+				return a.print(d)
 			}
 			printDiff(a.out, d)
 			return nil

@@ -40,12 +40,16 @@ manifest digests are shown), and every file of the release is checked in whichev
 			var verr *bundles.VerifyError
 			var needs *bundles.NeedsBaseError
 			switch {
-			case errors.As(err, &needs) && a.json():
-				a.printJSON(map[string]any{"bundle": args[0], "valid": false, "patch": true, "needsBase": needs.Base,
-					"problems": []bundles.Problem{{File: args[0], Problem: needs.Error()}}, "warnings": warnings})
+			case errors.As(err, &needs) && a.machine():
+				if perr := a.print(BundleVerifyOutput{Bundle: args[0], Valid: false, Patch: true, NeedsBase: &needs.Base,
+					Problems: []bundles.Problem{{File: args[0], Problem: needs.Error()}}, Warnings: warnings}); perr != nil {
+					return perr
+				}
 				return codeError{err, exitFailure}
-			case errors.As(err, &verr) && a.json():
-				a.printJSON(map[string]any{"bundle": args[0], "valid": false, "problems": verr.Problems, "warnings": warnings})
+			case errors.As(err, &verr) && a.machine():
+				if perr := a.print(BundleVerifyOutput{Bundle: args[0], Valid: false, Problems: verr.Problems, Warnings: warnings}); perr != nil {
+					return perr
+				}
 				return codeError{err, exitFailure}
 			case err != nil:
 				return err
@@ -55,14 +59,14 @@ manifest digests are shown), and every file of the release is checked in whichev
 				files, checked = res.Files+res.FromBase, res.PayloadBytes+res.Base.PayloadBytes
 			}
 			mbps := float64(checked) / 1e6 / res.Duration.Seconds()
-			if a.json() {
-				out := map[string]any{"bundle": args[0], "valid": true, "signed": res.Signed, "keyID": res.KeyID,
-					"manifestDigest": res.ManifestDigest, "files": res.Files, "payloadBytes": res.PayloadBytes,
-					"compressedBytes": res.CompressedBytes, "seconds": res.Duration.Seconds(), "mbPerSecond": mbps, "warnings": warnings}
+			if a.machine() {
+				out := BundleVerifyOutput{Bundle: args[0], Valid: true, Signed: res.Signed, KeyID: res.KeyID,
+					ManifestDigest: res.ManifestDigest, Files: res.Files, PayloadBytes: res.PayloadBytes,
+					CompressedBytes: res.CompressedBytes, Seconds: res.Duration.Seconds(), MBPerSecond: mbps, Warnings: warnings}
 				if res.Base != nil {
-					out["base"], out["filesFromBase"], out["baseBytes"] = res.Manifest.Base, res.FromBase, res.Base.PayloadBytes
+					out.Patch, out.Base, out.FilesFromBase, out.BaseBytes = true, res.Manifest.Base, res.FromBase, res.Base.PayloadBytes
 				}
-				return a.printJSON(out)
+				return a.print(out)
 			}
 			signed := "UNSIGNED (accepted only because of --insecure-skip-signature)"
 			if res.Signed {
@@ -87,20 +91,17 @@ func newBundleDeltaCmd(a *app) *cobra.Command {
 	var trust trustFlags
 	var out, signKey string
 	cmd := &cobra.Command{
-		Use:   "delta OLD NEW -o PATCH",
+		Use:   "delta OLD NEW --out PATCH",
 		Short: "Write a patch bundle: NEW's release, carrying only what OLD lacks",
 		Long: `Verifies OLD and NEW (with --key, $BERTH_BUNDLE_KEY, or else the public half of --sign-key), then writes
 PATCH: a signed bundle whose manifest describes NEW's whole release and names OLD's manifest digest, holding only
 the files and image blobs whose sha256 OLD does not list. Carry PATCH across the air gap to where OLD already is;
 'berth bundle verify PATCH --base OLD' checks the pair, and install and upgrade read them together.
 'berth bundle diff OLD NEW' shows beforehand what the patch will carry, by component.`,
-		Example: `  berth bundle delta lab-v1.31.tar lab-v1.32.tar -o lab-v1.32-patch.tar --sign-key ~/.cache/berth/keys/bundle.key
+		Example: `  berth bundle delta lab-v1.31.tar lab-v1.32.tar --out lab-v1.32-patch.tar --sign-key ~/.cache/berth/keys/bundle.key
   berth bundle verify lab-v1.32-patch.tar --base lab-v1.31.tar --key ~/.cache/berth/keys/bundle.pub`,
 		Args: exactArgs(2, "OLD NEW"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return usageError{errors.New("-o PATCH is required"), cmd.CommandPath()}
-			}
 			var sign ed25519.PrivateKey
 			if signKey != "" {
 				k, err := bundles.LoadPrivateKey(signKey)
@@ -133,9 +134,10 @@ the files and image blobs whose sha256 OLD does not list. Carry PATCH across the
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&out, "output", "o", "", "patch bundle file to write")
+	f.StringVar(&out, "out", "", "patch bundle `FILE` to write (required)")
 	f.StringVar(&signKey, "sign-key", "", "ed25519 private key from berth keygen (PREFIX.key)")
 	trust.register(cmd, false)
+	cmd.MarkFlagRequired("out")
 	return cmd
 }
 

@@ -44,9 +44,9 @@ func TestBundlePatchCommands(t *testing.T) {
 		stderr []string
 		json   bool
 	}{
-		{"delta", []string{"bundle", "delta", old, next, "-o", patch, "--sign-key", prefix + ".key"}, 0,
+		{"delta", []string{"bundle", "delta", old, next, "--out", patch, "--sign-key", prefix + ".key"}, 0,
 			[]string{"wrote " + patch, "patch of test v1.31.4-test (manifest " + oldHead.ManifestDigest, "carries 4 of", "--base " + old}, nil, false},
-		{"delta without output", []string{"bundle", "delta", old, next}, 2, nil, []string{"-o PATCH is required"}, false},
+		{"delta without output", []string{"bundle", "delta", old, next}, 2, nil, []string{"missing the required flag --out"}, false},
 		{"verify with base", []string{"bundle", "verify", patch, "--base", old, "--key", pub}, 0,
 			[]string{"OK " + patch, "v1.31.4-dns", "patch of test v1.31.4-test", "4 files of the release carried"}, nil, false},
 		{"verify with base json", []string{"bundle", "verify", patch, "--base", old, "--key", pub, "-o", "json"}, 0,

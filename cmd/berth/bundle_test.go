@@ -105,7 +105,12 @@ func TestBundleCommands(t *testing.T) {
 		{"diff json", []string{"bundle", "diff", v1, v2, "-o", "json"}, 0, []string{`"bytesToMove": 12`}, nil, true},
 		{"diff architecture", []string{"bundle", "diff", v1, v1arm}, 0, []string{"Target linux/amd64 debian-12 -> linux/arm64 debian-12"}, nil, false},
 		{"diff architecture json", []string{"bundle", "diff", v1, v1arm, "-o", "json"}, 0, []string{`"to": "linux/arm64 debian-12"`}, nil, true},
-		{"build without spec", []string{"bundle", "build"}, 2, nil, []string{"-f SPEC and -o BUNDLE are required"}, false},
+		{"build without spec", []string{"bundle", "build"}, 2, nil, []string{"missing the required flags -f/--file, --out", "See 'berth bundle build --help'."}, false},
+		{"build -o FILE is deprecated", []string{"bundle", "build", "-f", filepath.Join(dir, "nospec.yaml"), "-o", filepath.Join(dir, "x.tar")}, 1, nil,
+			[]string{"'-o " + filepath.Join(dir, "x.tar") + "' is deprecated for the file to write: use --out", "nospec.yaml"}, false},
+		{"build -o FILE with --out", []string{"bundle", "build", "-f", "s.yaml", "--out", "a.tar", "-o", "b.tar"}, 2, nil, []string{"the file to write is --out, given already"}, false},
+		{"verify yaml", []string{"bundle", "verify", v1, "--key", prefix + ".pub", "-o", "yaml"}, 0, []string{"valid: true", "manifestDigest: sha256:"}, nil, false},
+		{"inspect yaml", []string{"bundle", "inspect", v1, "-o", "yaml"}, 0, []string{"kubernetesVersion: v1.31.4", "signedBy: "}, nil, false},
 		{"verify missing file", []string{"bundle", "verify", filepath.Join(dir, "nope.tar"), "--key", prefix + ".pub"}, 1, nil, []string{"nope.tar"}, false},
 	}
 	for _, tc := range cases {

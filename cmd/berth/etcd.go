@@ -21,15 +21,16 @@ func newEtcdCmd(a *app) *cobra.Command {
 func newEtcdBackupCmd(a *app) *cobra.Command {
 	var invPath, stateDir, out string
 	cmd := &cobra.Command{
-		Use:   "backup -i INVENTORY [--file FILE]",
+		Use:   "backup -i INVENTORY [--out FILE]",
 		Short: "Save a snapshot of etcd on this machine (0600, with its sha256 beside it)",
 		Long: `Takes a snapshot of the cluster's etcd with the etcd v3 client, through an SSH tunnel to a control plane, and
 saves it on this machine: FILE (mode 0600) and FILE.sha256. The snapshot's own checksum is checked as it arrives.
-Without --file it goes to the cluster's state directory (snapshots/etcd-<cluster>-<time>.db). Changes nothing on
-the hosts. berth upgrade apply takes one by itself before it changes anything.`,
+Without --out it goes to the cluster's state directory (snapshots/etcd-<cluster>-<time>.db); --file, its earlier
+name, still works and warns. Changes nothing on the hosts. berth upgrade apply takes one by itself before it
+changes anything.`,
 		Example: `  berth etcd backup -i inventory.yaml
-  berth etcd backup -i inventory.yaml --file /secure/backups/payments-prod.db`,
-		Args: cobra.NoArgs,
+  berth etcd backup -i inventory.yaml --out /secure/backups/payments-prod.db`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			inv, _, err := loadInventory(a, invPath)
 			if err != nil {
@@ -40,23 +41,25 @@ the hosts. berth upgrade apply takes one by itself before it changes anything.`,
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				return a.printJSON(s)
+			if a.machine() {
+				return a.print(s)
 			}
 			fmt.Fprintf(a.out, "Snapshot of %s: %s (%d bytes, sha256 %s; also in %s.sha256)\n", inv.Metadata.Name, s.File, s.Size, s.SHA256, s.File)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&invPath, "inventory", "i", "", "inventory file (required)")
+	inventoryFlag(cmd, &invPath, true)
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "base directory of cluster state; default ~/.local/state/berth")
-	cmd.Flags().StringVar(&out, "file", "", "where to write the snapshot (default: the cluster's state directory)")
-	cmd.MarkFlagRequired("inventory")
+	cmd.Flags().StringVar(&out, "out", "", "`FILE` to write the snapshot to (default: the cluster's state directory)")
+	cmd.Flags().StringVar(&out, "file", "", "where to write the snapshot")
+	cmd.Flags().MarkDeprecated("file", "use --out")
 	return cmd
 }
 
 func newEtcdRestoreCmd(a *app) *cobra.Command {
 	var invPath, stateDir, from, sum string
 	var yes, dryRun bool
+	var events eventsFlag
 	cmd := &cobra.Command{
 		Use:   "restore -i INVENTORY --from FILE",
 		Short: "Restore every etcd member from a snapshot (the cluster's state goes back to the snapshot's time)",
@@ -66,9 +69,10 @@ func newEtcdRestoreCmd(a *app) *cobra.Command {
   3. each member's data is restored from the snapshot (etcdutl), as a new cluster of the same members; the data it
      had is kept beside it (/var/lib/etcd.before-restore-<time>);
   4. etcd starts and must be healthy, then the API servers; every kubelet restarts; every node must be Ready.
-Everything written to the cluster after the snapshot is lost. Asks first unless --yes.`,
+Everything written to the cluster after the snapshot is lost. Asks first unless --yes. --events FILE writes every
+progress event as one JSON line as it happens.`,
 		Example: `  berth etcd restore -i inventory.yaml --from etcd-payments-uat-20261206T120000Z.db --yes`,
-		Args:    cobra.NoArgs,
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			inv, _, err := loadInventory(a, invPath)
 			if err != nil {
@@ -77,32 +81,33 @@ Everything written to the cluster after the snapshot is lost. Asks first unless 
 			if _, err := upgrade.VerifySnapshot(from, sum); err != nil {
 				return err
 			}
+			obs, err := events.observer(a)
+			if err != nil {
+				return err
+			}
 			if !yes && !dryRun {
-				if err := confirm(a, fmt.Sprintf("Restore cluster %s (%s) to the snapshot %s? Everything written since is lost.",
+				if err := confirm(cmd, a, fmt.Sprintf("Restore cluster %s (%s) to the snapshot %s? Everything written since is lost.",
 					inv.Metadata.Name, inv.Metadata.Environment, from)); err != nil {
 					return err
 				}
 			}
 			rep, err := upgrade.Restore(cmd.Context(), upgrade.EtcdOptions{Inventory: inv, StateDir: stateDir, File: from, SHA256: sum,
 				DryRun: dryRun, Logger: a.log, Command: "berth etcd restore",
-				Observers: []phase.Observer{phase.NewTextReporter(a.errOut, a.verbosity >= 2)}})
+				Observers: append([]phase.Observer{phase.NewTextReporter(a.errOut, a.verbosity >= 2)}, obs...)})
 			if err != nil {
 				return fmt.Errorf("restore %s: %w\nrun the same command again to finish the restore once the cause is fixed", inv.Metadata.Name, err)
 			}
-			if dryRun {
-				return rep.Plan.WriteText(a.out)
-			}
-			fmt.Fprintf(a.out, "Cluster %s restored from %s (%d changes).\n", inv.Metadata.Name, from, rep.Made)
-			return nil
+			return printRun(a, RunOutput{Cluster: inv.Metadata.Name, DryRun: dryRun, ChangesMade: rep.Made, Plan: rep.Plan},
+				fmt.Sprintf("Cluster %s restored from %s (%d changes).\n", inv.Metadata.Name, from, rep.Made))
 		},
 	}
-	cmd.Flags().StringVarP(&invPath, "inventory", "i", "", "inventory file (required)")
+	inventoryFlag(cmd, &invPath, true)
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "base directory of cluster state; default ~/.local/state/berth")
 	cmd.Flags().StringVar(&from, "from", "", "the snapshot file (required)")
 	cmd.Flags().StringVar(&sum, "sha256", "", "the snapshot's sha256, when no FILE.sha256 lies beside it")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
-	cmd.MarkFlagRequired("inventory")
+	events.register(cmd)
 	cmd.MarkFlagRequired("from")
 	return cmd
 }

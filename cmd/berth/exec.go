@@ -15,16 +15,16 @@ import (
 
 func newExecCmd(a *app) *cobra.Command {
 	var (
-		invPath  string
-		roles    []string
-		hosts    []string
-		noSudo   bool
-		parallel int
-		timeout  time.Duration
-		dryRun   bool
+		invPath     string
+		roles       []string
+		hosts       []string
+		noSudo      bool
+		concurrency int
+		timeout     time.Duration
+		dryRun      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "exec -i INVENTORY [--roles ROLE,...] [--hosts HOST,...] -- COMMAND",
+		Use:   "exec -i INVENTORY [--roles ROLE,...] [--hosts HOST,...] [--concurrency N] -- COMMAND",
 		Short: "Run a shell command on many hosts at once",
 		Long: `Runs COMMAND with sh on the selected hosts in parallel, as root (through non-interactive sudo for users
 other than root, unless --no-sudo), over the inventory's SSH settings with strict host-key checking. Each output line
@@ -32,15 +32,14 @@ is prefixed with its host's name. When every host is done a summary follows; the
 failed on any host.
 
 Hosts are selected by role (any of --roles) and/or by name (--hosts); with neither, every host runs it.
+--concurrency sets how many hosts run it at once (--parallel, its earlier name, still works and warns).
 --dry-run only lists where the command would run. Ctrl-C stops the command on every host (its whole process group).`,
 		Example: `  berth exec -i inventory.yaml -- uptime
   berth exec -i inventory.yaml --roles control-plane -- 'crictl ps | grep etcd'
   berth exec -i inventory.yaml --hosts cp1,w1 --timeout 30s -- journalctl -u kubelet -n 20
   berth exec -i inventory.yaml -o json -- cat /etc/os-release`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if invPath == "" {
-				return usageError{errors.New("-i INVENTORY is required"), cmd.CommandPath()}
-			}
 			if len(args) == 0 {
 				return usageError{errors.New("no command: put it after --, e.g. berth exec -i inv.yaml -- uptime"), cmd.CommandPath()}
 			}
@@ -51,14 +50,14 @@ Hosts are selected by role (any of --roles) and/or by name (--hosts); with neith
 			pool := action.NewPool(inv, a.log)
 			defer pool.Close()
 			o := adhoc.Options{Inventory: inv, Hosts: hosts, Command: strings.Join(args, " "), NoSudo: noSudo,
-				Concurrency: parallel, Timeout: timeout, DryRun: dryRun, Logger: a.log, Pool: pool}
+				Concurrency: concurrency, Timeout: timeout, DryRun: dryRun, Logger: a.log, Pool: pool}
 			for _, r := range roles {
 				o.Roles = append(o.Roles, inventory.Role(r))
 			}
-			if !a.json() && !dryRun {
+			if !a.machine() && !dryRun {
 				o.Output = a.out
 			}
-			if a.verbosity >= 2 && !a.json() {
+			if a.verbosity >= 2 && !a.machine() {
 				o.Observers = append(o.Observers, phase.NewTextReporter(a.errOut, true))
 			}
 			rep, err := adhoc.Run(cmd.Context(), o)
@@ -66,8 +65,8 @@ Hosts are selected by role (any of --roles) and/or by name (--hosts); with neith
 				return err
 			}
 			switch {
-			case a.json():
-				if perr := a.printJSON(rep); perr != nil {
+			case a.machine():
+				if perr := a.print(rep); perr != nil {
 					return perr
 				}
 			case dryRun:
@@ -83,12 +82,11 @@ Hosts are selected by role (any of --roles) and/or by name (--hosts); with neith
 			return nil
 		},
 	}
+	inventoryFlag(cmd, &invPath, true)
+	selectionFlags(cmd, &roles, &hosts, "")
 	f := cmd.Flags()
-	f.StringVarP(&invPath, "inventory", "i", "", "inventory file")
-	f.StringSliceVar(&roles, "roles", nil, "only hosts with any of these roles (control-plane, etcd, worker, registry, storage)")
-	f.StringSliceVar(&hosts, "hosts", nil, "only these hosts (inventory names)")
 	f.BoolVar(&noSudo, "no-sudo", false, "run as the login user, not as root")
-	f.IntVar(&parallel, "parallel", phase.DefaultConcurrency, "hosts to run on at once")
+	concurrencyFlag(cmd, &concurrency, phase.DefaultConcurrency, "hosts to run on at once", true)
 	f.DurationVar(&timeout, "timeout", 0, "give up on a host after this long (its command is killed); 0 waits")
 	f.BoolVar(&dryRun, "dry-run", false, "only list the hosts the command would run on")
 	return cmd

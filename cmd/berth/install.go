@@ -2,10 +2,10 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,20 +28,22 @@ type installFlags struct {
 	restart     bool
 	stateDir    string
 	concurrency int
+	events      eventsFlag
 }
 
 func (f *installFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory file (required)")
+	inventoryFlag(cmd, &f.inventory, true)
 	fl.StringVarP(&f.bundle, "bundle", "b", "", "offline bundle (required); verified before anything else")
+	cmd.MarkFlagFilename("bundle", "tar")
 	f.trust.register(cmd, true)
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (unattended installs)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print exactly what would change on each host, change nothing")
-	fl.StringSliceVar(&f.skip, "skip-phases", nil, "phases not to run, comma-separated (see the list above)")
+	skipPhasesFlag(cmd, &f.skip)
 	fl.BoolVar(&f.restart, "restart", false, "ignore the journal of earlier runs and check every phase again")
 	fl.StringVar(&f.stateDir, "state-dir", "", "base directory of cluster state (journal, lock, kubeconfig); default ~/.local/state/berth")
-	fl.IntVar(&f.concurrency, "concurrency", 0, "hosts worked on at once within a phase (default 10)")
-	cmd.MarkFlagRequired("inventory")
+	concurrencyFlag(cmd, &f.concurrency, 0, "hosts worked on at once within a phase (default 10)", false)
+	f.events.register(cmd)
 	cmd.MarkFlagRequired("bundle")
 }
 
@@ -62,13 +64,17 @@ verified host keys and runs the preflight checks. Every phase reads the hosts fi
 in the cluster's state directory: after a failure, or if berth is stopped, run the same command again and it
 resumes. kubeadm init and join run as systemd units on the hosts, so they finish even if berth is killed.
 
+Progress goes to stderr, each phase with its step number and the time so far; --events FILE also writes every
+event as one JSON line the moment it happens, for a dashboard or a change ticket to follow.
+
 The admin kubeconfig (0600, server: the VIP) is written to the cluster's state directory.`,
 		Example: `  berth install -i inventory.yaml -b berth-v1.31.tar --key bundle.pub
   berth install -i inventory.yaml -b berth-v1.31.tar --key bundle.pub --dry-run
-  berth install -i inventory.yaml -b berth-v1.31.tar --key bundle.pub --yes      # unattended`,
-		Args: cobra.NoArgs,
+  berth install -i inventory.yaml -b berth-v1.31.tar --key bundle.pub --yes      # unattended
+  berth install -i inventory.yaml -b berth-v1.31.tar --key bundle.pub --yes --events install-events.jsonl`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runInstall(cmd.Context(), a, &f, nil)
+			return runInstall(cmd, a, &f, nil)
 		},
 	}
 	f.register(cmd)
@@ -83,11 +89,20 @@ func newInstallPhaseCmd(a *app) *cobra.Command {
 		Short: "Run one phase of the install again",
 		Long: `Runs one named phase (and the connect, facts and preflight phases it needs), like kubeadm's phases.
 Phases: ` + strings.Join(installer.PhaseNames(), ", "),
-		Example:   `  berth install phase load-balancer -i inventory.yaml -b berth-v1.31.tar --key bundle.pub --yes`,
-		Args:      exactArgs(1, "a phase NAME"),
+		Example: `  berth install phase load-balancer -i inventory.yaml -b berth-v1.31.tar --key bundle.pub --yes`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := exactArgs(1, "a phase NAME")(cmd, args); err != nil {
+				return err
+			}
+			// Checked here, not minutes later after the bundle is verified.
+			if names := installer.PhaseNames(); !slices.Contains(names, args[0]) {
+				return usageError{fmt.Errorf("no phase is named %q; phases: %s", args[0], strings.Join(names, ", ")), cmd.CommandPath()}
+			}
+			return nil
+		},
 		ValidArgs: installer.PhaseNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInstall(cmd.Context(), a, &f, []string{args[0]})
+			return runInstall(cmd, a, &f, []string{args[0]})
 		},
 	}
 	f.register(cmd)
@@ -110,12 +125,35 @@ func loadInventory(a *app, path string) (*inventory.Inventory, []byte, error) {
 	return inv, raw, nil
 }
 
-func runInstall(ctx context.Context, a *app, f *installFlags, only []string) error {
+// InstallPlanOutput is what `berth install --dry-run -o json|yaml` prints: the run's report with its plan.
+type InstallPlanOutput struct {
+	*phase.Report
+	Warnings []string `json:"warnings"`
+}
+
+// InstallOutput is what `berth install -o json|yaml` prints.
+type InstallOutput struct {
+	Cluster           string              `json:"cluster"`
+	KubernetesVersion string              `json:"kubernetesVersion"`
+	ChangesMade       int                 `json:"changesMade"`
+	Resumed           bool                `json:"resumed"`
+	Kubeconfig        string              `json:"kubeconfig"`
+	Duration          string              `json:"duration"`
+	Phases            []phase.PhaseResult `json:"phases"`
+	Warnings          []string            `json:"warnings"`
+}
+
+func runInstall(cmd *cobra.Command, a *app, f *installFlags, only []string) error {
+	ctx := cmd.Context()
 	inv, raw, err := loadInventory(a, f.inventory)
 	if err != nil {
 		return err
 	}
 	verify, err := f.trust.options(a)
+	if err != nil {
+		return err
+	}
+	events, err := f.events.observer(a)
 	if err != nil {
 		return err
 	}
@@ -127,7 +165,7 @@ func runInstall(ctx context.Context, a *app, f *installFlags, only []string) err
 	}
 	m := b.Manifest
 	if !f.dryRun && !f.yes {
-		if err := confirm(a, fmt.Sprintf("Install Kubernetes %s (bundle %s %s) on %d hosts of cluster %s (%s)?",
+		if err := confirm(cmd, a, fmt.Sprintf("Install Kubernetes %s (bundle %s %s) on %d hosts of cluster %s (%s)?",
 			m.KubernetesVersion, m.Name, m.Version, len(inv.Nodes()), inv.Metadata.Name, inv.Metadata.Environment)); err != nil {
 			return err
 		}
@@ -135,15 +173,11 @@ func runInstall(ctx context.Context, a *app, f *installFlags, only []string) err
 	res, err := installer.Install(ctx, installer.Options{
 		Inventory: inv, InventoryBytes: raw, Bundle: b, StateDir: f.stateDir, DryRun: f.dryRun, Skip: f.skip, Only: only,
 		Restart: f.restart, Logger: a.log, Concurrency: f.concurrency, Command: "berth install",
-		Observers: []phase.Observer{phase.NewTextReporter(a.errOut, a.verbosity >= 2)},
+		Observers: append([]phase.Observer{phase.NewTextReporter(a.errOut, a.verbosity >= 2)}, events...),
 	})
 	if res != nil && res.Report != nil && f.dryRun {
-		if a.json() {
-			plan := struct {
-				*phase.Report
-				Warnings []string `json:"warnings"`
-			}{res.Report, warnings}
-			if perr := a.printJSON(plan); perr != nil {
+		if a.machine() {
+			if perr := a.print(InstallPlanOutput{res.Report, warnings}); perr != nil {
 				return perr
 			}
 		} else if perr := res.Report.Plan.WriteText(a.out); perr != nil {
@@ -161,10 +195,9 @@ func runInstall(ctx context.Context, a *app, f *installFlags, only []string) err
 		return nil
 	}
 	rep := res.Report
-	if a.json() {
-		return a.printJSON(map[string]any{"cluster": inv.Metadata.Name, "kubernetesVersion": m.KubernetesVersion,
-			"changesMade": rep.Made, "resumed": rep.Resumed, "kubeconfig": res.Kubeconfig, "duration": rep.Duration.String(), "phases": rep.Phases,
-			"warnings": warnings})
+	if a.machine() {
+		return a.print(InstallOutput{Cluster: inv.Metadata.Name, KubernetesVersion: m.KubernetesVersion, ChangesMade: rep.Made,
+			Resumed: rep.Resumed, Kubeconfig: res.Kubeconfig, Duration: rep.Duration.String(), Phases: rep.Phases, Warnings: warnings})
 	}
 	if rep.Made == 0 {
 		fmt.Fprintf(a.out, "Nothing to do: cluster %s already matches the inventory and bundle %s (0 changes).\n", inv.Metadata.Name, m.Version)
@@ -179,15 +212,15 @@ func runInstall(ctx context.Context, a *app, f *installFlags, only []string) err
 }
 
 // confirm asks a yes/no question on the terminal; without a terminal it refuses and points to --yes.
-func confirm(a *app, question string) error {
+func confirm(cmd *cobra.Command, a *app, question string) error {
 	in, ok := a.in.(*os.File)
 	if !ok || !term.IsTerminal(int(in.Fd())) {
-		return usageError{errors.New("not at a terminal: add --yes to install unattended (or --dry-run to see the plan)"), "berth install"}
+		return usageError{fmt.Errorf("not at a terminal: add --yes to run %s unattended (or --dry-run to see the plan)", cmd.CommandPath()), cmd.CommandPath()}
 	}
 	fmt.Fprintf(a.errOut, "%s [y/N] ", question)
 	answer, _ := bufio.NewReader(in).ReadString('\n')
 	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-		return errors.New("install cancelled")
+		return fmt.Errorf("%s cancelled", cmd.CommandPath())
 	}
 	return nil
 }

@@ -20,19 +20,45 @@ is docs/inventory.md.`,
 	return cmd
 }
 
+// InventoryValidateOutput is what `berth inventory validate -o json|yaml` prints.
+type InventoryValidateOutput struct {
+	File     string                 `json:"file"`
+	Valid    bool                   `json:"valid"`
+	Problems []InventoryProblemView `json:"problems"`
+}
+
+// InventoryProblemView is one problem of an inventory, with its severity spelt out.
+type InventoryProblemView struct {
+	inventory.Problem
+	Severity string `json:"severity"`
+}
+
 func newInventoryValidateCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate FILE",
+	var invPath string
+	cmd := &cobra.Command{
+		Use:   "validate -i FILE",
 		Short: "Check an inventory and report every problem with its line, field and fix",
 		Long: `Checks the inventory without touching any host: syntax, unknown fields (with suggestions), types, and the
 rules between fields (unique hosts and addresses, a NIC on every plane inside the plane's CIDR, the VIP on its plane,
 networks that do not overlap, secrets only by reference). Every problem is reported at once.
+The inventory is -i FILE like for every command ($BERTH_INVENTORY when not given); 'validate FILE' works too.
 Exits 0 when the inventory is usable (warnings allowed), 1 otherwise.`,
-		Example: `  berth inventory validate inventory.yaml
-  berth inventory validate -o json inventory.yaml`,
-		Args: exactArgs(1, "FILE"),
+		Example: `  berth inventory validate -i inventory.yaml
+  berth inventory validate -o json -i inventory.yaml
+  BERTH_INVENTORY=inventory.yaml berth inventory validate`,
+		Args: rangeArgs(0, 1, "at most one FILE (or -i FILE)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			inv, err := inventory.Load(args[0])
+			path := invPath
+			if len(args) == 1 {
+				if cmd.Flags().Changed("inventory") && a.fromEnv["inventory"] == "" && invPath != args[0] {
+					return usageError{fmt.Errorf("two inventories: -i %s and %s; give one", invPath, args[0]), cmd.CommandPath()}
+				}
+				path = args[0]
+			}
+			if path == "" {
+				return usageError{errors.New("missing the inventory: -i FILE (or $" + envInventory + ")"), cmd.CommandPath()}
+			}
+			inv, err := inventory.Load(path)
 			var invErr *inventory.Error
 			if err != nil && !errors.As(err, &invErr) {
 				return err
@@ -43,20 +69,12 @@ Exits 0 when the inventory is usable (warnings allowed), 1 otherwise.`,
 			} else {
 				problems = inv.Warnings()
 			}
-			if a.json() {
-				type entry struct {
-					inventory.Problem
-					Severity string `json:"severity"`
-				}
-				res := struct {
-					File     string  `json:"file"`
-					Valid    bool    `json:"valid"`
-					Problems []entry `json:"problems"`
-				}{File: args[0], Valid: err == nil, Problems: []entry{}}
+			if a.machine() {
+				res := InventoryValidateOutput{File: path, Valid: err == nil, Problems: []InventoryProblemView{}}
 				for _, p := range problems {
-					res.Problems = append(res.Problems, entry{p, p.Severity.String()})
+					res.Problems = append(res.Problems, InventoryProblemView{p, p.Severity.String()})
 				}
-				if perr := a.printJSON(res); perr != nil {
+				if perr := a.print(res); perr != nil {
 					return perr
 				}
 				if err != nil {
@@ -70,49 +88,42 @@ Exits 0 when the inventory is usable (warnings allowed), 1 otherwise.`,
 			for _, w := range problems {
 				fmt.Fprintln(a.errOut, w.String())
 			}
-			fmt.Fprintf(a.out, "%s: valid (%d hosts, %d control planes, planes: %v)\n", args[0], len(inv.Hosts),
+			fmt.Fprintf(a.out, "%s: valid (%d hosts, %d control planes, planes: %v)\n", path, len(inv.Hosts),
 				len(inv.ControlPlanes()), inv.NetworkPlanes.Defined())
 			return nil
 		},
 	}
+	inventoryFlag(cmd, &invPath, false)
+	return cmd
 }
 
 func newInventoryExampleCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	return onlyText(&cobra.Command{
 		Use:   "example",
 		Short: "Print a commented example inventory with every section",
 		Long: `Prints a complete, valid inventory: three control planes, two workers, two registry hosts and all four
 network planes, with comments. Edit it to match your hosts.`,
 		Example: `  berth inventory example > inventory.yaml`,
-		Args:    cobra.NoArgs,
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := a.out.Write(inventory.Example)
 			return err
 		},
-	}
+	})
 }
 
 func newInventorySchemaCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of inventory files, for editors",
-		Long: `Prints a JSON Schema generated from berth's inventory types. Point your editor's YAML language server at it
-for completion and inline checks; 'berth inventory validate' applies the full rules.`,
+		Long: `Prints a JSON Schema generated from berth's inventory types (as JSON; -o yaml prints it as YAML). Point your
+editor's YAML language server at it for completion and inline checks; 'berth inventory validate' applies the full
+rules.`,
 		Example: `  berth inventory schema > berth-inventory.schema.json
   # then in inventory.yaml:  # yaml-language-server: $schema=berth-inventory.schema.json`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.printJSON(inventory.Schema())
+			return a.print(inventory.Schema())
 		},
-	}
-}
-
-// exactArgs is cobra.ExactArgs with a message that names what is missing.
-func exactArgs(n int, names string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageError{fmt.Errorf("%s takes %s (got %d arguments)", cmd.CommandPath(), names, len(args)), cmd.CommandPath()}
-		}
-		return nil
 	}
 }

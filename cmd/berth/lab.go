@@ -27,7 +27,7 @@ be rehearsed on the lab before a change window. See docs/lab.md.
 Needs a running Docker engine and, the first time, debootstrap and the machine's Debian mirror (hack/deps.sh
 installs both). Run as root.`,
 		Example: `  berth lab up                                  # 3 control planes, 2 workers
-  berth inventory validate ~/.local/state/berth/labs/berth/inventory.yaml
+  berth inventory validate -i ~/.local/state/berth/labs/berth/inventory.yaml
   berth lab ssh cp1 -- ip -br addr
   berth lab status
   berth lab down`,
@@ -77,8 +77,8 @@ reuse it and take seconds.`,
 				return err
 			}
 			defer l.Close()
-			if a.json() {
-				return a.printJSON(labView(l))
+			if a.machine() {
+				return a.print(labView(l))
 			}
 			fmt.Fprintf(a.out, "lab %s: %d hosts up in %s\n\n", l.Name, len(l.Hosts), time.Since(start).Round(100*time.Millisecond))
 			printHosts(a, l)
@@ -95,6 +95,11 @@ reuse it and take seconds.`,
 	f.IntVar(&opts.Registries, "registries", 0, "registry hosts (registry1, ...)")
 	f.StringArrayVar(&subnets, "subnet", nil, "PLANE=CIDR: use this subnet for a plane (management, control, storage, business)")
 	return cmd
+}
+
+// LabDownOutput is what `berth lab down -o json|yaml` prints.
+type LabDownOutput struct {
+	Removed []string `json:"removed"` // the labs removed
 }
 
 func newLabDownCmd(a *app, stateDir *string) *cobra.Command {
@@ -116,22 +121,38 @@ a lab whose directory was deleted. Removing a lab that does not exist succeeds.`
 					return usageError{errors.New("--name cannot be combined with --all or --tests"), cmd.CommandPath()}
 				}
 				removed, err := lab.DownAll(cmd.Context(), !all)
-				for _, n := range removed {
-					fmt.Fprintf(a.out, "lab %s removed\n", n)
+				if perr := printLabDown(a, removed); perr != nil {
+					return perr
 				}
 				return err
 			}
 			if err := lab.Down(cmd.Context(), name, *stateDir); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "lab %s removed\n", name)
-			return nil
+			return printLabDown(a, []string{name})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", lab.DefaultName, "lab name")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every lab on this Docker engine")
 	cmd.Flags().BoolVar(&tests, "tests", false, "remove every lab created by tests")
 	return cmd
+}
+
+func printLabDown(a *app, removed []string) error {
+	if a.machine() {
+		return a.print(LabDownOutput{Removed: append([]string{}, removed...)})
+	}
+	for _, n := range removed {
+		fmt.Fprintf(a.out, "lab %s removed\n", n)
+	}
+	return nil
+}
+
+// LabStatusOutput is what `berth lab status -o json|yaml` prints.
+type LabStatusOutput struct {
+	Lab       string           `json:"lab"`
+	Inventory string           `json:"inventory"`
+	Hosts     []lab.HostStatus `json:"hosts"`
 }
 
 func newLabStatusCmd(a *app, stateDir *string) *cobra.Command {
@@ -152,12 +173,8 @@ func newLabStatusCmd(a *app, stateDir *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				return a.printJSON(struct {
-					Lab       string           `json:"lab"`
-					Inventory string           `json:"inventory"`
-					Hosts     []lab.HostStatus `json:"hosts"`
-				}{l.Name, l.InventoryPath, st})
+			if a.machine() {
+				return a.print(LabStatusOutput{l.Name, l.InventoryPath, st})
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "HOST\tSTATE\tSSH\tMANAGEMENT\tUNPLUGGED\tEGRESS")
@@ -203,8 +220,8 @@ func newLabListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				return a.printJSON(labs)
+			if a.machine() {
+				return a.print(labs)
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "LAB\tHOSTS\tRUNNING\tTEST\tDIRECTORY")
@@ -218,7 +235,7 @@ func newLabListCmd(a *app) *cobra.Command {
 
 func newLabSSHCmd(a *app, stateDir *string) *cobra.Command {
 	var name string
-	cmd := &cobra.Command{
+	cmd := onlyText(&cobra.Command{
 		Use:   "ssh HOST [-- COMMAND...]",
 		Short: "Log in to a lab host as the sudo user, with strict host-key checking",
 		Long: `Runs the system's ssh client as the lab's sudo user with the lab's key and known_hosts; a host key that does
@@ -230,6 +247,18 @@ not match the one collected by 'berth lab up' is refused.`,
 				return usageError{errors.New("name the host to log in to, e.g. cp1"), cmd.CommandPath()}
 			}
 			return nil
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, h := range labHostNames(name, *stateDir) {
+				if strings.HasPrefix(h, toComplete) {
+					out = append(out, h)
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := lab.Open(cmd.Context(), name, *stateDir)
@@ -251,7 +280,7 @@ not match the one collected by 'berth lab up' is refused.`,
 			}
 			return err
 		},
-	}
+	})
 	cmd.Flags().StringVar(&name, "name", lab.DefaultName, "lab name")
 	return cmd
 }
@@ -270,30 +299,35 @@ func printHosts(a *app, l *lab.Lab) {
 	tw.Flush()
 }
 
-// labView is the JSON shape of a lab.
-func labView(l *lab.Lab) any {
-	type host struct {
-		Name  string                          `json:"name"`
-		Roles []inventory.Role                `json:"roles"`
-		NICs  map[inventory.PlaneName]lab.NIC `json:"nics"`
-	}
-	v := struct {
-		Name       string                         `json:"name"`
-		Dir        string                         `json:"dir"`
-		Inventory  string                         `json:"inventory"`
-		Key        string                         `json:"key"`
-		KnownHosts string                         `json:"knownHosts"`
-		User       string                         `json:"user"`
-		VIP        string                         `json:"vip"`
-		Subnets    map[inventory.PlaneName]string `json:"subnets"`
-		Hosts      []host                         `json:"hosts"`
-	}{Name: l.Name, Dir: l.Dir, Inventory: l.InventoryPath, Key: l.KeyPath, KnownHosts: l.KnownHostsPath, User: l.User,
+// LabOutput is what `berth lab up -o json|yaml` prints.
+type LabOutput struct {
+	Name       string                         `json:"name"`
+	Dir        string                         `json:"dir"`
+	Inventory  string                         `json:"inventory"`
+	Key        string                         `json:"key"`
+	KnownHosts string                         `json:"knownHosts"`
+	User       string                         `json:"user"`
+	VIP        string                         `json:"vip"`
+	Subnets    map[inventory.PlaneName]string `json:"subnets"`
+	Hosts      []LabHostOutput                `json:"hosts"`
+}
+
+// LabHostOutput is one host of LabOutput.
+type LabHostOutput struct {
+	Name  string                          `json:"name"`
+	Roles []inventory.Role                `json:"roles"`
+	NICs  map[inventory.PlaneName]lab.NIC `json:"nics"`
+}
+
+// labView is the LabOutput of a lab.
+func labView(l *lab.Lab) LabOutput {
+	v := LabOutput{Name: l.Name, Dir: l.Dir, Inventory: l.InventoryPath, Key: l.KeyPath, KnownHosts: l.KnownHostsPath, User: l.User,
 		VIP: l.VIP, Subnets: map[inventory.PlaneName]string{}}
 	for p, s := range l.Subnets {
 		v.Subnets[p] = s.String()
 	}
 	for _, h := range l.Hosts {
-		v.Hosts = append(v.Hosts, host{h.Name, h.Roles, h.NICs})
+		v.Hosts = append(v.Hosts, LabHostOutput{h.Name, h.Roles, h.NICs})
 	}
 	return v
 }

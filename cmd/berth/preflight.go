@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/berthsh/berth/bundles"
@@ -39,11 +38,8 @@ check failed.`,
   berth preflight -i inventory.yaml -b berth-v1.31.tar       # also: every host has the bundle's architecture
   berth preflight -i inventory.yaml --roles control-plane --all
   berth preflight -i inventory.yaml -o json | jq '.results[] | select(.status=="fail")'`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if invPath == "" {
-				return usageError{errors.New("-i INVENTORY is required"), cmd.CommandPath()}
-			}
 			inv, _, err := loadInventory(a, invPath)
 			if err != nil {
 				return err
@@ -67,15 +63,15 @@ check failed.`,
 				}
 				o.Arch = h.Manifest.Target.Arch
 			}
-			if !a.json() && a.verbosity >= 1 {
+			if !a.machine() && a.verbosity >= 1 {
 				o.Observers = append(o.Observers, phase.NewTextReporter(a.errOut, a.verbosity >= 2))
 			}
 			rep, _, err := preflight.Run(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				if err := a.printJSON(rep); err != nil {
+			if a.machine() {
+				if err := a.print(rep); err != nil {
 					return err
 				}
 			} else if err := rep.WriteTable(a.out, all); err != nil {
@@ -87,10 +83,9 @@ check failed.`,
 			return nil
 		},
 	}
+	inventoryFlag(cmd, &invPath, true)
+	selectionFlags(cmd, &roles, &hosts, "")
 	f := cmd.Flags()
-	f.StringVarP(&invPath, "inventory", "i", "", "inventory file")
-	f.StringSliceVar(&roles, "roles", nil, "only hosts with any of these roles")
-	f.StringSliceVar(&hosts, "hosts", nil, "only these hosts")
 	f.BoolVar(&all, "all", false, "also list the checks that passed")
 	f.StringVarP(&bundle, "bundle", "b", "", "offline bundle whose target architecture every host must have")
 	f.BoolVar(&installed, "installed", false, "ports held by the components berth installs there pass (checking an installed cluster)")

@@ -2,37 +2,45 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berthsh/berth/internal/buildinfo"
 )
 
-// Exit codes.
+// Exit codes: scripts can trust them.
 const (
 	exitOK      = 0
 	exitFailure = 1 // the command ran and failed (invalid inventory, failed host)
-	exitUsage   = 2 // the command line was wrong
+	exitUsage   = 2 // the command line was wrong: unknown command or flag, missing flag, wrong arguments
 )
+
+// envInventory names the inventory when -i is not given.
+const envInventory = "BERTH_INVENTORY"
 
 // app carries what every command shares: global flags, output streams and the logger.
 type app struct {
 	verbosity int
 	logFile   string
 	output    string
+	fromEnv   map[string]string // flags given by the environment (annotationEnv): flag name -> variable
 
-	in     io.Reader
-	out    io.Writer
-	errOut io.Writer
-	log    *slog.Logger
-	closer io.Closer
+	in      io.Reader
+	out     io.Writer
+	errOut  io.Writer
+	log     *slog.Logger
+	logOut  *os.File    // the --log-file, for the wizard's logger
+	closers []io.Closer // closed after the command, last opened first
 }
 
-// usageError marks errors in the command line itself; run prints a pointer to the command's help after it.
+// usageError marks errors in the command line itself; run prints a pointer to the command's help after it and
+// exits 2.
 type usageError struct {
 	error
 	cmd string // command path, e.g. "berth inventory validate"
@@ -41,13 +49,15 @@ type usageError struct {
 func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
 	a := &app{in: in, out: out, errOut: errOut}
 	root := newRootCmd(a)
-	root.SetArgs(args)
+	root.SetArgs(verbosityArgs(args))
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
 	err := root.ExecuteContext(ctx)
-	if a.closer != nil {
-		a.closer.Close()
+	for _, c := range slices.Backward(a.closers) {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
 	}
 	if err == nil {
 		return exitOK
@@ -74,6 +84,7 @@ type codeError struct {
 }
 
 func newRootCmd(a *app) *cobra.Command {
+	info := buildinfo.Get()
 	root := &cobra.Command{
 		Use:   "berth",
 		Short: "Install and run Kubernetes in air-gapped data centres",
@@ -84,22 +95,27 @@ traffic on its own network plane. Nothing is downloaded at install time.
 Typical flow:
   berth bundle verify berth-v1.31.tar          # on the air-gapped side, check what crossed the gap
   berth inventory example > inventory.yaml     # or: berth wizard
-  berth inventory validate inventory.yaml
+  berth inventory validate -i inventory.yaml
   berth preflight -i inventory.yaml
   berth install -i inventory.yaml -b berth-v1.31.tar
 
+Conventions: -i is the inventory (default $BERTH_INVENTORY), -o the output format (text, json, yaml), --out a
+file a command writes. Exit codes: 0 success, 1 the operation failed, 2 the command line is wrong.
+
 To rehearse on one machine: berth lab up, then install with the inventory it writes.`,
+		Version:           info.Version,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.setup() },
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.setup(cmd) },
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{err, c.CommandPath()}
-	})
+	root.SetVersionTemplate(fmt.Sprintf("berth %s (commit %s)\n", info.Version, shortCommit(info.Commit)))
 	f := root.PersistentFlags()
-	f.IntVarP(&a.verbosity, "verbosity", "v", 1, "log detail: 0 errors only, 1 progress, 2 debug, 3 remote command output")
+	f.IntVarP(&a.verbosity, "verbosity", "v", 1, "log detail: 0 errors only, 1 progress, 2 debug (-v alone), 3 remote command output")
+	f.Lookup("verbosity").NoOptDefVal = "2"
 	f.StringVar(&a.logFile, "log-file", "", "also write a debug log to this file (created 0600)")
-	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	f.StringVarP(&a.output, "output", "o", formatText, "output `FORMAT`: text, json or yaml")
+	root.RegisterFlagCompletionFunc("output", completeOutput)
+	root.RegisterFlagCompletionFunc("verbosity", cobra.FixedCompletions([]cobra.Completion{"0", "1", "2", "3"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(
 		newVersionCmd(a),
@@ -115,14 +131,45 @@ To rehearse on one machine: berth lab up, then install with the inventory it wri
 		newEtcdCmd(a),
 		newStatusCmd(a),
 		newResetCmd(a),
+		newCacheCmd(a),
 	)
+	root.SetHelpCommand(newHelpCmd())
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	walk(root, func(c *cobra.Command) {
+		if c.Name() == "completion" || c.HasParent() && c.Parent().Name() == "completion" {
+			onlyText(c)
+			if !c.HasSubCommands() {
+				c.Args = exactArgs(0, "no arguments")
+			}
+		}
+	})
+	applyConventions(root)
 	return root
 }
 
-// setup validates global flags and builds the logger.
-func (a *app) setup() error {
-	if a.output != "text" && a.output != "json" {
-		return usageError{fmt.Errorf("--output must be text or json, not %q", a.output), "berth"}
+// shortCommit abbreviates a git commit to 12 characters.
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+// setup applies the environment's defaults, checks the command line and builds the logger; it runs before every
+// command.
+func (a *app) setup(cmd *cobra.Command) error {
+	if err := a.applyEnv(cmd); err != nil {
+		return err
+	}
+	if err := a.checkOutput(cmd); err != nil { // first: -o FILE may stand for a required file flag
+		return err
+	}
+	if err := checkRequired(cmd); err != nil {
+		return err
+	}
+	if a.verbosity < 0 {
+		return usageError{fmt.Errorf("-v %d: the verbosity is 0, 1, 2 or 3", a.verbosity), cmd.CommandPath()}
 	}
 	level := slog.LevelWarn
 	switch {
@@ -139,19 +186,10 @@ func (a *app) setup() error {
 		if err != nil {
 			return fmt.Errorf("open log file: %w", err)
 		}
-		a.closer = f
+		a.logOut = f
+		a.closers = append(a.closers, f)
 		handlers = append(handlers, slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	a.log = slog.New(multiHandler(handlers))
 	return nil
-}
-
-// json reports whether machine-readable output was asked for.
-func (a *app) json() bool { return a.output == "json" }
-
-// printJSON writes v as indented JSON to stdout.
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -25,7 +25,7 @@ runc, keepalived, haproxy, dnsmasq and berth's add-ons), as upgrades plan from t
 Exits 1 when anything is unhealthy.`,
 		Example: `  berth status -i inventory.yaml
   berth status -i inventory.yaml -o json`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			inv, _, err := loadInventory(a, invPath)
 			if err != nil {
@@ -33,8 +33,8 @@ Exits 1 when anything is unhealthy.`,
 			}
 			st, err := installer.ClusterStatus(cmd.Context(), inv, a.log)
 			if st != nil {
-				if a.json() {
-					if perr := a.printJSON(st); perr != nil {
+				if a.machine() {
+					if perr := a.print(st); perr != nil {
 						return perr
 					}
 				} else {
@@ -50,8 +50,7 @@ Exits 1 when anything is unhealthy.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&invPath, "inventory", "i", "", "inventory file (required)")
-	cmd.MarkFlagRequired("inventory")
+	inventoryFlag(cmd, &invPath, true)
 	return cmd
 }
 

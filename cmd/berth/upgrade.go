@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -24,11 +23,12 @@ type upgradeFlags struct {
 	maxUnavailable  string
 	disableEviction bool
 	drainTimeout    time.Duration
+	events          eventsFlag
 }
 
 func (f *upgradeFlags) register(cmd *cobra.Command, apply bool) {
 	fl := cmd.Flags()
-	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory file (required)")
+	inventoryFlag(cmd, &f.inventory, true)
 	fl.StringArrayVarP(&f.bundles, "bundle", "b", nil, "offline bundle of the target version (required); repeat it with the bundle of each minor in between for a multi-minor upgrade")
 	f.trust.register(cmd, false)
 	fl.StringVar(&f.stateDir, "state-dir", "", "base directory of cluster state (journal, lock, snapshots); default ~/.local/state/berth")
@@ -38,9 +38,10 @@ func (f *upgradeFlags) register(cmd *cobra.Command, apply bool) {
 		fl.BoolVar(&f.dryRun, "dry-run", false, "print every change and wait the upgrade would make on each host, change nothing")
 		fl.BoolVar(&f.disableEviction, "disable-eviction", false, "drain by deleting pods instead of evicting them: PodDisruptionBudgets are NOT honoured")
 		fl.DurationVar(&f.drainTimeout, "drain-timeout", upgrade.DefaultDrainTimeout, "how long a node's drain waits for its pods to go before the upgrade stops there")
+		f.events.register(cmd)
 	}
-	cmd.MarkFlagRequired("inventory")
 	cmd.MarkFlagRequired("bundle")
+	cmd.MarkFlagFilename("bundle", "tar")
 }
 
 func newUpgradeCmd(a *app) *cobra.Command {
@@ -77,9 +78,9 @@ Exits 1 when a problem stops the upgrade.`,
 		Example: `  berth upgrade plan -i inventory.yaml -b berth-v1.32.tar --key bundle.pub
   berth upgrade plan -i inventory.yaml -b berth-v1.32.tar -b berth-v1.33.tar --key bundle.pub   # 1.31 -> 1.33
   berth upgrade plan -i inventory.yaml -b berth-v1.32.tar -o json`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := upgradeOptions(cmd.Context(), a, &f)
+			o, err := upgradeOptions(cmd, a, &f)
 			if err != nil {
 				return err
 			}
@@ -87,8 +88,8 @@ Exits 1 when a problem stops the upgrade.`,
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				if err := a.printJSON(plan); err != nil {
+			if a.machine() {
+				if err := a.print(plan); err != nil {
 					return err
 				}
 			} else if err := plan.WriteText(a.out); err != nil {
@@ -121,19 +122,26 @@ func newUpgradeApplyCmd(a *app) *cobra.Command {
      batch the API, every node, cluster DNS and the system pods must be healthy before the next. A node the
      administrator had cordoned stays cordoned.
 Progress is journaled: if berth is stopped (even kill -9), run the same command again and it resumes; a node
-already upgraded is not drained again. A finished upgrade run again changes nothing.`,
+already upgraded is not drained again. A finished upgrade run again changes nothing. Progress goes to stderr, each
+phase with its step number and the time so far; --events FILE also writes every event as one JSON line the moment
+it happens.`,
 		Example: `  berth upgrade apply -i inventory.yaml -b berth-v1.32.tar --key bundle.pub --dry-run
   berth upgrade apply -i inventory.yaml -b berth-v1.32.tar --key bundle.pub --yes
   berth upgrade apply -i inventory.yaml -b berth-v1.32.tar --key bundle.pub --yes --max-unavailable 25%`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := upgradeOptions(cmd.Context(), a, &f)
+			o, err := upgradeOptions(cmd, a, &f)
 			if err != nil {
 				return err
 			}
+			obs, err := f.events.observer(a)
+			if err != nil {
+				return err
+			}
+			o.Observers = append(o.Observers, obs...)
 			if !f.dryRun && !f.yes {
 				t := o.Bundles[0].Manifest
-				if err := confirm(a, fmt.Sprintf("Upgrade cluster %s (%s) to Kubernetes %s (bundle %s %s)?", o.Inventory.Metadata.Name,
+				if err := confirm(cmd, a, fmt.Sprintf("Upgrade cluster %s (%s) to Kubernetes %s (bundle %s %s)?", o.Inventory.Metadata.Name,
 					o.Inventory.Metadata.Environment, t.KubernetesVersion, t.Name, t.Version)); err != nil {
 					return err
 				}
@@ -152,7 +160,8 @@ already upgraded is not drained again. A finished upgrade run again changes noth
 }
 
 // upgradeOptions loads the inventory and opens every bundle (verified) for an upgrade command.
-func upgradeOptions(ctx context.Context, a *app, f *upgradeFlags) (upgrade.Options, error) {
+func upgradeOptions(cmd *cobra.Command, a *app, f *upgradeFlags) (upgrade.Options, error) {
+	ctx := cmd.Context()
 	inv, raw, err := loadInventory(a, f.inventory)
 	if err != nil {
 		return upgrade.Options{}, err
@@ -164,7 +173,7 @@ func upgradeOptions(ctx context.Context, a *app, f *upgradeFlags) (upgrade.Optio
 	o := upgrade.Options{Inventory: inv, InventoryBytes: raw, StateDir: f.stateDir, MaxUnavailable: f.maxUnavailable,
 		Logger: a.log, Command: "berth upgrade", Observers: []phase.Observer{phase.NewTextReporter(a.errOut, a.verbosity >= 2)}}
 	if _, err := upgrade.BatchSize(f.maxUnavailable, len(inv.Workers())); err != nil {
-		return o, usageError{err, "berth upgrade"}
+		return o, usageError{err, cmd.CommandPath()}
 	}
 	for _, p := range f.bundles {
 		fmt.Fprintf(a.errOut, "Verifying bundle %s ...\n", p)
@@ -177,18 +186,19 @@ func upgradeOptions(ctx context.Context, a *app, f *upgradeFlags) (upgrade.Optio
 	return o, nil
 }
 
-// UpgradeOutput is what `berth upgrade apply -o json` prints.
+// UpgradeOutput is what `berth upgrade apply -o json|yaml` prints.
 type UpgradeOutput struct {
-	Cluster     string        `json:"cluster"`
-	From        string        `json:"from"`
-	To          string        `json:"to"`
-	ChangesMade int           `json:"changesMade"`
-	Resumed     bool          `json:"resumed"`
-	Snapshot    string        `json:"snapshot,omitempty"`
-	Duration    string        `json:"duration"`
-	Plan        *upgrade.Plan `json:"plan,omitempty"`
-	Phases      any           `json:"phases"`
-	Error       string        `json:"error,omitempty"`
+	Cluster     string              `json:"cluster"`
+	From        string              `json:"from"`
+	To          string              `json:"to"`
+	ChangesMade int                 `json:"changesMade"`
+	Resumed     bool                `json:"resumed"`
+	Snapshot    string              `json:"snapshot,omitempty"`
+	Duration    string              `json:"duration"`
+	Plan        *upgrade.Plan       `json:"plan,omitempty"`
+	Phases      []phase.PhaseResult `json:"phases"`
+	Changes     *phase.Plan         `json:"changes,omitempty"` // --dry-run: every change and wait the apply would make
+	Error       string              `json:"error,omitempty"`
 }
 
 func printUpgrade(a *app, o upgrade.Options, res *upgrade.Result, err error) error {
@@ -196,19 +206,19 @@ func printUpgrade(a *app, o upgrade.Options, res *upgrade.Result, err error) err
 	if res != nil && res.Report != nil {
 		rep := res.Report
 		switch {
-		case a.json():
+		case a.machine():
 			out := UpgradeOutput{Cluster: name, ChangesMade: rep.Made, Resumed: rep.Resumed, Snapshot: res.Snapshot,
 				Duration: rep.Duration.Round(time.Second).String(), Plan: res.Plan, Phases: rep.Phases}
 			if res.Plan != nil {
 				out.From, out.To = res.Plan.From, res.Plan.To
 			}
 			if o.DryRun {
-				out.Phases = rep.Plan
+				out.Changes = rep.Plan
 			}
 			if err != nil {
 				out.Error = err.Error()
 			}
-			if perr := a.printJSON(out); perr != nil {
+			if perr := a.print(out); perr != nil {
 				return perr
 			}
 		case o.DryRun:

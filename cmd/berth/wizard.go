@@ -19,8 +19,8 @@ import (
 func newWizardCmd(a *app) *cobra.Command {
 	var output, from, bundle string
 	var trust trustFlags
-	cmd := &cobra.Command{
-		Use:   "wizard [-o inventory.yaml] [--from existing.yaml]",
+	cmd := onlyText(&cobra.Command{
+		Use:   "wizard [-i existing.yaml] [--out inventory.yaml]",
 		Short: "Build an inventory interactively, test SSH, discover NICs, then preflight and install",
 		Long: `A terminal wizard for the engineer at the console. Page by page it asks for the cluster's name and
 environment, how to reach the hosts over SSH (and tests it live), the hosts and their roles, the network planes,
@@ -29,21 +29,22 @@ It suggests a free VIP, asks for the DNS upstreams, optional registries and stor
 will be written with every validation problem on the field that fixes it. It never overwrites a file without
 asking. After writing it can run the preflight checks as a live checklist, and start the install.
 
---from edits an existing inventory and keeps every field it has, including those no page shows (tenants, OpenStack,
-labels, Trident back ends); YAML comments are not kept.
+-i edits an existing inventory and keeps every field it has, including those no page shows (tenants, OpenStack,
+labels, Trident back ends); YAML comments are not kept. The wizard writes the -i file unless --out names another;
+without -i it starts a new inventory ($BERTH_INVENTORY does not apply: the wizard creates files).
 
 Keys: tab/shift+tab or ↑/↓ move between fields, enter goes on, ←/→ choose, esc goes back a page, ctrl+c quits
 without writing. The wizard needs a terminal; without one use the unattended path: 'berth inventory example' to
 start a file, 'berth inventory validate', then 'berth install -i FILE'.`,
 		Example: `  berth wizard                               # new inventory.yaml in the current directory
-  berth wizard -o /srv/berth/payments-uat.yaml
-  berth wizard --from payments-uat.yaml        # edit; asks before overwriting it
-  berth wizard --from lab/inventory.yaml -o copy.yaml -b berth-v1.31.4.tar --key bundle.pub`,
-		Args: cobra.NoArgs,
+  berth wizard --out /srv/berth/payments-uat.yaml
+  berth wizard -i payments-uat.yaml          # edit; asks before overwriting it
+  berth wizard -i lab/inventory.yaml --out copy.yaml -b berth-v1.31.4.tar --key bundle.pub`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !isTerminal(a.in) || !isTerminal(a.out) {
 				return codeError{errors.New("berth wizard needs a terminal (stdin and stdout are not one).\n" +
-					"Unattended: berth inventory example > inventory.yaml; edit it; berth inventory validate inventory.yaml;\n" +
+					"Unattended: berth inventory example > inventory.yaml; edit it; berth inventory validate -i inventory.yaml;\n" +
 					"then berth preflight -i inventory.yaml and berth install -i inventory.yaml -b BUNDLE"), exitUsage}
 			}
 			opts, err := wizardOptions(a, output, from, bundle)
@@ -67,11 +68,12 @@ start a file, 'berth inventory validate', then 'berth install -i FILE'.`,
 			}
 			return reportWizard(a.out, m.Result())
 		},
-	}
+	})
 	f := cmd.Flags()
-	// -o names the file here; the wizard has no machine-readable output to select.
-	f.StringVarP(&output, "output", "o", "", "inventory file to write (default inventory.yaml, or the --from file)")
-	f.StringVar(&from, "from", "", "existing inventory to edit; every field is kept")
+	f.StringVar(&output, "out", "", "inventory `FILE` to write (default inventory.yaml, or the -i file)")
+	// Not inventoryFlag: $BERTH_INVENTORY must not turn "make a new inventory" into "edit that one".
+	f.StringVarP(&from, "inventory", "i", "", "existing inventory `FILE` to edit; every field is kept")
+	cmd.MarkFlagFilename("inventory", "yaml", "yml")
 	f.StringVarP(&bundle, "bundle", "b", "", "bundle to suggest on the install page")
 	trust.register(cmd, false)
 	return cmd
@@ -87,7 +89,7 @@ func wizardOptions(a *app, output, from, bundle string) (tui.Options, error) {
 	if from != "" {
 		data, err := inventory.ReadFile(from)
 		if err != nil {
-			return opts, fmt.Errorf("--from: %w", err)
+			return opts, fmt.Errorf("-i: %w", err)
 		}
 		inv, problems := inventory.Parse(from, data)
 		if errs := problems.Errors(); len(errs) > 0 {
@@ -112,8 +114,8 @@ func wizardOptions(a *app, output, from, bundle string) (tui.Options, error) {
 
 // wizardLogger logs to the --log-file only: the terminal belongs to the wizard.
 func wizardLogger(a *app) *slog.Logger {
-	if f, ok := a.closer.(*os.File); ok {
-		return slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if a.logOut != nil {
+		return slog.New(slog.NewJSONHandler(a.logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
 }

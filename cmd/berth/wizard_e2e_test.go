@@ -128,7 +128,7 @@ func TestWizardInATerminalOnLabHosts(t *testing.T) {
 		t.Fatalf("build berth: %v\n%s", err, out)
 	}
 	out := filepath.Join(dir, "inventory.yaml")
-	term := newTerminal(t, 120, 42, fmt.Sprintf("%s wizard -o %s -b %s --key %s --log-file %s; echo WIZARD-EXIT=$?; sleep 600",
+	term := newTerminal(t, 120, 42, fmt.Sprintf("%s wizard --out %s -b %s --key %s --log-file %s; echo WIZARD-EXIT=$?; sleep 600",
 		bin, out, bundle, key, filepath.Join(dir, "wizard.log")))
 	wait := 15 * time.Second
 

@@ -11,7 +11,7 @@ import (
 )
 
 func TestWizardWithoutATerminalPointsToTheUnattendedPath(t *testing.T) {
-	for _, args := range [][]string{{"wizard"}, {"wizard", "-o", "x.yaml"}, {"wizard", "--from", "x.yaml", "-b", "b.tar"}} {
+	for _, args := range [][]string{{"wizard"}, {"wizard", "--out", "x.yaml"}, {"wizard", "-i", "x.yaml", "-b", "b.tar"}} {
 		code, out, errOut := berth(t, args...)
 		if code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
@@ -27,14 +27,32 @@ func TestWizardWithoutATerminalPointsToTheUnattendedPath(t *testing.T) {
 	}
 }
 
-func TestWizardOutputFlagLeavesTheGlobalOneAlone(t *testing.T) {
-	// -o names the file for the wizard; for every other command it is still the output format.
+// TestWizardFileFlagIsOut: -o is the output format for the wizard too; the file it writes is --out, and an
+// inventory to edit is -i, as for every command. Asked for a format it does not have, or for a file with -o, it says
+// so and exits 2.
+func TestWizardFileFlagIsOut(t *testing.T) {
 	if code, out, _ := berth(t, "version", "-o", "json"); code != 0 || !strings.HasPrefix(out, "{") {
 		t.Fatalf("version -o json: %d %q", code, out)
 	}
-	code, _, errOut := berth(t, "wizard", "-o", "json")
-	if code != exitUsage || strings.Contains(errOut, "--output must be") {
-		t.Fatalf("wizard -o json: %d %s", code, errOut)
+	for args, want := range map[string]string{
+		"wizard -o json":   "berth wizard has no json output",
+		"wizard -o x.yaml": "the file to write is --out",
+	} {
+		code, _, errOut := berth(t, strings.Fields(args)...)
+		if code != exitUsage || !strings.Contains(errOut, want) {
+			t.Errorf("%s: %d %s", args, code, errOut)
+		}
+	}
+	// BERTH_INVENTORY does not turn "make a new inventory" into "edit that one".
+	for _, c := range commandTree(t) {
+		if c.Name() == "wizard" {
+			if f := c.Flags().Lookup("inventory"); f == nil || f.Shorthand != "i" || len(f.Annotations[annotationEnv]) > 0 {
+				t.Errorf("wizard's -i: %+v", f)
+			}
+			if c.Flags().Lookup("out") == nil || c.Flags().Lookup("from") != nil {
+				t.Error("wizard: want --out, and no --from")
+			}
+		}
 	}
 }
 
@@ -64,7 +82,7 @@ func TestWizardOptionsFromKeepsTheFileAndRefusesUndecodable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := wizardOptions(a, "", bad, ""); err == nil || !strings.Contains(err.Error(), "bad.yaml:3:1") {
-		t.Fatalf("undecodable --from: %v", err)
+		t.Fatalf("undecodable -i: %v", err)
 	}
 }
 

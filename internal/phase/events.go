@@ -45,6 +45,8 @@ type Event struct {
 	Done     int64         `json:"done,omitempty"`  // Progress: bytes done
 	Total    int64         `json:"total,omitempty"` // Progress: bytes in all
 	Duration time.Duration `json:"duration,omitempty"`
+	Step     int           `json:"step,omitempty"`  // PhaseStart, PhaseFinish: the phase's place in the run, from 1
+	Steps    int           `json:"steps,omitempty"` // PhaseStart, PhaseFinish: how many phases the run has
 }
 
 // Observer receives events. Calls are serialised: an Observer need not be safe for concurrent use, but it should

@@ -27,6 +27,9 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	}()
 
 	steps := flatten("", r.phases)
+	for i := range steps {
+		steps[i].index, steps[i].count = i+1, len(steps)
+	}
 	if err := r.checkNames(steps); err != nil {
 		return rep, err
 	}
@@ -126,7 +129,8 @@ func (r *Runner) runStep(ctx context.Context, rn *run, st step, prepared *[]step
 	}
 	skip := func(reason string) (PhaseResult, error) {
 		res.Status, res.Reason = StatusSkipped, reason
-		rn.em.emit(Event{Kind: PhaseFinish, Phase: st.name, Title: st.title, Status: StatusSkipped, Message: reason})
+		rn.em.emit(Event{Kind: PhaseFinish, Phase: st.name, Title: st.title, Status: StatusSkipped, Message: reason,
+			Step: st.index, Steps: st.count})
 		return res, nil
 	}
 	switch {
@@ -148,14 +152,14 @@ func (r *Runner) runStep(ctx context.Context, rn *run, st step, prepared *[]step
 	*prepared = append(*prepared, st)
 	if p, ok := st.p.(Preparer); ok {
 		if err := p.Prepare(ctx); err != nil {
-			rn.em.emit(Event{Kind: PhaseStart, Phase: st.name, Title: st.title})
+			rn.em.emit(Event{Kind: PhaseStart, Phase: st.name, Title: st.title, Step: st.index, Steps: st.count})
 			return r.finish(rn, st, always, res, start, fmt.Errorf("prepare: %w", err))
 		}
 	}
 	if c, ok := st.p.(Conditional); ok && !c.ShouldRun() {
 		return skip("nothing to do")
 	}
-	rn.em.emit(Event{Kind: PhaseStart, Phase: st.name, Title: st.title})
+	rn.em.emit(Event{Kind: PhaseStart, Phase: st.name, Title: st.title, Step: st.index, Steps: st.count})
 	var err error
 	if d, ok := st.p.(DryRunner); ok && rn.gate.dry {
 		err = d.DryRun(ctx)
@@ -168,7 +172,7 @@ func (r *Runner) runStep(ctx context.Context, rn *run, st step, prepared *[]step
 // finish records a phase's outcome in the result, the event stream and the journal.
 func (r *Runner) finish(rn *run, st step, always bool, res PhaseResult, start time.Time, err error) (PhaseResult, error) {
 	res.Duration = rn.now().Sub(start)
-	ev := Event{Kind: PhaseFinish, Phase: st.name, Title: st.title, Duration: res.Duration}
+	ev := Event{Kind: PhaseFinish, Phase: st.name, Title: st.title, Duration: res.Duration, Step: st.index, Steps: st.count}
 	switch {
 	case err != nil:
 		res.Status, res.Err = StatusFailed, err.Error()

@@ -99,6 +99,8 @@ type step struct {
 	name  string
 	title string
 	p     Phase
+	index int // place in the run, from 1
+	count int // phases in the run
 }
 
 func flatten(prefix string, phases []Phase) []step {

@@ -9,18 +9,20 @@ import (
 )
 
 // TextReporter renders events as plain lines for terminals and CI logs: no colours, no cursor movement, one line
-// per event worth reading.
+// per event worth reading. A phase's first line says which step of the run it is, its last how long it took and
+// how long it is since the first event the reporter saw (the run's start, for a reporter made for one command).
 //
-//	==> Upload bundle
+//	==> Upload bundle (step 4 of 16)
 //	    cp1     upload 50% (100.0 MiB of 200.0 MiB)
 //	    cp1     ok 2.1s
 //	    w1      FAILED 0.3s: run "true" on w1: exit status 1
-//	<== Upload bundle: failed after 2.4s
+//	<== Upload bundle: failed after 2.4s (elapsed 1m3s)
 type TextReporter struct {
 	w        io.Writer
 	verbose  bool
 	width    int
 	progress map[string]int // last reported tenth of progress per phase/host
+	start    time.Time      // time of the first event seen: the command's elapsed time counts from it
 }
 
 // NewTextReporter writes to w. verbose adds host start lines and debug log lines.
@@ -33,18 +35,21 @@ func (t *TextReporter) Observe(e Event) {
 	if len(e.Host) > t.width {
 		t.width = len(e.Host)
 	}
+	if t.start.IsZero() {
+		t.start = e.Time
+	}
 	host := fmt.Sprintf("    %-*s ", t.width, e.Host)
 	switch e.Kind {
 	case PhaseStart:
-		fmt.Fprintf(t.w, "==> %s\n", e.Title)
+		fmt.Fprintf(t.w, "==> %s%s\n", e.Title, stepText(e))
 	case PhaseFinish:
 		switch e.Status {
 		case StatusSkipped:
-			fmt.Fprintf(t.w, "--- %s: skipped (%s)\n", e.Title, e.Message)
+			fmt.Fprintf(t.w, "--- %s%s: skipped (%s)\n", e.Title, stepText(e), e.Message)
 		case StatusFailed:
-			fmt.Fprintf(t.w, "<== %s: failed after %s\n", e.Title, round(e.Duration))
+			fmt.Fprintf(t.w, "<== %s: failed after %s%s\n", e.Title, round(e.Duration), t.elapsed(e))
 		default:
-			fmt.Fprintf(t.w, "<== %s: %s in %s\n", e.Title, e.Status, round(e.Duration))
+			fmt.Fprintf(t.w, "<== %s: %s in %s%s\n", e.Title, e.Status, round(e.Duration), t.elapsed(e))
 		}
 	case HostStart:
 		if t.verbose {
@@ -90,6 +95,22 @@ func (t *TextReporter) Observe(e Event) {
 	case Planned:
 		fmt.Fprintf(t.w, "%swould %s\n", host, e.Message)
 	}
+}
+
+// stepText is " (step N of M)" for events that know their place in the run.
+func stepText(e Event) string {
+	if e.Steps <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (step %d of %d)", e.Step, e.Steps)
+}
+
+// elapsed is " (elapsed D)": the time from the first event this reporter saw to e.
+func (t *TextReporter) elapsed(e Event) string {
+	if t.start.IsZero() || e.Time.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf(" (elapsed %s)", round(e.Time.Sub(t.start)))
 }
 
 func round(d time.Duration) time.Duration {

@@ -44,3 +44,30 @@ func TestTextReporter(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// TestTextReporterStepsAndElapsed: a phase says which step of the run it is when it starts (skipped ones too), and
+// when it ends how long the whole command has taken so far; events without a step (scripted, older) keep the
+// plain lines.
+func TestTextReporterStepsAndElapsed(t *testing.T) {
+	var b bytes.Buffer
+	r := NewTextReporter(&b, false)
+	at := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
+	for _, e := range []Event{
+		{Time: at, Kind: PhaseStart, Title: "Connect", Step: 1, Steps: 3},
+		{Time: at.Add(2 * time.Second), Kind: PhaseFinish, Title: "Connect", Status: StatusOK, Duration: 2 * time.Second, Step: 1, Steps: 3},
+		{Time: at.Add(2 * time.Second), Kind: PhaseFinish, Title: "Prepare OS", Status: StatusSkipped, Message: "done in an earlier run", Step: 2, Steps: 3},
+		{Time: at.Add(2 * time.Second), Kind: PhaseStart, Title: "Join workers", Step: 3, Steps: 3},
+		{Time: at.Add(75 * time.Second), Kind: PhaseFinish, Title: "Join workers", Status: StatusFailed, Duration: 73 * time.Second, Step: 3, Steps: 3},
+	} {
+		r.Observe(e)
+	}
+	want := `==> Connect (step 1 of 3)
+<== Connect: ok in 2s (elapsed 2s)
+--- Prepare OS (step 2 of 3): skipped (done in an earlier run)
+==> Join workers (step 3 of 3)
+<== Join workers: failed after 1m13s (elapsed 1m15s)
+`
+	if b.String() != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
