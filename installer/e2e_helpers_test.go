@@ -255,13 +255,3 @@ func waitUntil(timeout, interval time.Duration, cond func() error) error {
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
-
-// mustRead returns the content of a local file.
-func mustRead(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}

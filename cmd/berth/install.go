@@ -21,6 +21,7 @@ import (
 type installFlags struct {
 	inventory   string
 	bundle      string
+	base        string
 	trust       trustFlags
 	yes         bool
 	dryRun      bool
@@ -35,6 +36,7 @@ func (f *installFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	inventoryFlag(cmd, &f.inventory, true)
 	fl.StringVarP(&f.bundle, "bundle", "b", "", "offline bundle (required); verified before anything else")
+	fl.StringVar(&f.base, "base", "", "the full bundle a patch bundle (-b) completes; verified with it")
 	cmd.MarkFlagFilename("bundle", "tar")
 	f.trust.register(cmd, true)
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (unattended installs)")
@@ -159,7 +161,7 @@ func runInstall(cmd *cobra.Command, a *app, f *installFlags, only []string) erro
 	}
 	warnings := f.trust.warn(a)
 	fmt.Fprintf(a.errOut, "Verifying bundle %s ...\n", f.bundle)
-	b, err := bundles.Open(ctx, f.bundle, verify)
+	b, err := bundles.OpenPatch(ctx, f.bundle, f.base, verify)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 type upgradeFlags struct {
 	inventory       string
 	bundles         []string
+	base            string
 	trust           trustFlags
 	stateDir        string
 	yes             bool
@@ -30,6 +31,7 @@ func (f *upgradeFlags) register(cmd *cobra.Command, apply bool) {
 	fl := cmd.Flags()
 	inventoryFlag(cmd, &f.inventory, true)
 	fl.StringArrayVarP(&f.bundles, "bundle", "b", nil, "offline bundle of the target version (required); repeat it with the bundle of each minor in between for a multi-minor upgrade")
+	fl.StringVar(&f.base, "base", "", "the full bundle that patch bundles (-b) complete, usually the one the cluster runs")
 	f.trust.register(cmd, false)
 	fl.StringVar(&f.stateDir, "state-dir", "", "base directory of cluster state (journal, lock, snapshots); default ~/.local/state/berth")
 	fl.StringVar(&f.maxUnavailable, "max-unavailable", "1", "workers upgraded at once: a number, or a percentage of the workers (25%)")
@@ -177,7 +179,7 @@ func upgradeOptions(cmd *cobra.Command, a *app, f *upgradeFlags) (upgrade.Option
 	}
 	for _, p := range f.bundles {
 		fmt.Fprintf(a.errOut, "Verifying bundle %s ...\n", p)
-		b, err := bundles.Open(ctx, p, verify)
+		b, err := bundles.OpenPatch(ctx, p, f.base, verify)
 		if err != nil {
 			return o, err
 		}
