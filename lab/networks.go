@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
@@ -76,16 +77,54 @@ func isOverlap(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "overlaps")
 }
 
-// removeNetworks removes the lab's networks (found by label).
+// removeNetworks removes the lab's networks (found by label). Docker sometimes keeps an endpoint of a container
+// that is already gone and then refuses to remove the network; such endpoints are disconnected by force and the
+// removal retried for a few seconds before giving up with the fix.
 func removeNetworks(ctx context.Context, cli *client.Client, lab string) error {
 	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: labFilter(lab)})
 	if err != nil {
 		return fmt.Errorf("list networks of lab %s: %w", lab, err)
 	}
 	for _, n := range nets {
-		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
-			return fmt.Errorf("remove network %s: %w", n.Name, err)
+		if err := removeNetwork(ctx, cli, n.ID, n.Name); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// staleEndpointWait bounds how long a network removal waits for Docker to let go of endpoints.
+const staleEndpointWait = 15 * time.Second
+
+func removeNetwork(ctx context.Context, cli *client.Client, id, name string) error {
+	deadline := time.Now().Add(staleEndpointWait)
+	for {
+		err := cli.NetworkRemove(ctx, id)
+		if err == nil || cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		if !strings.Contains(err.Error(), "active endpoints") {
+			return fmt.Errorf("remove network %s: %w", name, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("remove network %s: %w (Docker still holds endpoints of removed containers: "+
+				"disconnect them with `docker network disconnect -f %s <endpoint>` or restart the Docker engine, "+
+				"then run `berth lab down` again)", name, err, name)
+		}
+		if n, ierr := cli.NetworkInspect(ctx, id, network.InspectOptions{}); ierr == nil {
+			for ep, c := range n.Containers {
+				target := c.Name
+				if target == "" {
+					target = ep
+				}
+				// Force also detaches endpoints whose container no longer exists; errors are retried above.
+				_ = cli.NetworkDisconnect(ctx, id, target, true)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
