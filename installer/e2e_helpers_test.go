@@ -40,6 +40,7 @@ type e2eEnv struct {
 	stateDir string // --state-dir base
 	netcheck string // netcheck binary (linux/amd64, static)
 	pool     *remote.Pool
+	secrets  *secretWatch // join secrets of the install, watched on every host
 }
 
 // NetcheckImage is the reference of the test tool's image in the lab's containerd.

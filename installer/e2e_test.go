@@ -55,6 +55,7 @@ func TestE2EInstall(t *testing.T) {
 	if !t.Run("install killed during the control-plane join resumes", func(t *testing.T) { testInstallKilledAndResumed(t, env) }) {
 		t.FailNow()
 	}
+	t.Run("join secrets are in no host's journal, log or command line", func(t *testing.T) { env.secrets.check(t, env) })
 	t.Run("egress stayed blocked", func(t *testing.T) {
 		st, err := env.lab.Status(ctx)
 		if err != nil {
@@ -159,6 +160,7 @@ func testDryRun(t *testing.T, env *e2eEnv) {
 // testInstallKilledAndResumed starts the install, SIGKILLs berth while the second control plane joins, and runs
 // the install again, which must resume and finish.
 func testInstallKilledAndResumed(t *testing.T, env *e2eEnv) {
+	env.secrets = startSecretWatch(t, env)
 	cmd := exec.Command(env.berth, env.installArgs()...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -191,6 +193,7 @@ func testInstallKilledAndResumed(t *testing.T, env *e2eEnv) {
 	}
 	t.Logf("berth killed with SIGKILL %s into the install, during the join of %s", time.Since(start).Round(time.Second), cp2)
 	first := out.String()
+	env.secrets.snapshot(t, env) // kubeadm init's token and certificate upload; the resumed run makes new ones
 
 	resume := time.Now()
 	code, stdout, stderr := env.run(t, 40*time.Minute, env.installArgs()...)
@@ -199,6 +202,7 @@ func testInstallKilledAndResumed(t *testing.T, env *e2eEnv) {
 	}
 	figure(t, "resumed install finished in %s (whole install, killed run included, %s)", time.Since(resume).Round(time.Second), time.Since(start).Round(time.Second))
 	t.Logf("resumed install:\n%s", stdout)
+	env.secrets.snapshot(t, env)
 	if !strings.Contains(stderr, "done in an earlier run") {
 		t.Errorf("the second run did not resume from the journal:\n%s", stderr)
 	}

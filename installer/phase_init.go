@@ -55,23 +55,18 @@ func (p *initCluster) Run(ctx context.Context) error {
 		if err := writeAPIServerPatch(ctx, p.Session, p.c, host, e); err != nil {
 			return err
 		}
-		facts, err := p.c.OSFacts(host)
-		if err != nil {
-			return err
-		}
-		cc, err := p.c.clusterConfig(facts.CgroupDriver())
-		if err != nil {
-			return err
-		}
 		token, key := newToken(), newCertificateKey()
-		config, err := manifests.KubeadmInit(cc, p.c.nodeConfig(first), token, key)
+		cc, config, err := p.c.initConfig(host, token, key)
 		if err != nil {
 			return err
 		}
+		// kubeadm prints the join command with both secrets, and the key on its own, unless told not to; its
+		// output goes to the host's journal, which the adm group and log shipping read.
 		file := configDir + "/kubeadm-init.yaml"
 		return p.Wet(host, fmt.Sprintf("kubeadm init: Kubernetes %s, endpoint %s, etcd and API server on %s", cc.KubernetesVersion,
 			cc.ControlPlaneEndpoint, p.c.Inv.NodeIP(first)), func() error {
-			if err := runDetached(ctx, e, "kubeadm init", "kubeadm init --config "+file+" --upload-certs; rc=$?; rm -f "+file+"; exit $rc",
+			if err := runDetached(ctx, e, "kubeadm init",
+				"kubeadm init --config "+file+" --upload-certs --skip-token-print --skip-certificate-key-print; rc=$?; rm -f "+file+"; exit $rc",
 				detachedFile{Path: file, Content: config}, []string{token, key}); err != nil {
 				return err
 			}
@@ -81,4 +76,19 @@ func (p *initCluster) Run(ctx context.Context) error {
 			return p.c.refresh(ctx, host)
 		})
 	})
+}
+
+// initConfig renders kubeadm's init configuration for a control plane, holding the given bootstrap token and
+// certificate key: it is secret, written 0600 and removed after use.
+func (c *Cluster) initConfig(host, token, key string) (manifests.Cluster, []byte, error) {
+	facts, err := c.OSFacts(host)
+	if err != nil {
+		return manifests.Cluster{}, nil, err
+	}
+	cc, err := c.clusterConfig(facts.CgroupDriver())
+	if err != nil {
+		return manifests.Cluster{}, nil, err
+	}
+	config, err := manifests.KubeadmInit(cc, c.nodeConfig(c.Inv.Host(host)), token, key)
+	return cc, config, err
 }

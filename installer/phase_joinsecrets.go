@@ -3,13 +3,12 @@ package installer
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/berthsh/berth/internal/phase"
 )
 
 // joinSecrets is what nodes need to join: a bootstrap token, the CA's hash and, for control planes, the key of
-// the certificates uploaded to the cluster. They expire (1 hour, 2 hours): every run that joins makes new ones.
+// the certificates uploaded to the cluster. Both expire after 2 hours: every run that joins makes new ones.
 type joinSecrets struct {
 	Token          string
 	CAHash         string
@@ -56,17 +55,20 @@ func (p *prepareJoins) Run(ctx context.Context) error {
 	if have { // made by kubeadm init in this run
 		return nil
 	}
-	return p.Wet(host, "create a bootstrap token (1 hour) and upload the control-plane certificates under a new key", func() error {
-		token, err := e.Exec(ctx, "kubeadm token create --ttl 1h --description 'berth: join nodes'")
+	// Both secrets are made here and reach the host only inside kubeadm's configuration (0600, sent on the
+	// input of the command, removed after use): never on a command line, where ps and sudo's log show them, and
+	// never printed, where the host's journal would keep them.
+	return p.Wet(host, "create a bootstrap token (2 hours) and upload the control-plane certificates under a new key", func() error {
+		js := &joinSecrets{Token: newToken(), CertificateKey: newCertificateKey()}
+		_, config, err := p.c.initConfig(host, js.Token, js.CertificateKey)
 		if err != nil {
 			return err
 		}
-		key, err := e.Exec(ctx, "kubeadm certs certificate-key")
-		if err != nil {
-			return err
-		}
-		js := &joinSecrets{Token: strings.TrimSpace(token), CertificateKey: strings.TrimSpace(key)}
-		if _, err := e.Run(ctx, remoteCmd("kubeadm init phase upload-certs --upload-certs --certificate-key "+js.CertificateKey, js.CertificateKey)); err != nil {
+		file := configDir + "/kubeadm-join-secrets.yaml"
+		command := "kubeadm init phase bootstrap-token --config " + file + " --skip-token-print && " +
+			"kubeadm init phase upload-certs --upload-certs --config " + file + " --skip-certificate-key-print; rc=$?; rm -f " + file + "; exit $rc"
+		if err := runDetached(ctx, e, "kubeadm join secrets", command, detachedFile{Path: file, Content: config},
+			[]string{js.Token, js.CertificateKey}); err != nil {
 			return err
 		}
 		p.c.mu.Lock()
