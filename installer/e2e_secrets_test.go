@@ -1,6 +1,7 @@
 package installer_test
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
@@ -12,6 +13,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/berthsh/berth/internal/remote"
 )
 
 // secretWatch follows the join secrets of an install: command lines sampled on every host while it runs, and the
@@ -143,23 +147,17 @@ func (w *secretWatch) check(t *testing.T, env *e2eEnv) {
 		sawUploadCerts = sawUploadCerts || strings.Contains(ps, "kubeadm init phase upload-certs")
 		leaks = append(leaks, w.leaks(h.Name+" command lines", ps)...)
 
-		// The logs are large; only the lines that can hold a secret come back: token secrets and hex keys.
-		var pattern []string
+		// The logs are large; only what can hold a secret comes back: token secrets and hex keys. The patterns go
+		// on the command's input, into a file only root reads: on the command line, sudo's log would keep them.
+		patterns := []string{"[0-9a-f]{64}"}
 		for tok := range w.tokens {
 			_, secret, _ := strings.Cut(tok, ".")
-			pattern = append(pattern, secret)
+			patterns = append(patterns, secret)
 		}
-		sort.Strings(pattern)
-		grep := fmt.Sprintf(`grep -aoE '%s|[0-9a-f]{64}' | sort -u`, strings.Join(pattern, "|"))
-		journal, err := env.exec(t, h.Name, "journalctl --no-pager -o cat | "+grep)
-		if err != nil {
-			t.Fatalf("read the journal of %s: %v", h.Name, err)
-		}
+		sort.Strings(patterns)
+		journal := grepHost(t, env, h.Name, "journalctl --no-pager -o cat", patterns)
 		leaks = append(leaks, w.leaks(h.Name+" journal", journal)...)
-		logs, err := env.exec(t, h.Name, "find /var/log -type f -print0 | xargs -0r cat | "+grep)
-		if err != nil {
-			t.Fatalf("read /var/log of %s: %v", h.Name, err)
-		}
+		logs := grepHost(t, env, h.Name, "find /var/log -type f -print0 | xargs -0r cat", patterns)
 		leaks = append(leaks, w.leaks(h.Name+" /var/log", logs)...)
 		if n, _ := env.exec(t, h.Name, "journalctl --no-pager -o cat | grep -c '^\\[upload-certs\\]' || true"); strings.TrimSpace(n) != "0" {
 			sawKubeadmOutput = true
@@ -189,6 +187,23 @@ func (w *secretWatch) check(t *testing.T, env *e2eEnv) {
 		t.Errorf("join secret exposed: %s", l)
 	}
 	t.Logf("checked %d tokens and %d certificate uploads against the command lines, journals and /var/log of %d hosts", len(w.tokens), len(w.certs), len(env.lab.Hosts))
+}
+
+// grepHost returns the distinct matches of patterns (extended regular expressions) in what source prints on a host.
+func grepHost(t *testing.T, env *e2eEnv, host, source string, patterns []string) string {
+	t.Helper()
+	e, err := env.pool.Get(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	script := `f=$(mktemp) && cat > "$f" && { ` + source + ` | grep -aoE -f "$f" | sort -u; rm -f "$f"; }`
+	res, err := e.Run(ctx, remote.Cmd{Command: script, Stdin: strings.NewReader(strings.Join(patterns, "\n") + "\n")})
+	if err != nil {
+		t.Fatalf("search %s on %s: %v", source, host, err)
+	}
+	return res.Stdout
 }
 
 // TestCertificateKeyRecognised shows the watch knows a certificate key when it sees one: sealed the way kubeadm
