@@ -124,18 +124,7 @@ func TestDNSCacheLosesNoQuery(t *testing.T) {
 
 	ask := func(phase string, n int) {
 		t.Helper()
-		cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestDNSAskHelper$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("BERTH_DNS_ASK=%s:53,%d", c.ServiceIP, n))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: the asking helper: %v\n%s", phase, err, out)
-		}
-		var failed int
-		var slowest time.Duration
-		var first string
-		if _, err := fmt.Sscanf(lastLine(string(out), "ASKED "), "ASKED %d %d %q", &failed, &slowest, &first); err != nil {
-			t.Fatalf("%s: helper output: %v\n%s", phase, err, out)
-		}
+		failed, slowest, first := askN(t, ns, c.ServiceIP+":53", n)
 		t.Logf("%s: %d of %d queries failed, slowest answer %s", phase, failed, n, slowest)
 		if failed > 0 {
 			t.Errorf("%s: %d of %d queries failed (first: %s)", phase, failed, n, first)
@@ -154,6 +143,40 @@ func TestDNSCacheLosesNoQuery(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		ask(fmt.Sprintf("DNS host %s back", c.Servers[i]), 30)
 	}
+	// A DNS host that is back while its backend has not read the API yet: the backend answers SERVFAIL, which the
+	// Corefile turns into REFUSED (TestDNSBackendRefusesUntilSynced), and the host's dnsmasq passes that on. The
+	// cache must wait for another host's answer rather than hand the refusal to the pod. Answered SERVFAIL, as
+	// without the rewrite, queries fail: the check can tell.
+	unsynced := func(rcode string) {
+		t.Helper()
+		hosts[0].Process.Kill()
+		hosts[0].Wait()
+		backend := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestDNSRespondHelper$")
+		backend.Env = append(os.Environ(), "BERTH_DNS_RESPOND=127.0.0.1:10053,"+rcode)
+		if err := backend.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { backend.Process.Kill(); backend.Wait() }()
+		conf := filepath.Join(dir, "host0-unsynced.conf")
+		os.WriteFile(conf, []byte(fmt.Sprintf("port=53\nlisten-address=%s\nbind-interfaces\nno-resolv\nno-hosts\nserver=/cluster.local/127.0.0.1#10053\n", c.Servers[0])), 0o644)
+		host := exec.Command("ip", "netns", "exec", ns, "dnsmasq", "--keep-in-foreground", "--conf-file="+conf, "--pid-file=", "--user=root")
+		if err := host.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { host.Process.Kill(); host.Wait() }()
+		time.Sleep(300 * time.Millisecond)
+		failed, _, first := askN(t, ns, c.ServiceIP+":53", 100)
+		switch {
+		case rcode == "REFUSED" && failed > 0:
+			t.Errorf("DNS host %s refusing while its backend syncs: %d of 100 queries failed (first: %s)", c.Servers[0], failed, first)
+		case rcode == "SERVFAIL" && failed == 0:
+			t.Errorf("DNS host %s answering SERVFAIL: no query failed, so the REFUSED case above proves nothing", c.Servers[0])
+		}
+		t.Logf("DNS host %s answering %s for its backend: %d of 100 queries failed", c.Servers[0], rcode, failed)
+	}
+	unsynced("REFUSED")
+	unsynced("SERVFAIL")
+
 	cache.Process.Kill()
 	cache.Wait()
 	run(scriptPath, "down")
@@ -165,6 +188,54 @@ func TestDNSCacheLosesNoQuery(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "ASKED 3 ") {
 		t.Errorf("the Service's address still answers after down (the DNAT to nowhere should apply again):\n%s", out)
+	}
+}
+
+// askN runs TestDNSAskHelper in network namespace ns against server (address:port), n times; it returns how many queries
+// failed, the slowest answer and the first failure.
+func askN(t *testing.T, ns, server string, n int) (failed int, slowest time.Duration, first string) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestDNSAskHelper$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("BERTH_DNS_ASK=%s,%d", server, n))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the asking helper: %v\n%s", err, out)
+	}
+	if _, err := fmt.Sscanf(lastLine(string(out), "ASKED "), "ASKED %d %d %q", &failed, &slowest, &first); err != nil {
+		t.Fatalf("asking helper output: %v\n%s", err, out)
+	}
+	return failed, slowest, first
+}
+
+// TestDNSRespondHelper is not a test: run inside a network namespace by TestDNSCacheLosesNoQuery
+// (BERTH_DNS_RESPOND=address:port,RCODE), it answers every query on UDP with that response code and no records,
+// as a DNS backend does that cannot answer yet, until it is killed.
+func TestDNSRespondHelper(t *testing.T) {
+	spec := os.Getenv("BERTH_DNS_RESPOND")
+	if spec == "" {
+		t.Skip("a helper of TestDNSCacheLosesNoQuery")
+	}
+	addr, name, _ := strings.Cut(spec, ",")
+	rcode := map[string]dnsmessage.RCode{"SERVFAIL": dnsmessage.RCodeServerFailure, "REFUSED": dnsmessage.RCodeRefused}[name]
+	conn, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q dnsmessage.Message
+		if q.Unpack(buf[:n]) != nil {
+			continue
+		}
+		r := dnsmessage.Message{Header: dnsmessage.Header{ID: q.ID, Response: true, RecursionDesired: q.RecursionDesired, RCode: rcode},
+			Questions: q.Questions}
+		if b, err := r.Pack(); err == nil {
+			conn.WriteTo(b, from)
+		}
 	}
 }
 

@@ -139,6 +139,7 @@ func DNSChart() (*chart.Chart, error) {
 type DNSRender struct {
 	Manifest    string // the objects, multi-document YAML in Helm's install order
 	DnsmasqConf string // dnsmasq's configuration without a listen address (ConfigMap berth-dns, dnsmasq.conf)
+	Corefile    string // the backend's configuration (ConfigMap berth-dns, Corefile)
 }
 
 // RenderDNS renders the chart with v, checking the values first (and against the chart's schema).
@@ -179,7 +180,7 @@ func RenderDNS(v DNSValues) (*DNSRender, error) {
 			if err := yaml.Unmarshal([]byte(m.Content), &cm); err != nil {
 				return nil, fmt.Errorf("read the rendered dns ConfigMap: %w", err)
 			}
-			r.DnsmasqConf = cm.Data["dnsmasq.conf"]
+			r.DnsmasqConf, r.Corefile = cm.Data["dnsmasq.conf"], cm.Data["Corefile"]
 		}
 	}
 	if r.DnsmasqConf == "" {
