@@ -59,7 +59,7 @@ func testDNS(t *testing.T, env *e2eEnv) {
 		}) {
 			return
 		}
-		t.Run(variant+"/failover", func(t *testing.T) { env.dnsFailover(t, path) })
+		t.Run(variant+"/failover", func(t *testing.T) { env.dnsFailover(t, variant, path) })
 	}
 	t.Run("second-install-changes-nothing", func(t *testing.T) {
 		path := env.dnsInventory(t, inventory.DNSManagement, upstream)
@@ -301,7 +301,7 @@ func (env *e2eEnv) checkReverse(t *testing.T) {
 // times a second, each from a new socket with a one-second timeout. One DNS host stops 10 s in and starts again
 // 60 s in. No query may fail, before, while the host is down, or after it is back; the longest answer is reported.
 // Then every remaining host and a pod on every remaining node resolve, and status reports the host as it is.
-func (env *e2eEnv) dnsFailover(t *testing.T, inventoryPath string) {
+func (env *e2eEnv) dnsFailover(t *testing.T, variant, inventoryPath string) {
 	dnsHosts := env.inv.DNSHosts()
 	if len(dnsHosts) < 2 {
 		t.Skipf("failover needs at least 2 DNS hosts, the lab has %d", len(dnsHosts))
@@ -363,8 +363,8 @@ func (env *e2eEnv) dnsFailover(t *testing.T, inventoryPath string) {
 		t.Fatal(err)
 	}
 	r := parseWatch(logs, stopped, started)
-	figure(t, "DNS failover from a pod on %s: %s stopped 10s in and started 60s in; failed queries %d of %d before the stop, %d of %d while down, %d of %d after the start; longest answer %s (goal 0 failed, <= 2s)",
-		watcher, victim, r.failedBefore, r.before, r.failedDown, r.down, r.failedAfter, r.after, r.longest)
+	figure(t, "DNS failover (%s variant) from a pod on %s: %s stopped 10s in and started 60s in; failed queries %d of %d before the stop, %d of %d while down, %d of %d after the start; %s (goal 0 failed, <= 2s)",
+		variant, watcher, victim, r.failedBefore, r.before, r.failedDown, r.down, r.failedAfter, r.after, r)
 	if r.failedBefore+r.failedDown+r.failedAfter > 0 {
 		t.Errorf("%d queries failed (first: %s)", r.failedBefore+r.failedDown+r.failedAfter, r.firstFailure)
 	}
@@ -419,11 +419,24 @@ func (env *e2eEnv) checkDNSStatus(t *testing.T, inventoryPath, down string) {
 type watchResult struct {
 	before, failedBefore, down, failedDown, after, failedAfter int
 	longest                                                    time.Duration // the slowest answer
+	longestAt                                                  string        // when it was asked: before, down or after
+	p99                                                        time.Duration // of all answers
+	pause                                                      time.Duration // the longest time between two queries sent
 	firstFailure                                               string
+}
+
+// String says where the time went: an answer slower than the watcher's timeout can only come from the watcher
+// itself not running (the answer arrived in time, the process saw it late), which the longest pause between two
+// queries, sent every 100 ms, shows.
+func (r watchResult) String() string {
+	return fmt.Sprintf("longest answer %s (%s), p99 %s; the watcher's longest pause between queries %s",
+		r.longest.Round(time.Millisecond), r.longestAt, r.p99.Round(time.Millisecond), r.pause.Round(time.Millisecond))
 }
 
 func parseWatch(out string, stopped, started time.Time) watchResult {
 	var r watchResult
+	var sent []time.Time
+	var rtts []time.Duration
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -439,22 +452,34 @@ func parseWatch(out string, stopped, started time.Time) watchResult {
 		if failed && r.firstFailure == "" {
 			r.firstFailure = sc.Text()
 		}
-		if !failed && len(f) > 2 {
-			if d, err := time.ParseDuration(f[2]); err == nil {
-				r.longest = max(r.longest, d)
-			}
-		}
-		n, fails := &r.after, &r.failedAfter
+		n, fails, window := &r.after, &r.failedAfter, "after the start"
 		switch {
 		case at.Before(stopped):
-			n, fails = &r.before, &r.failedBefore
+			n, fails, window = &r.before, &r.failedBefore, "before the stop"
 		case at.Before(started):
-			n, fails = &r.down, &r.failedDown
+			n, fails, window = &r.down, &r.failedDown, "while down"
 		}
 		*n++
 		if failed {
 			*fails++
 		}
+		sent = append(sent, at)
+		if !failed && len(f) > 2 {
+			if d, err := time.ParseDuration(f[2]); err == nil {
+				rtts = append(rtts, d)
+				if d > r.longest {
+					r.longest, r.longestAt = d, window
+				}
+			}
+		}
+	}
+	slices.SortFunc(sent, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(sent); i++ {
+		r.pause = max(r.pause, sent[i].Sub(sent[i-1]))
+	}
+	if len(rtts) > 0 {
+		slices.Sort(rtts)
+		r.p99 = rtts[len(rtts)*99/100]
 	}
 	return r
 }
