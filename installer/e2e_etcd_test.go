@@ -29,7 +29,7 @@ func testEtcdBackupRestore(t *testing.T, env *e2eEnv) {
 	}
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "snapshot.db")
-	code, stdout, stderr := env.run(t, 5*time.Minute, "etcd", "backup", "-i", env.invPath, "--state-dir", env.stateDir, "--file", snap, "-o", "json")
+	code, stdout, stderr := env.run(t, 5*time.Minute, "etcd", "backup", "-i", env.invPath, "--state-dir", env.stateDir, "--out", snap, "-o", "json")
 	var s struct {
 		File   string
 		Size   int64

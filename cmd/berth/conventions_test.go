@@ -181,3 +181,16 @@ func TestVerbosityWithoutANumber(t *testing.T) {
 		t.Errorf("-v -1: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestDeprecatedFlagWarnsOnStderr: a script still using an old flag name gets the warning on stderr and output it
+// can parse on stdout.
+func TestDeprecatedFlagWarnsOnStderr(t *testing.T) {
+	inv := t.TempDir() + "/missing.yaml"
+	_, stdout, stderr := berth(t, "exec", "--parallel", "2", "-i", inv, "-o", "json", "true")
+	if strings.Contains(stdout, "deprecated") {
+		t.Errorf("the deprecation warning is on stdout:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "Flag --parallel has been deprecated, use --concurrency") {
+		t.Errorf("no deprecation warning on stderr:\n%s", stderr)
+	}
+}

@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
+	warnOnStderr(root, errOut)
 	err := root.ExecuteContext(ctx)
 	for _, c := range slices.Backward(a.closers) {
 		if cerr := c.Close(); cerr != nil && err == nil {
@@ -75,6 +76,16 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		return ce.code
 	}
 	return exitFailure
+}
+
+// warnOnStderr sends what the flag parser says about deprecated flags to errOut. cobra would print it with the
+// command's output, where it breaks `-o json` for a script still using an old flag name.
+func warnOnStderr(c *cobra.Command, errOut io.Writer) {
+	c.Flags().SetOutput(errOut)
+	c.PersistentFlags().SetOutput(errOut)
+	for _, sub := range c.Commands() {
+		warnOnStderr(sub, errOut)
+	}
 }
 
 // codeError carries a specific exit code.
