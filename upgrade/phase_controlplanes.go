@@ -129,7 +129,16 @@ func (p *controlPlanes) upgrade(ctx context.Context, host string, hop Hop) error
 	}
 	hh := c.Inv.Host(host)
 	apiserver := net.JoinHostPort(c.Inv.NodeIP(hh), strconv.Itoa(c.Inv.ControlPlane.LoadBalancer.APIServerPort))
+	k, err := c.Kube(ctx)
+	if err != nil {
+		return err
+	}
+	// The new kubelet may compute other UIDs for the static pods and replace all of them a moment after its start,
+	// while the API server of the kubelet before still answers: the host goes back behind the VIP only once its
+	// kubelet runs its own static pods, ready.
 	for _, w := range []phase.Wait{
+		{What: "the static pods on " + host + " ready under its new kubelet", Timeout: apiServerWait, Every: 2 * time.Second,
+			Check: phase.Condition(k.StaticPodsReady(host, kube.ControlPlanePods...))},
 		{What: "the API server on " + host + " ready", Timeout: apiServerWait, Every: 2 * time.Second, Check: phase.Condition(kube.APIReady(apiserver, h.DialContext))},
 		c.EtcdMemberHealthy(host, etcdWait),
 		r.nodeAt(host, hop.To, nodeWait),

@@ -173,3 +173,58 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
 }
+
+// ControlPlanePods are the static pods kubeadm runs on a control plane.
+var ControlPlanePods = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+
+// StaticPodsReady is done when node's kubelet runs each named static pod (NAME-NODE) with every container ready,
+// as the kubelet itself reports it (its /pods, through the API server's node proxy). It asks the kubelet rather
+// than reading the mirror pods: just after a kubelet restart the mirror pods still show the pods of the kubelet
+// before, and a kubelet of another version may compute other pod UIDs and replace every static pod a moment
+// later. The kubelet lists a pod under the UID it computes, so a pod it is about to replace is not ready here.
+func (c *Client) StaticPodsReady(node string, names ...string) Condition {
+	return func(ctx context.Context) (bool, string, error) {
+		var list corev1.PodList
+		err := c.cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy", "pods").Do(ctx).Into(&list)
+		if err != nil {
+			return false, fmt.Sprintf("ask the kubelet of %s for its pods: %v", node, err), nil
+		}
+		return staticPodsReady(&list, node, names)
+	}
+}
+
+// staticPodsReady is StaticPodsReady's verdict on the kubelet's pod list.
+func staticPodsReady(list *corev1.PodList, node string, names []string) (bool, string, error) {
+	pods := map[string]*corev1.Pod{}
+	for i := range list.Items {
+		pods[list.Items[i].Name] = &list.Items[i]
+	}
+	var waiting []string
+	for _, n := range names {
+		p, ok := pods[n+"-"+node]
+		switch {
+		case !ok:
+			waiting = append(waiting, n+" (not run by the kubelet)")
+		case !containersReady(p):
+			waiting = append(waiting, fmt.Sprintf("%s (%s)", n, podWaitReason(p)))
+		}
+	}
+	status := fmt.Sprintf("%d/%d static pods on %s ready as its kubelet sees them", len(names)-len(waiting), len(names), node)
+	if len(waiting) > 0 {
+		status += "; waiting for " + listSome(waiting)
+	}
+	return len(waiting) == 0, status, nil
+}
+
+// containersReady reports whether a pod is Running and every one of its containers is ready.
+func containersReady(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) < len(p.Spec.Containers) {
+		return false
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if !cs.Ready || cs.State.Running == nil {
+			return false
+		}
+	}
+	return true
+}

@@ -157,3 +157,38 @@ func TestListSome(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestStaticPodsReady: the verdict on a kubelet's own pod list. A pod the kubelet does not list (it is replacing
+// it under a new UID), a pod still starting and a pod with a container not ready are waited for.
+func TestStaticPodsReady(t *testing.T) {
+	running := func(name string, ready bool) corev1.Pod {
+		return corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "c", Ready: ready,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
+		}
+	}
+	starting := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "etcd-cp1"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending}}
+	names := []string{"etcd", "kube-apiserver"}
+	for _, c := range []struct {
+		name string
+		pods []corev1.Pod
+		done bool
+		says string
+	}{
+		{"all ready", []corev1.Pod{running("etcd-cp1", true), running("kube-apiserver-cp1", true), running("kube-proxy-x", false)}, true, "2/2"},
+		{"one being replaced", []corev1.Pod{running("etcd-cp1", true)}, false, "kube-apiserver (not run by the kubelet)"},
+		{"one starting", []corev1.Pod{starting, running("kube-apiserver-cp1", true)}, false, "etcd (Pending)"},
+		{"one not ready", []corev1.Pod{running("etcd-cp1", true), running("kube-apiserver-cp1", false)}, false, "kube-apiserver (not ready)"},
+		{"another node's", []corev1.Pod{running("etcd-cp2", true), running("kube-apiserver-cp2", true)}, false, "0/2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			done, status, err := staticPodsReady(&corev1.PodList{Items: c.pods}, "cp1", names)
+			if err != nil || done != c.done || !strings.Contains(status, c.says) {
+				t.Errorf("staticPodsReady = %v, %q, %v; want %v and a status saying %q", done, status, err, c.done, c.says)
+			}
+		})
+	}
+}
