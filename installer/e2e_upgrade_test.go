@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -346,12 +347,38 @@ func startProbe(t testing.TB, env *e2eEnv, nodePort int32) *probe {
 	if err != nil {
 		t.Fatal(err)
 	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(cfg.CAData) {
+		t.Fatal("the kubeconfig holds no cluster CA")
+	}
 	api := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true}}} //nolint:gosec // the test's own cluster
+		Certificates: []tls.Certificate{cert}, RootCAs: roots}}}
 	app := &http.Client{Timeout: 5 * time.Second}
 	worker := env.inv.Workers()[0]
 	appURL := fmt.Sprintf("http://%s:%d/", worker.NICs.Business.Address, nodePort)
 	apiURL := "https://" + env.inv.APIEndpoint() + "/api/v1/namespaces/" + upgradeNS
+	// Ready replicas come before kube-proxy's rules for the new NodePort: the count starts once the workload has
+	// answered 20 times in a row, so that what it counts is the upgrade.
+	streak := 0
+	if err := waitUntil(2*time.Minute, 100*time.Millisecond, func() error {
+		resp, err := app.Get(appURL)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("%s", resp.Status)
+			}
+		}
+		if err != nil {
+			streak = 0
+			return err
+		}
+		if streak++; streak < 20 {
+			return fmt.Errorf("%d answers in a row", streak)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the workload %s does not answer steadily before the upgrade: %v", appURL, err)
+	}
 	p := &probe{stopc: make(chan struct{})}
 	get := func(cl *http.Client, url, what string, ok, fail *atomic.Int64) {
 		resp, err := cl.Get(url)

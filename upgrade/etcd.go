@@ -113,6 +113,18 @@ const (
 	etcdDataDir     = "/var/lib/etcd"
 )
 
+// etcdutlScript defines a shell function etcdutl that runs etcdutl from the etcd image of the host's etcd static
+// pod (wherever the restore has moved its manifest), in a throwaway container that sees /var/lib, where the snapshot
+// and etcd's data live. The hosts carry no etcdutl of their own: the image's matches the etcd it restores.
+var etcdutlScript = fmt.Sprintf(`img=$(sed -n 's/^[[:space:]]*image:[[:space:]]*//p' %[1]s/etcd.yaml %[2]s/etcd.yaml 2>/dev/null | head -1)
+if [ -z "$img" ]; then echo "neither %[1]s/etcd.yaml nor %[2]s/etcd.yaml names etcd's image" >&2; exit 1; fi
+etcdutl() {
+  ctr -n k8s.io tasks rm -f berth-etcdutl >/dev/null 2>&1 || true
+  ctr -n k8s.io containers rm berth-etcdutl >/dev/null 2>&1 || true
+  ctr -n k8s.io run --rm --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw "$img" berth-etcdutl /usr/local/bin/etcdutl "$@"
+}
+`, manifestDir, stoppedManifest)
+
 // stopped are the static pods a restore stops: etcd, and everything that talks to it or caches what it held.
 var stopped = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
 
@@ -141,6 +153,20 @@ func (p *restore) Run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	// etcdutl comes from the etcd image the host runs (the etcd of the cluster's own version); that it runs is
+	// checked on every control plane before anything stops.
+	if err := p.Each(ctx, names, func(ctx context.Context, host string) error {
+		h, err := c.Host(host)
+		if err != nil {
+			return err
+		}
+		if _, err := h.Exec(ctx, etcdutlScript+"etcdutl version >/dev/null"); err != nil {
+			return fmt.Errorf("etcdutl from %s's etcd image does not run, nothing was stopped: %w", host, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	var moveOut, moveIn []string
 	for _, m := range stopped {
 		moveOut = append(moveOut, fmt.Sprintf("if [ -f %[1]s/%[3]s.yaml ]; then mv -f %[1]s/%[3]s.yaml %[2]s/%[3]s.yaml; fi", manifestDir, stoppedManifest, m))
@@ -158,7 +184,7 @@ func (p *restore) Run(ctx context.Context) error {
 		script := fmt.Sprintf(`set -e
 if [ -f %[6]s ]; then exit 0; fi
 rm -rf %[5]s.restoring
-etcdutl snapshot restore %[1]s --name %[2]s --initial-cluster %[3]s --initial-cluster-token %[4]s --initial-advertise-peer-urls https://%[7]s:2380 --data-dir %[5]s.restoring >/dev/null
+`+etcdutlScript+`etcdutl snapshot restore %[1]s --name %[2]s --initial-cluster %[3]s --initial-cluster-token %[4]s --initial-advertise-peer-urls https://%[7]s:2380 --data-dir %[5]s.restoring >/dev/null
 touch %[5]s.restoring/.berth-restored-%[8]s
 if [ -d %[5]s ]; then mv %[5]s %[5]s.before-restore-%[9]s; fi
 mv %[5]s.restoring %[5]s
