@@ -108,3 +108,33 @@ func (c *Cluster) EtcdHealthy(timeout time.Duration) phase.Wait {
 			return e.Healthy()(ctx)
 		}}
 }
+
+// HandOffEtcdLeader moves etcd's leadership away from a control plane's member before something restarts or
+// removes it: an election while the cluster serves fails the requests in flight ("leader changed"), a hand-off
+// does not. Nothing changes when the member does not lead.
+func (c *Cluster) HandOffEtcdLeader(ctx context.Context, s *phase.Session, host string) error {
+	e, err := c.Etcd(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return handOff(ctx, s, e, host, c.EtcdEndpoint(c.Inv.Host(host)))
+}
+
+// handOff moves the leadership from the member behind endpoint, when it leads, to another healthy member.
+func handOff(ctx context.Context, s *phase.Session, e *kube.Etcd, host, endpoint string) error {
+	leads := false
+	for _, h := range e.Health(ctx) {
+		leads = leads || (h.Endpoint == endpoint && h.Leader)
+	}
+	if !leads {
+		return nil
+	}
+	return s.Wet(host, "hand etcd's leadership from "+host+"'s member to another healthy member", func() error {
+		to, err := e.HandOffLeader(ctx, endpoint)
+		if err == nil && to != "" {
+			s.Logf(host, "etcd member %s leads now", to)
+		}
+		return err
+	})
+}
