@@ -19,6 +19,11 @@ type Options struct {
 	Inputs      []phase.Input        // digests of what the run depends on, compared with the journal's
 	OnChange    phase.ChangePolicy   // what a changed input does to the journal's progress
 	Restart     bool                 // forget the journal's progress and check every phase again
+	// Again names the last phase of an action that is a command carried out anew each time it is asked (renew the
+	// certificates, remove a node), rather than a state to reach (install, upgrade): when the journal records that
+	// phase done, the earlier run finished, and this one starts afresh (a dry run reads no progress then). Only a run
+	// that stopped part-way resumes.
+	Again string
 	DryRun      bool                 // change nothing: no lock, the journal is only read
 	ReadOnly    bool                 // the run reads hosts and changes none (status, backups): it takes no lock
 	Skip        []string             // phases not to run
@@ -72,7 +77,11 @@ func Open(o Options) (*Action, error) {
 			a.Close()
 			return nil, err
 		}
-		if o.Restart && !o.DryRun {
+		finished := o.Again != "" && a.Journal.PhaseDone(o.Again)
+		switch {
+		case finished && o.DryRun:
+			a.Journal = nil
+		case (o.Restart || finished) && !o.DryRun:
 			if err := a.Journal.Reset(o.Action, o.Inputs); err != nil {
 				a.Close()
 				return nil, err
