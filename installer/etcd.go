@@ -30,6 +30,18 @@ func (c *Cluster) EtcdEndpoint(h *inventory.Host) string {
 // Etcd returns a client of the cluster's etcd, with an endpoint on each of the given control planes (every one when
 // none is given), dialled through the control planes' SSH connections. Close it after use.
 func (c *Cluster) Etcd(ctx context.Context, hosts ...string) (*kube.Etcd, error) {
+	var endpoints []string
+	for _, h := range c.Inv.ControlPlanes() {
+		if len(hosts) == 0 || slices.Contains(hosts, h.Name) {
+			endpoints = append(endpoints, c.EtcdEndpoint(h))
+		}
+	}
+	return c.etcdAt(ctx, endpoints)
+}
+
+// etcdAt returns a client of the cluster's etcd with the given endpoints (client URLs), dialled through the
+// control planes' SSH connections. Close it after use.
+func (c *Cluster) etcdAt(ctx context.Context, endpoints []string) (*kube.Etcd, error) {
 	c.mu.Lock()
 	certs := c.etcdCerts
 	c.mu.Unlock()
@@ -50,12 +62,6 @@ func (c *Cluster) Etcd(ctx context.Context, hosts ...string) (*kube.Etcd, error)
 		c.mu.Lock()
 		c.etcdCerts = certs
 		c.mu.Unlock()
-	}
-	var endpoints []string
-	for _, h := range c.Inv.ControlPlanes() {
-		if len(hosts) == 0 || slices.Contains(hosts, h.Name) {
-			endpoints = append(endpoints, c.EtcdEndpoint(h))
-		}
 	}
 	dial := c.tunnel(c.First().Name).Dial
 	if k, err := c.Kube(ctx); err == nil {

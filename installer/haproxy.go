@@ -28,20 +28,24 @@ const (
 // restart or reload, which puts every server of its configuration back. The upgrade and the certificate renewal take
 // each control plane out before restarting its API server; node removal before removing it.
 func SetAPIBackend(ctx context.Context, s *phase.Session, c *Cluster, host, state string) error {
-	inv := c.Inv
-	if inv.ControlPlane.LoadBalancer.Type != inventory.LBKeepalivedHAProxy {
+	if c.Inv.ControlPlane.LoadBalancer.Type != inventory.LBKeepalivedHAProxy {
 		return nil
 	}
 	action := "take " + host + " out of every control plane's haproxy (no new API connection goes to it)"
 	if state == BackendReady {
 		action = "put " + host + " back into every control plane's haproxy"
 	}
+	return setAPIBackendOn(ctx, s, c, names(c.Inv.ControlPlanes()), host, state, action)
+}
+
+// setAPIBackendOn sets an API server's state in the haproxy of the given hosts, through the gate, as action.
+func setAPIBackendOn(ctx context.Context, s *phase.Session, c *Cluster, on []string, host, state, action string) error {
 	command := fmt.Sprintf("set server %s/%s state %s", apiBackend, host, state)
 	cmd := fmt.Sprintf("echo %s | socat -t 5 - UNIX-CONNECT:%s", remote.Quote(command), haproxySocket)
 	return s.Wet("", action, func() error {
-		return phase.ParallelEach(ctx, 0, inv.ControlPlanes(), func(h *inventory.Host) string { return h.Name },
-			func(ctx context.Context, h *inventory.Host) error {
-				e, err := c.Host(h.Name)
+		return phase.ParallelEach(ctx, 0, on, func(h string) string { return h },
+			func(ctx context.Context, h string) error {
+				e, err := c.Host(h)
 				if err != nil {
 					return err
 				}
