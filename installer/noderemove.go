@@ -43,7 +43,7 @@ type NodeRemoveResult struct {
 
 // removal is what the phases of one removal share.
 type removal struct {
-	c    *Cluster        // the cluster without the node: its inventory lists the hosts that stay
+	c    *Cluster // the cluster without the node: its inventory lists the hosts that stay
 	o    NodeRemoveOptions
 	host *inventory.Host // the node's host in the inventory; nil when the inventory no longer lists it
 

@@ -28,8 +28,10 @@ type leaveLoadBalancer struct {
 	stopHAProxy    bool
 }
 
-func (p *leaveLoadBalancer) Title() string { return "Take the control plane out of the API's load balancer" }
-func (p *leaveLoadBalancer) Name() string  { return "leave-load-balancer" }
+func (p *leaveLoadBalancer) Title() string {
+	return "Take the control plane out of the API's load balancer"
+}
+func (p *leaveLoadBalancer) Name() string { return "leave-load-balancer" }
 
 func (p *leaveLoadBalancer) Prepare(ctx context.Context) error {
 	r, c, node := p.r, p.r.c, p.r.o.Node
