@@ -12,28 +12,28 @@ import (
 
 // Options describe one run of an action on the cluster of an inventory.
 type Options struct {
-	Action    string               // "install", "reset", "upgrade": recorded in the journal and the lock
-	Inventory *inventory.Inventory // loaded and validated
-	StateDir  string               // base of the state directories; "" for the default
-	Journal   bool                 // keep a journal, so that a stopped run resumes
-	Inputs    []phase.Input        // digests of what the run depends on, compared with the journal's
-	OnChange  phase.ChangePolicy   // what a changed input does to the journal's progress
-	Restart   bool                 // forget the journal's progress and check every phase again
-	// Again names the last phase of an action that is a command carried out anew each time it is asked (renew the
-	// certificates, remove a node), rather than a state to reach (install, upgrade): when the journal records that
-	// phase done, the earlier run finished, and this one starts afresh (a dry run reads no progress then). Only a run
-	// that stopped part-way resumes.
-	Again       string
-	DryRun      bool             // change nothing: no lock, the journal is only read
-	ReadOnly    bool             // the run reads hosts and changes none (status, backups): it takes no lock
-	Skip        []string         // phases not to run
-	Only        []string         // run only these phases (and those that always run)
-	Concurrency int              // hosts at once within a phase; 0 for the default
-	Observers   []phase.Observer // progress events
+	Action      string               // "install", "reset", "upgrade": recorded in the journal and the lock
+	Inventory   *inventory.Inventory // loaded and validated
+	StateDir    string               // base of the state directories; "" for the default
+	Journal     bool                 // keep a journal, so that a stopped run resumes
+	Inputs      []phase.Input        // digests of what the run depends on, compared with the journal's
+	OnChange    phase.ChangePolicy   // what a changed input does to the journal's progress
+	Restart     bool                 // forget the journal's progress and check every phase again
+	DryRun      bool                 // change nothing: no lock, the journal is only read
+	ReadOnly    bool                 // the run reads hosts and changes none (status, backups): it takes no lock
+	Skip        []string             // phases not to run
+	Only        []string             // run only these phases (and those that always run)
+	Concurrency int                  // hosts at once within a phase; 0 for the default
+	Observers   []phase.Observer     // progress events
 	Logger      *slog.Logger
 	Command     string            // the command line, for whoever finds the lock
 	Pool        *remote.Pool      // host connections; nil opens a pool of SSH connections to the inventory's hosts
 	Lock        phase.LockOptions // lock timing (tests); Command is taken from Command
+	// Again names the last phase of an action that is a command carried out anew each time it is asked (renew the
+	// certificates, remove a node), rather than a state to reach (install, upgrade): when the journal records that
+	// phase done, the earlier run finished, and this one starts afresh (a dry run reads no progress then). Only a run
+	// that stopped part-way resumes.
+	Again string
 }
 
 // Action is a cluster opened for one run: its state directory, lock and journal, and the host connections.
