@@ -73,7 +73,7 @@ func (o KubeconfigOptions) check() error {
 	if o.Out == "" {
 		return fmt.Errorf("say where to write %s's kubeconfig with --out FILE (or --out - for stdout): it holds the user's private key", o.User)
 	}
-	if err := checkSubject(o.User, o.Groups); err != nil {
+	if err := CheckUser(o.User, o.Groups); err != nil {
 		return err
 	}
 	if o.Expiry != 0 && o.Expiry < MinUserExpiry {
@@ -82,10 +82,10 @@ func (o KubeconfigOptions) check() error {
 	return nil
 }
 
-// checkSubject refuses names that would make a certificate more powerful than intended: system: users and groups
+// CheckUser refuses names that would make a certificate more powerful than intended: system: users and groups
 // are Kubernetes' own components, and a certificate in system:masters passes every authorization check and cannot
 // be revoked.
-func checkSubject(user string, groups []string) error {
+func CheckUser(user string, groups []string) error {
 	if strings.TrimSpace(user) != user || strings.ContainsAny(user, "\n\r\t,") {
 		return fmt.Errorf("--user %q: a user name has no spaces around it, no commas and no control characters", user)
 	}

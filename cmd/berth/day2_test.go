@@ -19,6 +19,7 @@ func TestDay2UsageErrors(t *testing.T) {
 		{[]string{"kubeconfig", "-i", "none.yaml", "--user", "alice", "--out", "-", "-o", "json"}, "--out - writes the kubeconfig to stdout"},
 		{[]string{"kubeconfig", "-i", "none.yaml", "--user", "alice", "--out", "a", "--expiry", "5m"}, "--expiry 5m: the cluster signs client certificates for at least 10m0s"},
 		{[]string{"kubeconfig", "-i", "none.yaml", "--user", "alice", "--out", "a", "--expiry", "soon"}, `"soon": a duration is like 30d`},
+		{[]string{"kubeconfig", "-i", "none.yaml", "--user", "alice", "--groups", "system:masters", "--out", "a"}, "cannot be revoked"},
 		{[]string{"certs", "check-expiration", "-i", "none.yaml", "--fail-within", "xd"}, "days are a whole number"},
 		{[]string{"certs", "renw"}, `did you mean "renew"?`},
 		{[]string{"node", "remove", "-i", "none.yaml"}, "NAME of the node"},

@@ -56,6 +56,11 @@ unless you ask for it with --out - (stdout). A user's kubeconfig needs --out. Ch
 			if user != "" && out == "" {
 				return usageError{fmt.Errorf("--user %s needs --out FILE (or --out - for stdout): the kubeconfig holds the user's private key", user), cmd.CommandPath()}
 			}
+			if user != "" {
+				if err := installer.CheckUser(user, groups); err != nil {
+					return usageError{err, cmd.CommandPath()}
+				}
+			}
 			if o.Expiry != 0 && o.Expiry < installer.MinUserExpiry {
 				return usageError{fmt.Errorf("--expiry %s: the cluster signs client certificates for at least %s", expiry.String(), installer.MinUserExpiry), cmd.CommandPath()}
 			}
