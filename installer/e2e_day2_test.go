@@ -133,7 +133,8 @@ func testKubeconfig(t *testing.T, env *e2eEnv) {
 	var u result
 	start := time.Now()
 	code, out = env.runJSON(t, 3*time.Minute, &u, append(base, "--user", "alice", "--groups", "sre,payments-dev", "--expiry", "2h", "--out", user, "-o", "json")...)
-	if code != 0 || u.Admin || u.User != "alice" || !slices.Equal(u.Groups, []string{"sre", "payments-dev"}) {
+	slices.Sort(u.Groups)
+	if code != 0 || u.Admin || u.User != "alice" || !slices.Equal(u.Groups, []string{"payments-dev", "sre"}) {
 		t.Fatalf("user kubeconfig: exit %d, %+v\n%s", code, u, out)
 	}
 	if strings.Contains(out, "PRIVATE KEY") || strings.Contains(out, "client-key-data") {
