@@ -36,8 +36,19 @@ type Cluster struct {
 // Host returns the connection to a host.
 func (c *Cluster) Host(name string) (remote.Host, error) { return c.Pool.Get(name) }
 
-// First returns the control plane that initialises the cluster.
-func (c *Cluster) First() *inventory.Host { return c.Inv.ControlPlanes()[0] }
+// First returns the control plane the cluster grows from: the first of the inventory's control planes whose facts
+// show that it runs the cluster (it has /etc/kubernetes/admin.conf), or, before the cluster exists, the first one
+// of the inventory, which initialises it. So a control plane put at the top of the list later, or the first one
+// joined again after berth node remove took it out, joins the cluster rather than starting a second one.
+func (c *Cluster) First() *inventory.Host {
+	cps := c.Inv.ControlPlanes()
+	for _, h := range cps {
+		if c.State(h.Name).Has("admin") {
+			return h
+		}
+	}
+	return cps[0]
+}
 
 // State returns what the facts phase read from a host.
 func (c *Cluster) State(host string) *HostState {

@@ -11,4 +11,10 @@
 //
 // Status reports what runs (nodes, API servers, etcd members, the VIP's holder); Reset removes what berth
 // installed.
+//
+// The package owns the cluster's membership, so the day-2 actions on it live here too: KubeconfigFor fetches the
+// admin kubeconfig or issues a user's through the CertificateSigningRequest API; RemoveNode takes a node out (drain,
+// haproxy and keepalived, etcd, reset, the Node), refusing before any change what would break etcd's quorum or the
+// cluster; and a node added to the inventory joins on the next Install. The helpers that take a control plane out of
+// rotation (SetAPIBackend, HandOffEtcdLeader) are shared with the upgrade and the certificate renewal.
 package installer

@@ -77,6 +77,9 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("the API client fails over when the control plane it rides on stops", func(t *testing.T) { testKubeFailover(t, env) })
 	t.Run("rolling upgrade to the next minor with no failed request", func(t *testing.T) { testUpgrade(t, env) })
 	t.Run("etcd backup and restore", func(t *testing.T) { testEtcdBackupRestore(t, env) })
+	t.Run("kubeconfig: the admin's, and a user's that expires", func(t *testing.T) { testKubeconfig(t, env) })
+	t.Run("certs renew with no failed request", func(t *testing.T) { testCertsRenew(t, env) })
+	t.Run("node remove of a worker and a control plane, then both joined again", func(t *testing.T) { testNodeRemoveAndReadd(t, env) })
 }
 
 // untouched fails the test when any node carries a trace of berth.

@@ -30,6 +30,18 @@ func (c *Cluster) EtcdEndpoint(h *inventory.Host) string {
 // Etcd returns a client of the cluster's etcd, with an endpoint on each of the given control planes (every one when
 // none is given), dialled through the control planes' SSH connections. Close it after use.
 func (c *Cluster) Etcd(ctx context.Context, hosts ...string) (*kube.Etcd, error) {
+	var endpoints []string
+	for _, h := range c.Inv.ControlPlanes() {
+		if len(hosts) == 0 || slices.Contains(hosts, h.Name) {
+			endpoints = append(endpoints, c.EtcdEndpoint(h))
+		}
+	}
+	return c.etcdAt(ctx, endpoints)
+}
+
+// etcdAt returns a client of the cluster's etcd with the given endpoints (client URLs), dialled through the
+// control planes' SSH connections. Close it after use.
+func (c *Cluster) etcdAt(ctx context.Context, endpoints []string) (*kube.Etcd, error) {
 	c.mu.Lock()
 	certs := c.etcdCerts
 	c.mu.Unlock()
@@ -50,12 +62,6 @@ func (c *Cluster) Etcd(ctx context.Context, hosts ...string) (*kube.Etcd, error)
 		c.mu.Lock()
 		c.etcdCerts = certs
 		c.mu.Unlock()
-	}
-	var endpoints []string
-	for _, h := range c.Inv.ControlPlanes() {
-		if len(hosts) == 0 || slices.Contains(hosts, h.Name) {
-			endpoints = append(endpoints, c.EtcdEndpoint(h))
-		}
 	}
 	dial := c.tunnel(c.First().Name).Dial
 	if k, err := c.Kube(ctx); err == nil {
@@ -107,4 +113,34 @@ func (c *Cluster) EtcdHealthy(timeout time.Duration) phase.Wait {
 			defer e.Close()
 			return e.Healthy()(ctx)
 		}}
+}
+
+// HandOffEtcdLeader moves etcd's leadership away from a control plane's member before something restarts or
+// removes it: an election while the cluster serves fails the requests in flight ("leader changed"), a hand-off
+// does not. Nothing changes when the member does not lead.
+func (c *Cluster) HandOffEtcdLeader(ctx context.Context, s *phase.Session, host string) error {
+	e, err := c.Etcd(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return handOff(ctx, s, e, host, c.EtcdEndpoint(c.Inv.Host(host)))
+}
+
+// handOff moves the leadership from the member behind endpoint, when it leads, to another healthy member.
+func handOff(ctx context.Context, s *phase.Session, e *kube.Etcd, host, endpoint string) error {
+	leads := false
+	for _, h := range e.Health(ctx) {
+		leads = leads || (h.Endpoint == endpoint && h.Leader)
+	}
+	if !leads {
+		return nil
+	}
+	return s.Wet(host, "hand etcd's leadership from "+host+"'s member to another healthy member", func() error {
+		to, err := e.HandOffLeader(ctx, endpoint)
+		if err == nil && to != "" {
+			s.Logf(host, "etcd member %s leads now", to)
+		}
+		return err
+	})
 }

@@ -60,6 +60,14 @@ func (c *Cluster) Kube(ctx context.Context) (*kube.Client, error) {
 	return nil, errNoCluster
 }
 
+// ForgetKube drops the API client, so that the next Kube reads the admin kubeconfig again: after its certificate
+// was renewed, say.
+func (c *Cluster) ForgetKube() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kube = nil
+}
+
 // tunnels lists every control plane as a way to the API, the given one first.
 func (c *Cluster) tunnels(first *inventory.Host) []kube.Tunnel {
 	out := []kube.Tunnel{c.tunnel(first.Name)}

@@ -17,6 +17,7 @@ const (
 	keepalivedCheck   = "/etc/keepalived/berth-check-haproxy.sh"
 	haproxyConfig     = "/etc/haproxy/haproxy.cfg"
 	adminConf         = "/etc/kubernetes/admin.conf"
+	manifestsDir      = "/etc/kubernetes/manifests" // the kubelet's static pods
 	kubeletConf       = "/etc/kubernetes/kubelet.conf"
 	etcdPKI           = "/etc/kubernetes/pki/etcd"
 )

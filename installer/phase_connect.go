@@ -10,7 +10,8 @@ import (
 // host, a bad key or an unknown host key stops an action before any host is touched.
 type Connect struct {
 	phase.Base
-	C *Cluster
+	C     *Cluster
+	Hosts []string // the hosts to connect to; nil for every host of the inventory
 }
 
 // Title names the phase.
@@ -22,9 +23,13 @@ func (p *Connect) Name() string { return "connect" }
 // AlwaysRun makes the phase run on every run: hosts change between runs.
 func (p *Connect) AlwaysRun() bool { return true }
 
-// Run connects to every host of the inventory.
+// Run connects to every host of the inventory, or to Hosts.
 func (p *Connect) Run(ctx context.Context) error {
-	return p.Each(ctx, p.C.allHosts(), func(ctx context.Context, host string) error {
+	hosts := p.Hosts
+	if hosts == nil {
+		hosts = p.C.allHosts()
+	}
+	return p.Each(ctx, hosts, func(ctx context.Context, host string) error {
 		h, err := p.C.Host(host)
 		if err != nil {
 			return err

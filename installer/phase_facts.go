@@ -140,7 +140,8 @@ func hasCap(mask string, bit uint) bool {
 // run (never journaled): hosts change between runs.
 type Facts struct {
 	phase.Base
-	C *Cluster
+	C     *Cluster
+	Hosts []string // the hosts to read; nil for every host of the inventory
 }
 
 // Title names the phase.
@@ -156,7 +157,11 @@ func (p *Facts) AlwaysRun() bool { return true }
 // longer describes the hosts.
 func (p *Facts) Run(ctx context.Context) error {
 	c := p.C
-	err := p.Each(ctx, c.allHosts(), func(ctx context.Context, host string) error {
+	hosts := p.Hosts
+	if hosts == nil {
+		hosts = c.allHosts()
+	}
+	err := p.Each(ctx, hosts, func(ctx context.Context, host string) error {
 		if err := c.refresh(ctx, host); err != nil {
 			return err
 		}
@@ -168,7 +173,7 @@ func (p *Facts) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := sameEndpoint(c.Inv, c.allHosts(), c.State); err != nil {
+	if err := sameEndpoint(c.Inv, hosts, c.State); err != nil {
 		return err
 	}
 	// A journal from hosts that have since been rebuilt would skip work they no longer have.

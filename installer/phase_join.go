@@ -30,8 +30,9 @@ func (p *joinControlPlanes) Prepare(ctx context.Context) error {
 	if p.ms, err = p.c.membership(ctx); err != nil {
 		return err
 	}
-	for _, h := range p.c.Inv.ControlPlanes()[1:] {
-		if !p.c.joined(p.ms, h) {
+	first := p.c.First().Name
+	for _, h := range p.c.Inv.ControlPlanes() {
+		if h.Name != first && !p.c.joined(p.ms, h) {
 			p.todo = append(p.todo, h.Name)
 		}
 	}

@@ -33,8 +33,9 @@ func (p *prepareJoins) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, h := range p.c.Inv.Nodes()[0:] {
-		if h.Name != p.c.First().Name && !p.c.joined(ms, h) {
+	first := p.c.First().Name
+	for _, h := range p.c.Inv.Nodes() {
+		if h.Name != first && !p.c.joined(ms, h) {
 			p.need = true
 		}
 	}
@@ -81,13 +82,14 @@ func (p *prepareJoins) Run(ctx context.Context) error {
 // secrets returns the join secrets made by init or prepareJoins, with the hash of the cluster CA (read from the
 // first control plane the first time it is asked).
 func (c *Cluster) secrets(ctx context.Context) (*joinSecrets, error) {
+	first := c.First().Name // reads the facts, under c.mu
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.join == nil {
 		return nil, fmt.Errorf("no join secrets: run the join-secrets phase first (it runs by itself unless skipped)")
 	}
 	if c.join.CAHash == "" {
-		h, err := c.Pool.Get(c.First().Name)
+		h, err := c.Pool.Get(first)
 		if err != nil {
 			return nil, err
 		}

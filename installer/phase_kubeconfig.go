@@ -19,6 +19,10 @@ type writeKubeconfig struct {
 	c *Cluster
 }
 
+// WriteKubeconfig returns the phase that writes the admin kubeconfig into the state directory when it differs from
+// the control plane's: the install's last phase, and the certificate renewal's.
+func WriteKubeconfig(c *Cluster) phase.Phase { return &writeKubeconfig{c: c} }
+
 func (p *writeKubeconfig) Title() string   { return "Write the admin kubeconfig" }
 func (p *writeKubeconfig) Name() string    { return "kubeconfig" }
 func (p *writeKubeconfig) AlwaysRun() bool { return true }

@@ -74,15 +74,20 @@ rm -rf /var/lib/berth
 // resetHosts runs the reset on every host where berth left something.
 type resetHosts struct {
 	phase.Base
-	c    *Cluster
-	todo []string
+	c     *Cluster
+	hosts []string // the hosts to reset; nil for every host of the inventory
+	todo  []string
 }
 
 func (p *resetHosts) Title() string { return "Remove the cluster from the hosts" }
 func (p *resetHosts) Name() string  { return "reset-hosts" }
 
 func (p *resetHosts) Prepare(ctx context.Context) error {
-	for _, h := range p.c.allHosts() {
+	hosts := p.hosts
+	if hosts == nil {
+		hosts = p.c.allHosts()
+	}
+	for _, h := range hosts {
 		e, err := p.c.Host(h)
 		if err != nil {
 			return err

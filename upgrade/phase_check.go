@@ -3,17 +3,11 @@ package upgrade
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	policyv1 "k8s.io/api/policy/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
-	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
 )
@@ -276,54 +270,27 @@ func (r *run) checkHealth(ctx context.Context, s *phase.Session, add func(string
 // checkDisruption warns about PodDisruptionBudgets that allow no disruption now and cover pods on nodes the upgrade
 // drains: their drain waits (DrainTimeout at most) and then stops, naming them.
 func (r *run) checkDisruption(ctx context.Context, plan *Plan) {
-	drained := map[string]bool{}
+	var drained []string
 	for _, h := range plan.Hosts {
 		if h.Batch > 0 {
-			drained[h.Host] = true
+			drained = append(drained, h.Host)
 		}
 	}
 	k, err := r.c.Kube(ctx)
 	if err != nil || len(drained) == 0 {
 		return
 	}
-	pdbs, err := k.Clientset().PolicyV1().PodDisruptionBudgets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	budgets, err := k.BlockingBudgets(ctx, drained)
 	if err != nil {
-		plan.Warnings = append(plan.Warnings, Problem{Check: "disruption", Detail: "list PodDisruptionBudgets: " + err.Error(), Fix: "check the API"})
+		plan.Warnings = append(plan.Warnings, Problem{Check: "disruption", Detail: err.Error(), Fix: "check the API"})
 		return
 	}
-	for _, pdb := range pdbs.Items {
-		if pdb.Status.DisruptionsAllowed > 0 || pdb.Status.ExpectedPods == 0 {
-			continue
-		}
-		pods := podsOf(ctx, k, &pdb, drained)
-		if len(pods) == 0 {
-			continue
-		}
+	for _, b := range budgets {
 		plan.Warnings = append(plan.Warnings, Problem{Check: "disruption",
 			Detail: fmt.Sprintf("PodDisruptionBudget %s/%s allows no disruption now (%d of %d pods healthy, %d needed): draining would wait for %s",
-				pdb.Namespace, pdb.Name, pdb.Status.CurrentHealthy, pdb.Status.ExpectedPods, pdb.Status.DesiredHealthy, strings.Join(pods, ", ")),
+				b.Namespace, b.Name, b.Healthy, b.Expected, b.NeedsHealthy, strings.Join(b.Pods, ", ")),
 			Fix: "scale the workload up or relax the budget before the upgrade; apply waits for it (--drain-timeout) and then stops there"})
 	}
-}
-
-// podsOf names the pods a budget covers on the given nodes ("ns/pod on node").
-func podsOf(ctx context.Context, k *kube.Client, pdb *policyv1.PodDisruptionBudget, nodes map[string]bool) []string {
-	sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-	if err != nil || sel.Empty() {
-		sel = labels.Nothing()
-	}
-	list, err := k.Clientset().CoreV1().Pods(pdb.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, p := range list.Items {
-		if nodes[p.Spec.NodeName] {
-			out = append(out, fmt.Sprintf("%s/%s on %s", p.Namespace, p.Name, p.Spec.NodeName))
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 func hostNames(hosts []*inventory.Host) []string {

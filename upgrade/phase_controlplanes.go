@@ -102,10 +102,10 @@ func (p *controlPlanes) Run(ctx context.Context) error {
 func (p *controlPlanes) upgrade(ctx context.Context, host string, hop Hop) error {
 	r, c := p.r, p.r.c
 	s := p.Session
-	if err := r.setBackend(ctx, s, host, "maint"); err != nil {
+	if err := installer.SetAPIBackend(ctx, s, c, host, installer.BackendMaint); err != nil {
 		return err
 	}
-	if err := r.handOffLeader(ctx, s, host); err != nil {
+	if err := c.HandOffEtcdLeader(ctx, s, host); err != nil {
 		return err
 	}
 	if _, err := c.InstallBinaries(ctx, s, hop.Bundle, host, "kubeadm"); err != nil {
@@ -147,35 +147,10 @@ func (p *controlPlanes) upgrade(ctx context.Context, host string, hop Hop) error
 			return err
 		}
 	}
-	if err := r.setBackend(ctx, s, host, "ready"); err != nil {
+	if err := installer.SetAPIBackend(ctx, s, c, host, installer.BackendReady); err != nil {
 		return err
 	}
 	return s.Wait(ctx, host, c.APIThroughVIP(vipWait))
-}
-
-// handOffLeader moves etcd's leadership away from a control plane's member before kubeadm restarts it: an election
-// while the cluster serves fails the requests in flight ("leader changed"), a hand-off does not.
-func (r *run) handOffLeader(ctx context.Context, s *phase.Session, host string) error {
-	e, err := r.c.Etcd(ctx)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	endpoint := r.c.EtcdEndpoint(r.c.Inv.Host(host))
-	leads := false
-	for _, h := range e.Health(ctx) {
-		leads = leads || (h.Endpoint == endpoint && h.Leader)
-	}
-	if !leads {
-		return nil
-	}
-	return s.Wet(host, "hand etcd's leadership from "+host+"'s member to another healthy member", func() error {
-		to, err := e.HandOffLeader(ctx, endpoint)
-		if err == nil && to != "" {
-			s.Logf(host, "etcd member %s leads now", to)
-		}
-		return err
-	})
 }
 
 // kubeadmVersion reads the Kubernetes version of the cluster's kubeadm configuration (kubeadm-config).

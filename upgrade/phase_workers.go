@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berthsh/berth/installer"
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 )
 
@@ -39,7 +40,7 @@ func (p *workers) Prepare(ctx context.Context) error {
 			continue
 		}
 		if kerr == nil {
-			if ours, err := cordonedByBerth(ctx, k, h.Name); err == nil && ours {
+			if ours, err := k.CordonedByBerth(ctx, h.Name); err == nil && ours {
 				p.todo = append(p.todo, h.Name)
 			}
 		}
@@ -67,7 +68,7 @@ func (p *workers) upgrade(ctx context.Context, host string) error {
 		if err != nil {
 			return err
 		}
-		if ours, err = cordon(ctx, k, host); err == nil && !ours {
+		if ours, err = k.Cordon(ctx, host, "upgrade"); err == nil && !ours {
 			s.Logf(host, "%s was cordoned before the upgrade: it stays cordoned afterwards", host)
 		}
 		return err
@@ -83,7 +84,7 @@ func (p *workers) upgrade(ctx context.Context, host string) error {
 		if err != nil {
 			return err
 		}
-		return drainNode(ctx, k, host, timeout, r.o.DisableEviction, c.Log)
+		return k.Drain(ctx, host, kube.DrainOptions{Timeout: timeout, DisableEviction: r.o.DisableEviction, Logger: c.Log})
 	}); err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ func (p *workers) upgrade(ctx context.Context, host string) error {
 		if err != nil {
 			return err
 		}
-		return uncordon(ctx, k, host)
+		return k.Uncordon(ctx, host)
 	})
 }
 

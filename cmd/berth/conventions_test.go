@@ -98,7 +98,8 @@ func TestEveryCommandFollowsTheConventions(t *testing.T) {
 		})
 	}
 	for _, want := range []string{"berth install", "berth install phase", "berth upgrade plan", "berth upgrade apply",
-		"berth etcd backup", "berth etcd restore", "berth status", "berth reset", "berth exec", "berth preflight", "berth bundle build"} {
+		"berth etcd backup", "berth etcd restore", "berth status", "berth reset", "berth exec", "berth preflight", "berth bundle build",
+		"berth kubeconfig", "berth certs check-expiration", "berth certs renew", "berth node remove"} {
 		if !slices.Contains(withRequired, want) {
 			t.Errorf("%s has no required flag: the inventory, bundle or file it needs would be found missing only later", want)
 		}

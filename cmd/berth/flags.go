@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -102,4 +105,57 @@ func (c eventsCloser) Close() error {
 		return fmt.Errorf("close the events file: %w", err)
 	}
 	return nil
+}
+
+// lifetimeFlag is a duration that also takes days, the way certificate lifetimes are said: 30d, 1d12h, 12h, 90m.
+type lifetimeFlag struct{ d time.Duration }
+
+func (f *lifetimeFlag) String() string {
+	if f.d == 0 {
+		return "0"
+	}
+	switch {
+	case f.d >= 48*time.Hour && f.d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", f.d/(24*time.Hour))
+	case f.d%time.Hour == 0:
+		return fmt.Sprintf("%dh", f.d/time.Hour)
+	case f.d%time.Minute == 0:
+		return fmt.Sprintf("%dm", f.d/time.Minute)
+	}
+	return f.d.String()
+}
+
+func (f *lifetimeFlag) Type() string { return "duration" }
+
+func (f *lifetimeFlag) Set(s string) error {
+	d, err := parseLifetime(s)
+	if err != nil {
+		return err
+	}
+	f.d = d
+	return nil
+}
+
+// parseLifetime reads "30d", "1d12h" or anything time.ParseDuration reads; it must not be negative.
+func parseLifetime(s string) (time.Duration, error) {
+	var days time.Duration
+	rest := s
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q: days are a whole number, as in 30d or 1d12h", s)
+		}
+		days, rest = time.Duration(n)*24*time.Hour, s[i+1:]
+	}
+	var d time.Duration
+	if rest != "" {
+		var err error
+		if d, err = time.ParseDuration(rest); err != nil {
+			return 0, fmt.Errorf("%q: a duration is like 30d, 1d12h, 12h or 90m", s)
+		}
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q: a lifetime is not negative", s)
+	}
+	return days + d, nil
 }

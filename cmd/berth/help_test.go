@@ -11,7 +11,7 @@ func TestHelpGolden(t *testing.T) {
 	for _, path := range []string{
 		"", "install", "install phase", "upgrade plan", "upgrade apply", "etcd backup", "etcd restore", "reset",
 		"status", "preflight", "exec", "inventory validate", "bundle build", "bundle verify", "wizard", "version",
-		"cache list", "cache prune", "lab ssh",
+		"cache list", "cache prune", "lab ssh", "kubeconfig", "certs check-expiration", "certs renew", "node remove",
 	} {
 		name := "berth"
 		if path != "" {

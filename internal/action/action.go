@@ -29,6 +29,11 @@ type Options struct {
 	Command     string            // the command line, for whoever finds the lock
 	Pool        *remote.Pool      // host connections; nil opens a pool of SSH connections to the inventory's hosts
 	Lock        phase.LockOptions // lock timing (tests); Command is taken from Command
+	// Again names the last phase of an action that is a command carried out anew each time it is asked (renew the
+	// certificates, remove a node), rather than a state to reach (install, upgrade): when the journal records that
+	// phase done, the earlier run finished, and this one starts afresh (a dry run reads no progress then). Only a run
+	// that stopped part-way resumes.
+	Again string
 }
 
 // Action is a cluster opened for one run: its state directory, lock and journal, and the host connections.
@@ -72,7 +77,11 @@ func Open(o Options) (*Action, error) {
 			a.Close()
 			return nil, err
 		}
-		if o.Restart && !o.DryRun {
+		finished := o.Again != "" && a.Journal.PhaseDone(o.Again)
+		switch {
+		case finished && o.DryRun:
+			a.Journal = nil
+		case (o.Restart || finished) && !o.DryRun:
 			if err := a.Journal.Reset(o.Action, o.Inputs); err != nil {
 				a.Close()
 				return nil, err

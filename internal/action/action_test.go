@@ -88,3 +88,53 @@ type noop struct{}
 
 func (noop) Title() string                 { return "one" }
 func (noop) Run(ctx context.Context) error { return nil }
+
+// An action run again (Again) starts afresh once its last phase finished, and resumes while it had not: a
+// certificate renewal asked for next year renews again, a renewal killed half-way does not start over.
+func TestAgainStartsAfreshAfterAFinishedRun(t *testing.T) {
+	inv := testInventory(t)
+	base := t.TempDir()
+	in := []phase.Input{{Name: "inventory", Digest: "d1"}}
+	open := func(dry bool) *Action {
+		t.Helper()
+		a, err := Open(Options{Action: "certs-renew", Inventory: inv, StateDir: base, Journal: true, Inputs: in, Again: "two", DryRun: dry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := open(false)
+	if _, err := a.Run(context.Background(), noop{}, failing{}); err == nil {
+		t.Fatal("the failing phase passed")
+	}
+	a.Close()
+	a = open(false)
+	if !a.Journal.PhaseDone("one") {
+		t.Fatal("a run stopped part-way was not resumed: the finished phase is forgotten")
+	}
+	rep, err := a.Run(context.Background(), noop{}, named{"two"})
+	if err != nil || rep.Phases[0].Reason != "done in an earlier run" {
+		t.Fatalf("resumed run: %v %+v", err, rep.Phases)
+	}
+	a.Close()
+	dry := open(true)
+	if dry.Journal != nil {
+		t.Error("a dry run after a finished run reads the finished run's progress")
+	}
+	dry.Close()
+	a = open(false)
+	defer a.Close()
+	if a.Journal.PhaseDone("one") || a.Journal.PhaseDone("two") {
+		t.Fatal("the run after a finished one kept its progress: it would do nothing")
+	}
+}
+
+type failing struct{}
+
+func (failing) Title() string                 { return "two" }
+func (failing) Run(ctx context.Context) error { return errors.New("stopped") }
+
+type named struct{ title string }
+
+func (n named) Title() string               { return n.title }
+func (named) Run(ctx context.Context) error { return nil }

@@ -18,6 +18,8 @@
 //   - waits written as Conditions (nodes Ready, pods ready, a rollout complete, an API server answering, etcd
 //     healthy) that the caller polls: the phase engine owns the one poll loop, its timeouts and its progress
 //     display;
+//   - cordon and drain with kubectl's drain helper (the eviction API, PodDisruptionBudgets honoured, a bounded
+//     wait), naming the pods and budgets that hold a drain, and the budgets that would hold one before it starts;
 //   - etcd membership, health and snapshots through the etcd v3 client, dialled through a tunnel as well.
 //
 // The package imports no other berth package: a tunnel is just a host name and a dial function, which
