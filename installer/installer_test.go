@@ -183,8 +183,8 @@ func TestClusterConfig(t *testing.T) {
 	if n.Address != "10.20.0.21" || n.ControlPlane || n.Taints != nil {
 		t.Errorf("worker1 = %+v", n)
 	}
-	if n := c.nodeConfig(inv.Host("reg1")); len(n.Taints) != 1 {
-		t.Errorf("reg1 taints = %v", n.Taints)
+	if n := c.nodeConfig(inv.Host("worker2")); len(n.Taints) != 1 {
+		t.Errorf("worker2 taints = %v", n.Taints)
 	}
 }
 
