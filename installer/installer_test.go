@@ -170,7 +170,7 @@ func TestClusterConfig(t *testing.T) {
 		cc.KubernetesVersion != "v1.31.4" || cc.Kubelet.MaxPods != 110 {
 		t.Errorf("cluster config = %+v", cc)
 	}
-	for _, san := range []string{"10.20.0.100", "cp1", "10.10.0.11", "10.20.0.13", "10.40.0.12"} {
+	for _, san := range []string{"10.20.0.100", "api.payments-uat.example.bank", "cp1", "10.10.0.11", "10.20.0.13", "10.40.0.12"} {
 		found := false
 		for _, s := range cc.CertSANs {
 			found = found || s == san

@@ -27,6 +27,9 @@ func (c *Cluster) clusterConfig(cgroupDriver string) (manifests.Cluster, error) 
 		}
 	}
 	add(inv.ControlPlane.VIP)
+	for _, s := range inv.ControlPlane.CertSANs { // the bank's names for the API
+		add(s)
+	}
 	for _, h := range inv.ControlPlanes() {
 		add(h.Name)
 		for _, p := range inventory.AllPlanes {
