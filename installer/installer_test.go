@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/inventory"
+	"github.com/berthsh/berth/manifests"
 )
 
 func exampleInventory(t *testing.T) *inventory.Inventory {
@@ -178,6 +179,17 @@ func TestClusterConfig(t *testing.T) {
 		if !found {
 			t.Errorf("cert SANs lack %s: %v", san, cc.CertSANs)
 		}
+	}
+	// The example has search domains: the kubelet reads berth's resolv.conf; its forwarded domain reaches the chart.
+	if cc.ResolvConf != manifests.KubeletResolvConfPath {
+		t.Errorf("kubelet resolvConf = %q", cc.ResolvConf)
+	}
+	if f := forwardedDomains(inv); len(f) != 1 || f[0].Domain != "corp.example.bank" || f[0].Servers[0] != "10.10.0.55" {
+		t.Errorf("forwarded domains %+v", f)
+	}
+	inv.DNS.SearchDomains = nil
+	if cc, _ := c.clusterConfig("cgroupfs"); cc.ResolvConf != "" {
+		t.Errorf("without search domains the kubelet keeps /etc/resolv.conf, not %q", cc.ResolvConf)
 	}
 	n := c.nodeConfig(inv.Host("worker1"))
 	if n.Address != "10.20.0.21" || n.ControlPlane || n.Taints != nil {

@@ -52,6 +52,7 @@ func (c *Cluster) clusterConfig(cgroupDriver string) (manifests.Cluster, error) 
 		APIServerArgs:        k.APIServerArgs,
 		// Cluster DNS is berth's own add-on (host network, dnsmasq on :53), not kubeadm's CoreDNS Deployment.
 		DisableCoreDNS: true,
+		ResolvConf:     c.kubeletResolvConf(),
 		Kubelet: manifests.Kubelet{CgroupDriver: cgroupDriver, MaxPods: k.Kubelet.MaxPods,
 			SystemReserved: k.Kubelet.SystemReserved, KubeReserved: k.Kubelet.KubeReserved, ExtraArgs: k.Kubelet.ExtraArgs},
 	}, nil

@@ -40,6 +40,7 @@ type Cluster struct {
 	APIServerArgs        map[string]string // extra kube-apiserver flags
 	DisableCoreDNS       bool              // berth installs its own DNS add-on instead
 	ClusterDNS           []string          // kubelet clusterDNS; empty means kubeadm's default (10th service address)
+	ResolvConf           string            // kubelet resolvConf (KubeletResolvConfPath); empty keeps the host's /etc/resolv.conf
 	Kubelet              Kubelet           // kubelet settings
 }
 
@@ -259,6 +260,9 @@ func kubeletConfiguration(c Cluster) map[string]any {
 	}
 	if len(c.ClusterDNS) > 0 {
 		k["clusterDNS"] = c.ClusterDNS
+	}
+	if c.ResolvConf != "" {
+		k["resolvConf"] = c.ResolvConf
 	}
 	if c.Kubelet.MaxPods > 0 {
 		k["maxPods"] = c.Kubelet.MaxPods
