@@ -22,17 +22,17 @@ const maxPerRole = 9
 
 // Options for Up. Zero values take defaults.
 type Options struct {
-	Name          string                         // default "berth"; Docker objects are named berth-<name>-...
-	ControlPlanes int                            // Up uses exactly what is given (>= 0); the CLI defaults to 3
-	Workers       int                            // worker hosts
-	Registries    int                            // registry hosts
+	Name          string // default "berth"; Docker objects are named berth-<name>-...
+	ControlPlanes int    // Up uses exactly what is given (>= 0); the CLI defaults to 3
+	Workers       int    // worker hosts
+	Registries    int    // registry hosts
 	// Storage hosts sit in the storage zone: role storage, NICs on the management and storage planes only, like
 	// a bank's registry and storage servers. They are not Kubernetes nodes.
 	Storage  int
-	StateDir      string                         // default ~/.local/state/berth/labs; the lab dir is StateDir/<name>
-	CacheDir      string                         // image build cache; default ~/.cache/berth/lab
-	Subnets       map[inventory.PlaneName]string // optional overrides of the four plane CIDRs
-	Logger        *slog.Logger                   // progress and debug messages; nil discards them
+	StateDir string                         // default ~/.local/state/berth/labs; the lab dir is StateDir/<name>
+	CacheDir string                         // image build cache; default ~/.cache/berth/lab
+	Subnets  map[inventory.PlaneName]string // optional overrides of the four plane CIDRs
+	Logger   *slog.Logger                   // progress and debug messages; nil discards them
 	// Test marks the lab as created by a test, so `berth lab down --tests` and labtest.DownAll find it.
 	Test bool
 }

@@ -20,7 +20,7 @@ func TargetFrom(t inventory.SSHTarget, baseDir string) remote.Target {
 	out := remote.Target{Host: t.Host, Address: t.Address, Port: t.Port, User: t.User,
 		IdentityFiles: t.IdentityFiles, Agent: t.Agent, Password: secret(t.PasswordFrom, baseDir), Sudo: t.Sudo,
 		SudoPassword: secret(t.SudoPassword, baseDir),
-		KnownHosts: t.KnownHosts, HostKeys: t.HostKeys, HostKeysAt: fmt.Sprintf("hosts[%s].ssh.hostKeys", t.Host),
+		KnownHosts:   t.KnownHosts, HostKeys: t.HostKeys, HostKeysAt: fmt.Sprintf("hosts[%s].ssh.hostKeys", t.Host),
 		Timeout: t.Timeout.D(), Keepalive: t.Keepalive.D()}
 	if b := t.Bastion; b != nil {
 		files := t.IdentityFiles
