@@ -13,10 +13,6 @@ import (
 	"github.com/berthsh/berth/manifests"
 )
 
-func remoteCmd(command string, secrets ...string) remote.Cmd {
-	return remote.Cmd{Command: command, Secrets: secrets}
-}
-
 // joinControlPlanes joins the other control planes one at a time, each with its stacked etcd member, waiting for
 // that member to be healthy before the next one joins (etcd keeps quorum throughout).
 type joinControlPlanes struct {
