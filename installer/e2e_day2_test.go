@@ -599,4 +599,3 @@ func testNodeRemoveAndReadd(t *testing.T, env *e2eEnv) {
 		}
 	})
 }
-

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/inventory"
+	"github.com/berthsh/berth/manifests"
 )
 
 func exampleInventory(t *testing.T) *inventory.Inventory {
@@ -170,7 +171,7 @@ func TestClusterConfig(t *testing.T) {
 		cc.KubernetesVersion != "v1.31.4" || cc.Kubelet.MaxPods != 110 {
 		t.Errorf("cluster config = %+v", cc)
 	}
-	for _, san := range []string{"10.20.0.100", "cp1", "10.10.0.11", "10.20.0.13", "10.40.0.12"} {
+	for _, san := range []string{"10.20.0.100", "api.payments-uat.example.bank", "cp1", "10.10.0.11", "10.20.0.13", "10.40.0.12"} {
 		found := false
 		for _, s := range cc.CertSANs {
 			found = found || s == san
@@ -179,12 +180,23 @@ func TestClusterConfig(t *testing.T) {
 			t.Errorf("cert SANs lack %s: %v", san, cc.CertSANs)
 		}
 	}
+	// The example has search domains: the kubelet reads berth's resolv.conf; its forwarded domain reaches the chart.
+	if cc.ResolvConf != manifests.KubeletResolvConfPath {
+		t.Errorf("kubelet resolvConf = %q", cc.ResolvConf)
+	}
+	if f := forwardedDomains(inv); len(f) != 1 || f[0].Domain != "corp.example.bank" || f[0].Servers[0] != "10.10.0.55" {
+		t.Errorf("forwarded domains %+v", f)
+	}
+	inv.DNS.SearchDomains = nil
+	if cc, _ := c.clusterConfig("cgroupfs"); cc.ResolvConf != "" {
+		t.Errorf("without search domains the kubelet keeps /etc/resolv.conf, not %q", cc.ResolvConf)
+	}
 	n := c.nodeConfig(inv.Host("worker1"))
 	if n.Address != "10.20.0.21" || n.ControlPlane || n.Taints != nil {
 		t.Errorf("worker1 = %+v", n)
 	}
-	if n := c.nodeConfig(inv.Host("reg1")); len(n.Taints) != 1 {
-		t.Errorf("reg1 taints = %v", n.Taints)
+	if n := c.nodeConfig(inv.Host("worker2")); len(n.Taints) != 1 {
+		t.Errorf("worker2 taints = %v", n.Taints)
 	}
 }
 

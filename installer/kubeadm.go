@@ -27,6 +27,9 @@ func (c *Cluster) clusterConfig(cgroupDriver string) (manifests.Cluster, error) 
 		}
 	}
 	add(inv.ControlPlane.VIP)
+	for _, s := range inv.ControlPlane.CertSANs { // the bank's names for the API
+		add(s)
+	}
 	for _, h := range inv.ControlPlanes() {
 		add(h.Name)
 		for _, p := range inventory.AllPlanes {
@@ -49,6 +52,7 @@ func (c *Cluster) clusterConfig(cgroupDriver string) (manifests.Cluster, error) 
 		APIServerArgs:        k.APIServerArgs,
 		// Cluster DNS is berth's own add-on (host network, dnsmasq on :53), not kubeadm's CoreDNS Deployment.
 		DisableCoreDNS: true,
+		ResolvConf:     c.kubeletResolvConf(),
 		Kubelet: manifests.Kubelet{CgroupDriver: cgroupDriver, MaxPods: k.Kubelet.MaxPods,
 			SystemReserved: k.Kubelet.SystemReserved, KubeReserved: k.Kubelet.KubeReserved, ExtraArgs: k.Kubelet.ExtraArgs},
 	}, nil

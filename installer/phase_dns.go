@@ -118,6 +118,7 @@ func (p *installDNS) dnsValues() (manifests.DNSValues, error) {
 		APIServiceIP:  p.targets.APIService.String(),
 		ReverseZones:  zones,
 		Upstreams:     inv.DNS.Upstreams,
+		Forward:       forwardedDomains(inv),
 		CacheSize:     cache,
 		Images:        imgs,
 	}, nil

@@ -73,6 +73,9 @@ func (p *prepareOS) Run(ctx context.Context) error {
 		if err := p.swap(ctx, host, e); err != nil {
 			return err
 		}
+		if err := p.c.ensureKubeletResolvConf(ctx, p.Session, host, e); err != nil {
+			return err
+		}
 		return p.names(ctx, host, e)
 	})
 }

@@ -1,6 +1,9 @@
 package inventory
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+)
 
 // Get returns the plane called name, or nil when it is not defined.
 func (p *NetworkPlanes) Get(name PlaneName) *Plane {
@@ -140,7 +143,7 @@ func (inv *Inventory) Nodes() []*Host {
 	var out []*Host
 	for i := range inv.Hosts {
 		h := &inv.Hosts[i]
-		if h.Has(RoleControlPlane) || h.Has(RoleWorker) {
+		if h.IsNode() {
 			out = append(out, h)
 		}
 	}
@@ -225,22 +228,36 @@ type SSHTarget struct {
 	Agent         bool      // offer ssh-agent keys
 	PasswordFrom  SecretRef // password reference, if any
 	Sudo          bool      // run commands through sudo
+	SudoPassword  SecretRef // the password sudo asks for, by reference; empty when sudo must not ask
 	KnownHosts    string    // absolute path of known_hosts, if any
 	HostKeys      []string  // pinned SHA256 fingerprints, if any
 	Bastion       *Bastion  // jump host, if any (IdentityFile resolved)
+	BastionAt     string    // where the bastion is configured ("ssh.bastion", "hosts[2].ssh.bastion"), for messages
 	BastionPins   []string  // pinned fingerprints of the bastion
 	Timeout       Duration  // connect timeout
 	Keepalive     Duration  // keepalive interval
 }
 
-// SSHFor returns the effective SSH settings for a host.
+// hostIndex returns the index of h in inv.Hosts, or -1 when h is not one of them.
+func (inv *Inventory) hostIndex(h *Host) int {
+	for i := range inv.Hosts {
+		if &inv.Hosts[i] == h || inv.Hosts[i].Name == h.Name {
+			return i
+		}
+	}
+	return -1
+}
+
+// SSHFor returns the effective SSH settings for a host: the host's own settings (user, port, keys, passwords,
+// sudo, bastion) over the inventory's.
 func (inv *Inventory) SSHFor(h *Host) SSHTarget {
 	s := inv.SSH
 	t := SSHTarget{Host: h.Name, Address: h.Address, Port: s.Port, User: s.User, Agent: s.Agent,
-		PasswordFrom: s.PasswordFrom, KnownHosts: inv.ResolvePath(s.KnownHosts),
+		PasswordFrom: s.PasswordFrom, SudoPassword: s.SudoPasswordFrom, KnownHosts: inv.ResolvePath(s.KnownHosts),
 		Timeout: s.ConnectTimeout, Keepalive: s.Keepalive}
 	files := s.IdentityFiles
 	var sudo *bool = s.Sudo
+	bastion, bastionAt := s.Bastion, "ssh.bastion"
 	if o := h.SSH; o != nil {
 		if o.User != "" {
 			t.User = o.User
@@ -257,6 +274,12 @@ func (inv *Inventory) SSHFor(h *Host) SSHTarget {
 		t.HostKeys = o.HostKeys
 		if o.Sudo != nil {
 			sudo = o.Sudo
+		}
+		if !o.SudoPasswordFrom.IsZero() {
+			t.SudoPassword = o.SudoPasswordFrom
+		}
+		if o.Bastion != nil {
+			bastion, bastionAt = o.Bastion, fmt.Sprintf("hosts[%d].ssh.bastion", inv.hostIndex(h))
 		}
 	}
 	for _, pin := range s.HostKeys {
@@ -277,7 +300,7 @@ func (inv *Inventory) SSHFor(h *Host) SSHTarget {
 	if sudo != nil {
 		t.Sudo = *sudo
 	}
-	if b := s.Bastion; b != nil {
+	if b := bastion; b != nil {
 		bc := *b
 		if bc.Port == 0 {
 			bc.Port = 22
@@ -286,7 +309,7 @@ func (inv *Inventory) SSHFor(h *Host) SSHTarget {
 			bc.User = t.User
 		}
 		bc.IdentityFile = inv.ResolvePath(bc.IdentityFile)
-		t.Bastion = &bc
+		t.Bastion, t.BastionAt = &bc, bastionAt
 		if bc.HostKey != "" {
 			t.BastionPins = append(t.BastionPins, bc.HostKey)
 		}

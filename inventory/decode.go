@@ -275,7 +275,7 @@ func findField(fields []fieldInfo, name string) int {
 }
 
 // inlineSecretKeys are keys people write when they mean to put a secret inline; berth names the reference field.
-var inlineSecretKeys = map[string]bool{"password": true, "key": true, "secret": true, "token": true,
+var inlineSecretKeys = map[string]bool{"password": true, "sudoPassword": true, "key": true, "secret": true, "token": true,
 	"credentials": true, "username": true, "applicationCredentialSecret": true, "applicationCredentialID": true}
 
 func (d *decoder) unknownField(k *yaml.Node, t reflect.Type, fields []fieldInfo, path string) {

@@ -21,6 +21,11 @@ func (inv *Inventory) Default() {
 	if s.Bastion != nil && s.Bastion.Port == 0 {
 		s.Bastion.Port = 22
 	}
+	for i := range inv.Hosts {
+		if o := inv.Hosts[i].SSH; o != nil && o.Bastion != nil && o.Bastion.Port == 0 {
+			o.Bastion.Port = 22
+		}
+	}
 
 	cp := &inv.ControlPlane
 	if cp.LoadBalancer.Type == "" {

@@ -24,6 +24,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("hosts: &h [*h]"))
 	f.Add([]byte("hosts:\n  - &h {name: a, roles: &r [worker], labels: &l {a: b}}\n  - {name: b, roles: *r, labels: *l}\n  - *h\n"))
 	f.Add([]byte("metadata: {name: *undefined}"))
+	f.Add([]byte("ssh: {sudoPasswordFrom: env:X, bastion: {address: a@b:1}}\nhosts: [{name: s, roles: [storage], ssh: {bastion: {address: 10.0.0.1:22}, sudoPasswordFrom: file:x}, nics: {management: {interface: bond0.7}}}]\ncontrolPlane: {certSANs: ['*.a', 1.2.3.4, A_B]}\ndns: {forward: [{domain: cluster.local, servers: ['1.2.3.4#0']}], searchDomains: [a, a]}"))
 	f.Add(laughs(3))
 	f.Add(laughs(30))
 	f.Fuzz(func(t *testing.T, data []byte) {

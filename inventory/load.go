@@ -46,7 +46,14 @@ func (s *source) index() (values, keys map[string]pos) {
 // Load reads, defaults and validates the inventory at path. On success the returned inventory has every default
 // filled in, and its warnings (if any) are available from Warnings. On failure the error is an *Error listing
 // every problem, each with file:line:col, field path and fix.
-func Load(path string) (*Inventory, error) {
+func Load(path string) (*Inventory, error) { return load(path, false) }
+
+// LoadAndCheckFiles is Load, and then checks this machine too: every file the inventory names (keys,
+// known_hosts, file: secrets) exists and can be read (LocalFiles). `berth inventory validate` uses it; actions
+// use Load, and a file they cannot read fails the step that needs it.
+func LoadAndCheckFiles(path string) (*Inventory, error) { return load(path, true) }
+
+func load(path string, files bool) (*Inventory, error) {
 	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -58,6 +65,9 @@ func Load(path string) (*Inventory, error) {
 	inv.Default()
 	problems = append(problems, withoutKnockOns(inv.Validate(), problems)...)
 	problems = append(problems, inv.secretFileWarnings()...)
+	if files {
+		problems = append(problems, inv.LocalFiles()...)
+	}
 	problems.Sort()
 	if len(problems.Errors()) > 0 {
 		return nil, &Error{File: path, Problems: problems}

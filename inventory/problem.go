@@ -87,10 +87,14 @@ func (ps Problems) filter(s Severity) Problems {
 	return out
 }
 
-// Sort orders problems by position, then path, so output is stable and reads top to bottom.
+// Sort puts errors before warnings and orders each by position, then path, so output is stable, reads top to
+// bottom, and starts with what must be fixed.
 func (ps Problems) Sort() {
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, b := ps[i], ps[j]
+		if a.Severity != b.Severity {
+			return a.Severity < b.Severity
+		}
 		if a.Line != b.Line {
 			// Problems without a position go last.
 			if a.Line == 0 || b.Line == 0 {

@@ -62,7 +62,25 @@ func TestSchema(t *testing.T) {
 		t.Errorf("roles enum = %v", roles["enum"])
 	}
 	ssh := props["ssh"].(map[string]any)["properties"].(map[string]any)
-	if ssh["passwordFrom"].(map[string]any)["pattern"] != `^(env|file):.+$` {
-		t.Errorf("passwordFrom is not constrained to a reference: %v", ssh["passwordFrom"])
+	for _, ref := range []string{"passwordFrom", "sudoPasswordFrom"} {
+		if ssh[ref].(map[string]any)["pattern"] != `^(env|file):.+$` {
+			t.Errorf("%s is not constrained to a reference: %v", ref, ssh[ref])
+		}
+	}
+	hostSSH := hosts["properties"].(map[string]any)["ssh"].(map[string]any)["properties"].(map[string]any)
+	if hostSSH["sudoPasswordFrom"].(map[string]any)["pattern"] != `^(env|file):.+$` || hostSSH["bastion"].(map[string]any)["type"] != "object" {
+		t.Errorf("hosts[].ssh lacks sudoPasswordFrom or bastion: %v", hostSSH)
+	}
+	cp := props["controlPlane"].(map[string]any)["properties"].(map[string]any)
+	if cp["certSANs"].(map[string]any)["type"] != "array" {
+		t.Errorf("controlPlane.certSANs: %v", cp["certSANs"])
+	}
+	dns := props["dns"].(map[string]any)["properties"].(map[string]any)
+	fwd := dns["forward"].(map[string]any)["items"].(map[string]any)
+	if req := fwd["required"].([]any); len(req) != 2 || req[0] != "domain" || req[1] != "servers" || fwd["additionalProperties"] != false {
+		t.Errorf("dns.forward items: %v", fwd)
+	}
+	if dns["searchDomains"].(map[string]any)["type"] != "array" {
+		t.Errorf("dns.searchDomains: %v", dns["searchDomains"])
 	}
 }

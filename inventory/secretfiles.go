@@ -39,6 +39,9 @@ func (inv *Inventory) secretFiles() []secretFile {
 			for j, p := range h.SSH.IdentityFiles {
 				key(fmt.Sprintf("hosts[%d].ssh.identityFiles[%d]", i, j), p)
 			}
+			if b := h.SSH.Bastion; b != nil {
+				key(fmt.Sprintf("hosts[%d].ssh.bastion.identityFile", i), b.IdentityFile)
+			}
 		}
 	}
 	return out

@@ -41,19 +41,20 @@ type Metadata struct {
 	Labels      map[string]string `yaml:"labels,omitempty" json:"labels,omitempty" desc:"Free-form labels (owner, cost centre, change ticket)."`
 }
 
-// SSH says how berth logs in to hosts. Every field may be overridden per host except the bastion and knownHosts.
+// SSH says how berth logs in to hosts. Hosts may override the user, port, keys, passwords, sudo and the bastion.
 type SSH struct {
-	User           string     `yaml:"user,omitempty" json:"user,omitempty" default:"root" desc:"Login user. A user other than root needs sudo."`
-	Port           int        `yaml:"port,omitempty" json:"port,omitempty" default:"22" desc:"SSH port."`
-	IdentityFiles  []string   `yaml:"identityFiles,omitempty" json:"identityFiles,omitempty" desc:"Private key files, relative to the inventory file. Passphrase-protected keys need the agent."`
-	Agent          bool       `yaml:"agent,omitempty" json:"agent,omitempty" desc:"Also offer the keys of the ssh-agent at SSH_AUTH_SOCK."`
-	PasswordFrom   SecretRef  `yaml:"passwordFrom,omitempty" json:"passwordFrom,omitempty" desc:"Login password by reference: env:VAR or file:PATH. Never inline."`
-	KnownHosts     string     `yaml:"knownHosts,omitempty" json:"knownHosts,omitempty" desc:"known_hosts file used to verify host keys, relative to the inventory file. Hosts may pin fingerprints instead."`
-	Bastion        *Bastion   `yaml:"bastion,omitempty" json:"bastion,omitempty" desc:"Jump host every connection goes through."`
-	Sudo           *bool      `yaml:"sudo,omitempty" json:"sudo,omitempty" desc:"Run commands through sudo (non-interactive). Defaults to true for users other than root."`
-	ConnectTimeout Duration   `yaml:"connectTimeout,omitempty" json:"connectTimeout,omitempty" default:"10s" desc:"Time allowed to open one SSH connection."`
-	Keepalive      Duration   `yaml:"keepalive,omitempty" json:"keepalive,omitempty" default:"15s" desc:"Interval of SSH keepalive requests; 0 turns them off."`
-	HostKeys       []HostPins `yaml:"hostKeys,omitempty" json:"hostKeys,omitempty" desc:"Pinned host-key fingerprints by address, for hosts not listed in hosts[] (the bastion, for example)."`
+	User             string     `yaml:"user,omitempty" json:"user,omitempty" default:"root" desc:"Login user. A user other than root needs sudo."`
+	Port             int        `yaml:"port,omitempty" json:"port,omitempty" default:"22" desc:"SSH port."`
+	IdentityFiles    []string   `yaml:"identityFiles,omitempty" json:"identityFiles,omitempty" desc:"Private key files, relative to the inventory file. Passphrase-protected keys need the agent."`
+	Agent            bool       `yaml:"agent,omitempty" json:"agent,omitempty" desc:"Also offer the keys of the ssh-agent at SSH_AUTH_SOCK."`
+	PasswordFrom     SecretRef  `yaml:"passwordFrom,omitempty" json:"passwordFrom,omitempty" desc:"Login password by reference: env:VAR or file:PATH. Never inline."`
+	KnownHosts       string     `yaml:"knownHosts,omitempty" json:"knownHosts,omitempty" desc:"known_hosts file used to verify host keys, relative to the inventory file. Hosts may pin fingerprints instead."`
+	Bastion          *Bastion   `yaml:"bastion,omitempty" json:"bastion,omitempty" desc:"Jump host every connection goes through; hosts may name their own."`
+	Sudo             *bool      `yaml:"sudo,omitempty" json:"sudo,omitempty" desc:"Run commands through sudo. Defaults to true for users other than root."`
+	SudoPasswordFrom SecretRef  `yaml:"sudoPasswordFrom,omitempty" json:"sudoPasswordFrom,omitempty" desc:"Password sudo asks for, by reference (env:VAR or file:PATH); without it sudo must not ask (NOPASSWD). Sent on sudo's standard input, never on a command line."`
+	ConnectTimeout   Duration   `yaml:"connectTimeout,omitempty" json:"connectTimeout,omitempty" default:"10s" desc:"Time allowed to open one SSH connection."`
+	Keepalive        Duration   `yaml:"keepalive,omitempty" json:"keepalive,omitempty" default:"15s" desc:"Interval of SSH keepalive requests; 0 turns them off."`
+	HostKeys         []HostPins `yaml:"hostKeys,omitempty" json:"hostKeys,omitempty" desc:"Pinned host-key fingerprints by address, for hosts not listed in hosts[] (the bastion, for example)."`
 }
 
 // HostPins pins the host-key fingerprints accepted for one address.
@@ -123,8 +124,8 @@ var AllRoles = []Role{RoleControlPlane, RoleEtcd, RoleWorker, RoleRegistry, Role
 type Host struct {
 	Name    string            `yaml:"name" json:"name" required:"true" desc:"Host name, also the Kubernetes node name (RFC 1123 label)."`
 	Address string            `yaml:"address" json:"address" required:"true" desc:"Address berth dials over SSH; normally the management NIC's address."`
-	Roles   []Role            `yaml:"roles" json:"roles" required:"true" enum:"control-plane,etcd,worker,registry,storage" desc:"What the host does. Control planes run stacked etcd."`
-	NICs    NICs              `yaml:"nics" json:"nics" required:"true" desc:"The host's NIC on each defined plane."`
+	Roles   []Role            `yaml:"roles" json:"roles" required:"true" enum:"control-plane,etcd,worker,registry,storage" desc:"What the host does. Control planes (with stacked etcd) and workers are Kubernetes nodes; registry and storage hosts are not."`
+	NICs    NICs              `yaml:"nics" json:"nics" required:"true" desc:"The host's NIC on each plane its roles use: nodes on every plane node traffic uses, registry and storage hosts on management and storage."`
 	Labels  map[string]string `yaml:"labels,omitempty" json:"labels,omitempty" desc:"Kubernetes node labels."`
 	Taints  []string          `yaml:"taints,omitempty" json:"taints,omitempty" desc:"Kubernetes node taints, key[=value]:Effect."`
 	SSH     *HostSSH          `yaml:"ssh,omitempty" json:"ssh,omitempty" desc:"Per-host SSH overrides."`
@@ -146,12 +147,14 @@ type NIC struct {
 
 // HostSSH overrides ssh settings for one host.
 type HostSSH struct {
-	User          string    `yaml:"user,omitempty" json:"user,omitempty" desc:"Login user for this host."`
-	Port          int       `yaml:"port,omitempty" json:"port,omitempty" desc:"SSH port for this host."`
-	IdentityFiles []string  `yaml:"identityFiles,omitempty" json:"identityFiles,omitempty" desc:"Private key files for this host."`
-	PasswordFrom  SecretRef `yaml:"passwordFrom,omitempty" json:"passwordFrom,omitempty" desc:"Password for this host by reference."`
-	HostKeys      []string  `yaml:"hostKeys,omitempty" json:"hostKeys,omitempty" desc:"Pinned SHA256 host-key fingerprints; when set, only these keys are accepted."`
-	Sudo          *bool     `yaml:"sudo,omitempty" json:"sudo,omitempty" desc:"Use sudo on this host."`
+	User             string    `yaml:"user,omitempty" json:"user,omitempty" desc:"Login user for this host."`
+	Port             int       `yaml:"port,omitempty" json:"port,omitempty" desc:"SSH port for this host."`
+	IdentityFiles    []string  `yaml:"identityFiles,omitempty" json:"identityFiles,omitempty" desc:"Private key files for this host."`
+	PasswordFrom     SecretRef `yaml:"passwordFrom,omitempty" json:"passwordFrom,omitempty" desc:"Password for this host by reference."`
+	HostKeys         []string  `yaml:"hostKeys,omitempty" json:"hostKeys,omitempty" desc:"Pinned SHA256 host-key fingerprints; when set, only these keys are accepted."`
+	Sudo             *bool     `yaml:"sudo,omitempty" json:"sudo,omitempty" desc:"Use sudo on this host."`
+	SudoPasswordFrom SecretRef `yaml:"sudoPasswordFrom,omitempty" json:"sudoPasswordFrom,omitempty" desc:"Password sudo asks for on this host, by reference."`
+	Bastion          *Bastion  `yaml:"bastion,omitempty" json:"bastion,omitempty" desc:"Jump host for this host, instead of ssh.bastion."`
 }
 
 // ControlPlane describes the HA endpoint of the Kubernetes API.
@@ -159,6 +162,7 @@ type ControlPlane struct {
 	VIP          string       `yaml:"vip,omitempty" json:"vip,omitempty" desc:"Virtual IP clients reach the API server on. Required with the keepalived-haproxy load balancer."`
 	VIPPlane     PlaneName    `yaml:"vipPlane,omitempty" json:"vipPlane,omitempty" enum:"management,control,storage,business" desc:"Plane the VIP lives on; defaults to control (management when control is not defined)."`
 	Port         int          `yaml:"port,omitempty" json:"port,omitempty" default:"6443" desc:"Port of the API endpoint on the VIP."`
+	CertSANs     []string     `yaml:"certSANs,omitempty" json:"certSANs,omitempty" desc:"More DNS names and IPv4 addresses for the API server's certificate (the bank's name for the API); the VIP and the control planes' names and addresses are always in it."`
 	LoadBalancer LoadBalancer `yaml:"loadBalancer,omitempty" json:"loadBalancer,omitempty" desc:"What holds the VIP and balances to the API servers."`
 }
 
@@ -205,11 +209,19 @@ const (
 
 // DNS configures cluster DNS.
 type DNS struct {
-	Variant   string   `yaml:"variant,omitempty" json:"variant,omitempty" enum:"management,user" default:"management" desc:"management: dnsmasq runs in the DNS pod; user: dnsmasq runs on the host as a service."`
-	Hosts     []string `yaml:"hosts,omitempty" json:"hosts,omitempty" desc:"Hosts that serve DNS (host network, port 53); defaults to the control planes."`
-	Upstreams []string `yaml:"upstreams,omitempty" json:"upstreams,omitempty" desc:"The bank's resolvers for every name outside the cluster domain (IPv4, optionally #port)."`
-	Backend   string   `yaml:"backend,omitempty" json:"backend,omitempty" enum:"coredns,kube-dns" default:"coredns" desc:"Server for the cluster domain behind dnsmasq (port 10053)."`
-	CacheSize *int     `yaml:"cacheSize,omitempty" json:"cacheSize,omitempty" default:"1000" desc:"dnsmasq cache entries; 0 turns the cache off."`
+	Variant       string       `yaml:"variant,omitempty" json:"variant,omitempty" enum:"management,user" default:"management" desc:"management: dnsmasq runs in the DNS pod; user: dnsmasq runs on the host as a service."`
+	Hosts         []string     `yaml:"hosts,omitempty" json:"hosts,omitempty" desc:"Hosts that serve DNS (host network, port 53); defaults to the control planes."`
+	Upstreams     []string     `yaml:"upstreams,omitempty" json:"upstreams,omitempty" desc:"The bank's resolvers for every name outside the cluster domain (IPv4, optionally #port)."`
+	Backend       string       `yaml:"backend,omitempty" json:"backend,omitempty" enum:"coredns,kube-dns" default:"coredns" desc:"Server for the cluster domain behind dnsmasq (port 10053)."`
+	CacheSize     *int         `yaml:"cacheSize,omitempty" json:"cacheSize,omitempty" default:"1000" desc:"dnsmasq cache entries; 0 turns the cache off."`
+	Forward       []DNSForward `yaml:"forward,omitempty" json:"forward,omitempty" desc:"Domains answered by resolvers of their own (the bank's internal zones) instead of the upstreams."`
+	SearchDomains []string     `yaml:"searchDomains,omitempty" json:"searchDomains,omitempty" desc:"Search domains every pod gets after the cluster's own (written to the kubelet's resolv.conf)."`
+}
+
+// DNSForward sends the names of one domain to its own resolvers.
+type DNSForward struct {
+	Domain  string   `yaml:"domain" json:"domain" required:"true" desc:"Domain whose names (and those of its subdomains) go to servers, e.g. corp.bank.internal."`
+	Servers []string `yaml:"servers" json:"servers" required:"true" desc:"Resolvers of the domain (IPv4, optionally #port)."`
 }
 
 // Registry roles and engines.

@@ -14,6 +14,9 @@ func (inv *Inventory) Validate() Problems {
 	v := &validator{inv: inv}
 	v.header()
 	v.walk(reflect.ValueOf(inv).Elem(), "")
+	// The rules between fields judge hosts by their roles. A misspelt role is reported once, above; from here on the
+	// rules see the role it was meant to be, or none, so that it causes no second error.
+	v.inv, v.unsure = inv.rolesAsMeant()
 	v.planes()
 	v.hosts()
 	v.ssh()
@@ -30,6 +33,46 @@ func (inv *Inventory) Validate() Problems {
 type validator struct {
 	inv      *Inventory
 	problems Problems
+	unsure   map[string]bool // hosts with a role that is no role and resembles none: their role checks are skipped
+}
+
+// rolesAsMeant returns the inventory with every misspelt role replaced by the role it resembles (the one the
+// error suggests), and the names of the hosts with a role that resembles none, which is left out. The inventory
+// itself is returned when every role is known.
+func (inv *Inventory) rolesAsMeant() (*Inventory, map[string]bool) {
+	known := make([]string, len(AllRoles))
+	for i, r := range AllRoles {
+		known[i] = string(r)
+	}
+	var out *Inventory
+	unsure := map[string]bool{}
+	for i, h := range inv.Hosts {
+		var roles []Role
+		changed := false
+		for _, r := range h.Roles {
+			switch {
+			case slices.Contains(AllRoles, r):
+				roles = append(roles, r)
+			case suggest(string(r), known) != "":
+				roles, changed = append(roles, Role(suggest(string(r), known))), true
+			default:
+				changed, unsure[h.Name] = true, true
+			}
+		}
+		if !changed {
+			continue
+		}
+		if out == nil {
+			c := *inv
+			c.Hosts = slices.Clone(inv.Hosts)
+			out = &c
+		}
+		out.Hosts[i].Roles = roles
+	}
+	if out == nil {
+		return inv, unsure
+	}
+	return out, unsure
 }
 
 func (v *validator) add(sev Severity, path string, atKey bool, fix, format string, args ...any) {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // parsePrefix parses an IPv4 CIDR written in canonical form, reporting a problem at path when it is not one.
@@ -89,7 +90,7 @@ func (v *validator) planes() {
 
 func (v *validator) controlPlane() {
 	cp := v.inv.ControlPlane
-	if len(v.inv.Hosts) > 0 && len(v.inv.ControlPlanes()) == 0 {
+	if len(v.inv.Hosts) > 0 && len(v.inv.ControlPlanes()) == 0 && len(v.unsure) == 0 {
 		v.errorf("hosts", "give at least one host the role control-plane (three for high availability)",
 			"no host has the control-plane role")
 	}
@@ -102,6 +103,7 @@ func (v *validator) controlPlane() {
 			"a single control plane is not highly available")
 	}
 	v.port(cp.Port, "controlPlane.port")
+	v.certSANs()
 	lb := cp.LoadBalancer
 	switch lb.Type {
 	case LBExternal:
@@ -131,6 +133,24 @@ func (v *validator) controlPlane() {
 	}
 }
 
+// certSANs checks the extra names of the API server's certificate: each a DNS name (a wildcard only as the first
+// label, *.api.example.bank) or an IP address, each once.
+func (v *validator) certSANs() {
+	seen := map[string]bool{}
+	for i, san := range v.inv.ControlPlane.CertSANs {
+		path := fmt.Sprintf("controlPlane.certSANs[%d]", i)
+		name := strings.TrimPrefix(san, "*.")
+		if _, err := netip.ParseAddr(san); err != nil && (!dnsNameRe.MatchString(name) || len(name) > 253) {
+			v.errorf(path, "write a DNS name in lower case (api.payments.example.bank) or an IP address (10.20.0.100)",
+				"%q is neither a DNS name nor an IP address", san)
+		}
+		if seen[san] {
+			v.errorf(path, "list each name once", "%s is listed twice", san)
+		}
+		seen[san] = true
+	}
+}
+
 // vip checks that a virtual IP is a free host address on its plane.
 func (v *validator) vip(addr string, plane PlaneName, path, planePath string) {
 	a, ok := v.parseAddr(addr, path)
@@ -147,8 +167,14 @@ func (v *validator) vip(addr string, plane PlaneName, path, planePath string) {
 		return // the plane's CIDR is reported already
 	}
 	if !usable(pfx, a) {
-		v.errorf(path, fmt.Sprintf("choose a free address inside %s (plane %s)", pfx, plane),
-			"VIP %s is not a host address of plane %q (%s)", a, plane, pfx)
+		fix := fmt.Sprintf("choose a free address inside %s (plane %s)", pfx, plane)
+		for _, other := range v.inv.NetworkPlanes.Defined() {
+			if p, ok := v.inv.NetworkPlanes.Prefix(other); ok && other != plane && usable(p, a) {
+				fix = fmt.Sprintf("set %s: %s (%s lies in that plane's %s), or %s", planePath, other, a, p, fix)
+				break
+			}
+		}
+		v.errorf(path, fix, "VIP %s is not a host address of plane %q (%s)", a, plane, pfx)
 	}
 	for i, h := range v.inv.Hosts {
 		if h.Address == addr {

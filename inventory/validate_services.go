@@ -21,26 +21,86 @@ func (v *validator) dns() {
 			v.unknownHost(name, path)
 			continue
 		}
-		if !h.Has(RoleControlPlane) && !h.Has(RoleWorker) {
+		if !h.IsNode() && !v.unsure[name] {
 			v.errorf(path, "DNS runs as a Kubernetes pod: choose a control-plane or worker host",
 				"host %s is not a Kubernetes node", name)
 		}
 	}
 	for i, u := range d.Upstreams {
-		path := fmt.Sprintf("dns.upstreams[%d]", i)
-		addr, port, hasPort := strings.Cut(u, "#")
-		if a, err := netip.ParseAddr(addr); err != nil || !a.Is4() {
-			v.errorf(path, "write an IPv4 address, optionally with #port (10.1.0.53#5353)", "%q is not a resolver address", u)
-			continue
-		}
-		if hasPort {
-			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-				v.errorf(path, "use a port between 1 and 65535 after #", "%q has an invalid port", u)
-			}
-		}
+		v.resolver(u, fmt.Sprintf("dns.upstreams[%d]", i))
 	}
+	v.dnsForward()
+	v.searchDomains()
 	if d.CacheSize != nil && (*d.CacheSize < 0 || *d.CacheSize > 100000) {
 		v.errorf("dns.cacheSize", "use 0 (no cache) up to 100000 entries", "cache size %d is out of range", *d.CacheSize)
+	}
+}
+
+// resolver checks a resolver address: IPv4, optionally with #port.
+func (v *validator) resolver(s, path string) {
+	addr, port, hasPort := strings.Cut(s, "#")
+	if a, err := netip.ParseAddr(addr); err != nil || !a.Is4() {
+		v.errorf(path, "write an IPv4 address, optionally with #port (10.1.0.53#5353)", "%q is not a resolver address", s)
+		return
+	}
+	if hasPort {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			v.errorf(path, "use a port between 1 and 65535 after #", "%q has an invalid port", s)
+		}
+	}
+}
+
+// dnsForward checks the domains forwarded to resolvers of their own: DNS names, each once, none inside the
+// cluster domain (which the backend answers).
+func (v *validator) dnsForward() {
+	cluster := v.inv.Kubernetes.ClusterDomain
+	seen := map[string]int{}
+	for i, f := range v.inv.DNS.Forward {
+		path := fmt.Sprintf("dns.forward[%d]", i)
+		d := strings.TrimSuffix(f.Domain, ".")
+		switch {
+		case f.Domain == "":
+		case !dnsNameRe.MatchString(d) || len(d) > 253:
+			v.errorf(path+".domain", "write a DNS domain such as corp.bank.internal", "%q is not a DNS domain", f.Domain)
+		case cluster != "" && (d == cluster || strings.HasSuffix(d, "."+cluster)):
+			v.errorf(path+".domain", fmt.Sprintf("remove it: the cluster domain %s is answered by the cluster's DNS backend", cluster),
+				"%s is inside the cluster domain", d)
+		default:
+			if j, dup := seen[d]; dup {
+				v.errorf(path+".domain", fmt.Sprintf("list the servers of %s once, in dns.forward[%d].servers", d, j), "domain %s is forwarded twice", d)
+			}
+			seen[d] = i
+		}
+		for j, s := range f.Servers {
+			v.resolver(s, fmt.Sprintf("%s.servers[%d]", path, j))
+		}
+	}
+}
+
+// maxSearchDomains is how many search domains an inventory may add: the kubelet gives a pod at most 32, and
+// takes three for the cluster's own.
+const maxSearchDomains = 29
+
+// searchDomains checks the search domains pods get after the cluster's own.
+func (v *validator) searchDomains() {
+	d := v.inv.DNS
+	seen := map[string]bool{}
+	for i, s := range d.SearchDomains {
+		path := fmt.Sprintf("dns.searchDomains[%d]", i)
+		name := strings.TrimSuffix(s, ".")
+		switch {
+		case !dnsNameRe.MatchString(name) || len(name) > 253:
+			v.errorf(path, "write a DNS domain such as corp.bank.internal", "%q is not a DNS domain", s)
+		case name == v.inv.Kubernetes.ClusterDomain:
+			v.errorf(path, "remove it: every pod searches the cluster domain already", "%s is the cluster domain", name)
+		case seen[name]:
+			v.errorf(path, "list each search domain once", "search domain %s is listed twice", name)
+		}
+		seen[name] = true
+	}
+	if n := len(d.SearchDomains); n > maxSearchDomains {
+		v.errorf("dns.searchDomains", fmt.Sprintf("keep at most %d: the kubelet gives a pod 32 search domains, three of them the cluster's", maxSearchDomains),
+			"%d search domains", n)
 	}
 }
 
@@ -84,7 +144,7 @@ func (v *validator) registries() {
 				continue
 			}
 			used[name] = true
-			if !h.Has(RoleRegistry) {
+			if !h.Has(RoleRegistry) && !v.unsure[name] {
 				v.errorf(hp, fmt.Sprintf("add the registry role to host %s, or run the registry elsewhere", name),
 					"host %s does not carry the registry role", name)
 			}

@@ -75,6 +75,9 @@ func (l *Lab) setCable(ctx context.Context, host string, plane inventory.PlaneNa
 	if err != nil {
 		return fmt.Errorf("%s %s on the %s plane: %w", verb, host, plane, err)
 	}
+	if _, ok := h.NICs[plane]; !ok {
+		return fmt.Errorf("%s %s on the %s plane: the host has no NIC on that plane (it has %v)", verb, host, plane, h.Planes())
+	}
 	peer := peers[plane]
 	if peer == nil {
 		return fmt.Errorf("%s %s on the %s plane: %s is not attached to the plane's network", verb, host, plane, h.NICs[plane].Interface)
@@ -89,7 +92,7 @@ func (l *Lab) setCable(ctx context.Context, host string, plane inventory.PlaneNa
 // cablePeers finds, for each plane NIC of a running host, the other end of its veth pair on this machine.
 func (l *Lab) cablePeers(ctx context.Context, h *Host) (map[inventory.PlaneName]*net.Interface, error) {
 	var script strings.Builder
-	for _, plane := range inventory.AllPlanes {
+	for _, plane := range h.Planes() {
 		fmt.Fprintf(&script, "echo %s $(cat /sys/class/net/%s/iflink 2>/dev/null || echo 0); ", plane, h.NICs[plane].Interface)
 	}
 	out, err := mustExec(ctx, l.docker, h.Container, "sh", "-c", script.String())
@@ -125,7 +128,7 @@ func (l *Lab) BlockEgress(ctx context.Context, host string) error {
 		return err
 	}
 	var addrs []netip.Addr
-	for _, plane := range inventory.AllPlanes {
+	for _, plane := range h.Planes() {
 		addrs = append(addrs, netip.MustParseAddr(h.NICs[plane].Address))
 	}
 	bridges := map[string]netip.Prefix{}

@@ -75,7 +75,7 @@ func endpoint(h *Host, plane inventory.PlaneName) *network.EndpointSettings {
 // hostFiles are the per-host files copied into a container before it starts.
 func hostFiles(h *Host, authorizedKey []byte) []tarFile {
 	var nics strings.Builder
-	for _, plane := range inventory.AllPlanes {
+	for _, plane := range h.Planes() {
 		fmt.Fprintf(&nics, "%s %s\n", h.NICs[plane].Interface, h.NICs[plane].Address)
 	}
 	return []tarFile{
@@ -95,7 +95,7 @@ func (l *Lab) ensureHost(ctx context.Context, h *Host, labels map[string]string,
 	if err == nil && insp.Config.Labels[labelLab] == l.Name {
 		why := ""
 		switch {
-		case !attachedToAll(l.Name, insp):
+		case !attachedToAll(l.Name, h, insp):
 			// An earlier Up stopped between creating the container and connecting its planes.
 			why = "it misses a plane network"
 		case insp.Config.Image != l.Image && insp.Config.Labels[labelTest] == "true":
@@ -125,8 +125,8 @@ func (l *Lab) ensureHost(ctx context.Context, h *Host, labels map[string]string,
 		if _, err := cli.ContainerCreate(ctx, cfg, hc, nc, nil, h.Container); err != nil {
 			return false, fmt.Errorf("create host %s: %w", h.Name, err)
 		}
-		// Docker 20.10 takes one network at create time; the other planes are connected before the first start.
-		for _, plane := range inventory.AllPlanes[1:] {
+		// Docker 20.10 takes one network at create time; the host's other planes are connected before the first start.
+		for _, plane := range h.Planes()[1:] {
 			if err := cli.NetworkConnect(ctx, networkName(l.Name, plane), h.Container, endpoint(h, plane)); err != nil {
 				return false, fmt.Errorf("connect host %s to the %s plane: %w", h.Name, plane, err)
 			}
@@ -159,12 +159,12 @@ func (l *Lab) ensureHost(ctx context.Context, h *Host, labels map[string]string,
 	return created, nil
 }
 
-// attachedToAll reports whether a container is attached to every plane network of the lab.
-func attachedToAll(lab string, insp container.InspectResponse) bool {
+// attachedToAll reports whether a container is attached to the network of every plane its host has a NIC on.
+func attachedToAll(lab string, h *Host, insp container.InspectResponse) bool {
 	if insp.NetworkSettings == nil {
 		return false
 	}
-	for _, plane := range inventory.AllPlanes {
+	for _, plane := range h.Planes() {
 		if insp.NetworkSettings.Networks[networkName(lab, plane)] == nil {
 			return false
 		}

@@ -12,7 +12,7 @@ import (
 // The files copied into a host before it boots: the NIC map berth-lab-prepare reads, sshd's listen address, and
 // the lab key for the berth user (uid 1000 in the image, 0600).
 func TestHostFiles(t *testing.T) {
-	h := buildHosts("t", planHosts(0, 1, 0), defaultSubnets(2))[0]
+	h := buildHosts("t", planHosts(0, 1, 0, 0), defaultSubnets(2))[0]
 	buf, err := tarOf(hostFiles(&h, []byte("ssh-ed25519 AAAA test\n")))
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +38,25 @@ func TestHostFiles(t *testing.T) {
 	if !strings.Contains(content["etc/ssh/sshd_config.d/20-berth-lab-listen.conf"], "ListenAddress "+h.NICs[inventory.Management].Address+"\n") {
 		t.Errorf("sshd listen file: %q", content["etc/ssh/sshd_config.d/20-berth-lab-listen.conf"])
 	}
+	// A storage host has two NICs, and berth-lab-prepare names only those.
+	st := buildHosts("t", planHosts(0, 0, 0, 1), defaultSubnets(2))[0]
+	buf, err = tarOf(hostFiles(&st, []byte("k\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tr := tar.NewReader(buf); ; {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no nics file for %s: %v", st.Name, err)
+		}
+		if hdr.Name == "etc/berth-lab/nics" {
+			data, _ := io.ReadAll(tr)
+			if want := "eth0 172.30.12.41\neth2 172.30.32.41\n"; string(data) != want {
+				t.Errorf("storage host's nics file:\n%s\nwant:\n%s", data, want)
+			}
+			break
+		}
+	}
 	key := got["home/berth/.ssh/authorized_keys"]
 	if key == nil || key.Mode != 0o600 || key.Uid != 1000 || key.Gid != 1000 || content[key.Name] != "ssh-ed25519 AAAA test\n" {
 		t.Errorf("authorized_keys entry %+v", key)
@@ -46,7 +65,7 @@ func TestHostFiles(t *testing.T) {
 
 func TestHostConfig(t *testing.T) {
 	l := &Lab{Name: "t", Image: "img"}
-	h := buildHosts("t", planHosts(1, 0, 0), defaultSubnets(0))[0]
+	h := buildHosts("t", planHosts(1, 0, 0, 0), defaultSubnets(0))[0]
 	cfg, hc, nc := l.hostConfig(&h, map[string]string{labelLab: "t"})
 	if cfg.Hostname != "cp1" || cfg.Cmd[0] != initPath || cfg.StopSignal != "SIGRTMIN+3" {
 		t.Errorf("config %+v", cfg)

@@ -8,8 +8,9 @@ import (
 )
 
 // buildInventory describes the lab as an inventory: SSH as the sudo user with the lab's key and known_hosts
-// (paths relative to the lab directory, where the inventory lives), the four planes, every host with a NIC per
-// plane, and the control-plane VIP at .100 on the control plane.
+// (paths relative to the lab directory, where the inventory lives), the four planes, every host with its NICs (one
+// per plane, management and storage only for storage hosts), and the control-plane VIP at .100 on the control
+// plane.
 func (l *Lab) buildInventory() *inventory.Inventory {
 	inv := &inventory.Inventory{
 		APIVersion: inventory.APIVersion,
@@ -41,7 +42,7 @@ func (l *Lab) buildInventory() *inventory.Inventory {
 	var registryHosts []string
 	for _, h := range l.Hosts {
 		ih := inventory.Host{Name: h.Name, Address: h.Address(), Roles: append([]inventory.Role(nil), h.Roles...)}
-		for _, plane := range inventory.AllPlanes {
+		for _, plane := range h.Planes() {
 			nic := h.NICs[plane]
 			ih.NICs.Set(plane, &inventory.NIC{Interface: nic.Interface, Address: nic.Address})
 		}

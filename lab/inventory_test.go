@@ -12,13 +12,14 @@ import (
 // point SSH at the lab's own key and known_hosts.
 func TestWrittenInventoryLoads(t *testing.T) {
 	tests := []struct {
-		name     string
-		cp, w, r int
-		subnets  map[inventory.PlaneName]string
+		name        string
+		cp, w, r, s int
+		subnets     map[inventory.PlaneName]string
 	}{
 		{name: "one control plane, one worker", cp: 1, w: 1},
 		{name: "HA with registries", cp: 3, w: 2, r: 2},
-		{name: "nine of each", cp: 9, w: 9, r: 9},
+		{name: "nine of each", cp: 9, w: 9, r: 9, s: 9},
+		{name: "storage zone", cp: 1, w: 1, s: 2},
 		{name: "custom /16 subnets", cp: 1, w: 2, subnets: map[inventory.PlaneName]string{
 			"management": "10.60.0.0/16", "control": "10.61.0.0/16", "storage": "10.62.0.0/16", "business": "10.63.0.0/16"}},
 	}
@@ -29,7 +30,7 @@ func TestWrittenInventoryLoads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := &state{Name: "t-inv", Subnets: map[inventory.PlaneName]string{}, ControlPlanes: tt.cp, Workers: tt.w, Registries: tt.r}
+			st := &state{Name: "t-inv", Subnets: map[inventory.PlaneName]string{}, ControlPlanes: tt.cp, Workers: tt.w, Registries: tt.r, Storage: tt.s}
 			for p, s := range subnets {
 				st.Subnets[p] = s.String()
 			}
@@ -44,7 +45,7 @@ func TestWrittenInventoryLoads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("inventory.Load: %v", err)
 			}
-			if len(inv.Hosts) != tt.cp+tt.w+tt.r || len(inv.ControlPlanes()) != tt.cp {
+			if len(inv.Hosts) != tt.cp+tt.w+tt.r+tt.s || len(inv.ControlPlanes()) != tt.cp || len(inv.Nodes()) != tt.cp+tt.w {
 				t.Errorf("hosts %d, control planes %d", len(inv.Hosts), len(inv.ControlPlanes()))
 			}
 			if inv.ControlPlane.VIP != nthAddr(subnets[inventory.Control], 100).String() || inv.ControlPlane.VIPPlane != inventory.Control {
@@ -62,9 +63,19 @@ func TestWrittenInventoryLoads(t *testing.T) {
 					t.Fatalf("host %s missing", h.Name)
 				}
 				for _, plane := range inventory.AllPlanes {
-					if nic := ih.NICs.Get(plane); nic == nil || nic.Address != h.NICs[plane].Address || nic.Interface != h.NICs[plane].Interface {
-						t.Errorf("%s %s: inventory NIC %+v, lab NIC %+v", h.Name, plane, nic, h.NICs[plane])
+					nic, labNIC := ih.NICs.Get(plane), h.NICs[plane]
+					if _, has := h.NICs[plane]; !has {
+						if nic != nil {
+							t.Errorf("%s has no %s NIC in the lab, but one in the inventory: %+v", h.Name, plane, nic)
+						}
+						continue
 					}
+					if nic == nil || nic.Address != labNIC.Address || nic.Interface != labNIC.Interface {
+						t.Errorf("%s %s: inventory NIC %+v, lab NIC %+v", h.Name, plane, nic, labNIC)
+					}
+				}
+				if h.Roles[0] == inventory.RoleStorage && (len(h.NICs) != 2 || ih.IsNode()) {
+					t.Errorf("storage host %s: NICs on %v, node %v; want management and storage only, no node", h.Name, h.Planes(), ih.IsNode())
 				}
 				target := inv.SSHFor(ih)
 				if target.User != User || !target.Sudo || target.Port != 22 || target.Address != h.Address() {

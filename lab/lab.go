@@ -39,7 +39,19 @@ type Host struct {
 	Name      string
 	Container string // Docker container name
 	Roles     []inventory.Role
-	NICs      map[inventory.PlaneName]NIC // interface and address per plane
+	NICs      map[inventory.PlaneName]NIC // interface and address per plane the host is attached to
+}
+
+// Planes returns the planes the host has a NIC on, in canonical order: all four, or management and storage for a
+// host in the storage zone.
+func (h *Host) Planes() []inventory.PlaneName {
+	var out []inventory.PlaneName
+	for _, p := range inventory.AllPlanes {
+		if _, ok := h.NICs[p]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // NIC is a host's interface on one plane.
@@ -101,7 +113,7 @@ func labFromState(dir string, st *state, cli *client.Client, log *slog.Logger) (
 		KeyPath:        filepath.Join(dir, keyFile),
 		KnownHostsPath: filepath.Join(dir, knownHostsFile),
 		User:           User,
-		Hosts:          buildHosts(st.Name, planHosts(st.ControlPlanes, st.Workers, st.Registries), subnets),
+		Hosts:          buildHosts(st.Name, planHosts(st.ControlPlanes, st.Workers, st.Registries, st.Storage), subnets),
 		Subnets:        subnets,
 		VIP:            nthAddr(subnets[inventory.Control], vipOffset).String(),
 		Image:          st.Image,

@@ -17,19 +17,22 @@ const DefaultName = "berth"
 // User is the non-root login with passwordless sudo on every lab host.
 const User = "berth"
 
-// Limits of one lab: the address scheme gives each role nine addresses (.11-.19, .21-.29, .31-.39).
+// Limits of one lab: the address scheme gives each role nine addresses (.11-.19, .21-.29, .31-.39, .41-.49).
 const maxPerRole = 9
 
 // Options for Up. Zero values take defaults.
 type Options struct {
-	Name          string                         // default "berth"; Docker objects are named berth-<name>-...
-	ControlPlanes int                            // Up uses exactly what is given (>= 0); the CLI defaults to 3
-	Workers       int                            // worker hosts
-	Registries    int                            // registry hosts
-	StateDir      string                         // default ~/.local/state/berth/labs; the lab dir is StateDir/<name>
-	CacheDir      string                         // image build cache; default ~/.cache/berth/lab
-	Subnets       map[inventory.PlaneName]string // optional overrides of the four plane CIDRs
-	Logger        *slog.Logger                   // progress and debug messages; nil discards them
+	Name          string // default "berth"; Docker objects are named berth-<name>-...
+	ControlPlanes int    // Up uses exactly what is given (>= 0); the CLI defaults to 3
+	Workers       int    // worker hosts
+	Registries    int    // registry hosts
+	// Storage hosts sit in the storage zone: role storage, NICs on the management and storage planes only, like
+	// a bank's registry and storage servers. They are not Kubernetes nodes.
+	Storage  int
+	StateDir string                         // default ~/.local/state/berth/labs; the lab dir is StateDir/<name>
+	CacheDir string                         // image build cache; default ~/.cache/berth/lab
+	Subnets  map[inventory.PlaneName]string // optional overrides of the four plane CIDRs
+	Logger   *slog.Logger                   // progress and debug messages; nil discards them
 	// Test marks the lab as created by a test, so `berth lab down --tests` and labtest.DownAll find it.
 	Test bool
 }
@@ -56,13 +59,13 @@ func (o Options) withDefaults() (Options, error) {
 	for _, c := range []struct {
 		n    int
 		what string
-	}{{o.ControlPlanes, "control planes"}, {o.Workers, "workers"}, {o.Registries, "registries"}} {
+	}{{o.ControlPlanes, "control planes"}, {o.Workers, "workers"}, {o.Registries, "registries"}, {o.Storage, "storage hosts"}} {
 		if c.n < 0 || c.n > maxPerRole {
 			return o, fmt.Errorf("lab %s: %d %s: use 0 to %d", o.Name, c.n, c.what, maxPerRole)
 		}
 	}
-	if o.ControlPlanes+o.Workers+o.Registries == 0 {
-		return o, fmt.Errorf("lab %s: no hosts asked for: give at least one control plane, worker or registry", o.Name)
+	if o.ControlPlanes+o.Workers+o.Registries+o.Storage == 0 {
+		return o, fmt.Errorf("lab %s: no hosts asked for: give at least one control plane, worker, registry or storage host", o.Name)
 	}
 	for plane, cidr := range o.Subnets {
 		if !isPlane(plane) {

@@ -8,7 +8,8 @@ import (
 )
 
 // Host offsets inside every plane subnet: .1 is the Docker gateway (the machine running the lab), control planes
-// take .11-.19, workers .21-.29, registries .31-.39, and the control-plane VIP is .100 on the control plane.
+// take .11-.19, workers .21-.29, registries .31-.39, storage hosts .41-.49, and the control-plane VIP is .100 on
+// the control plane.
 const (
 	gatewayOffset = 1
 	vipOffset     = 100
@@ -22,6 +23,19 @@ var roleOffsets = []struct {
 	{inventory.RoleControlPlane, "cp", 11},
 	{inventory.RoleWorker, "worker", 21},
 	{inventory.RoleRegistry, "registry", 31},
+	{inventory.RoleStorage, "storage", 41},
+}
+
+// storageZone are the planes of a host in the storage zone: no control or business NIC.
+var storageZone = []inventory.PlaneName{inventory.Management, inventory.StorageNet}
+
+// planesOf returns the planes a host of a role has a NIC on: the storage zone's for storage hosts, all four for
+// the others.
+func planesOf(role inventory.Role) []inventory.PlaneName {
+	if role == inventory.RoleStorage {
+		return storageZone
+	}
+	return inventory.AllPlanes
 }
 
 // hostSpec is one host of a lab's shape.
@@ -31,9 +45,9 @@ type hostSpec struct {
 	Offset int // host part of its address on every plane
 }
 
-// planHosts lists the hosts of a lab shape in a stable order: control planes, workers, registries.
-func planHosts(controlPlanes, workers, registries int) []hostSpec {
-	counts := []int{controlPlanes, workers, registries}
+// planHosts lists the hosts of a lab shape in a stable order: control planes, workers, registries, storage hosts.
+func planHosts(controlPlanes, workers, registries, storage int) []hostSpec {
+	counts := []int{controlPlanes, workers, registries, storage}
 	var out []hostSpec
 	for i, r := range roleOffsets {
 		for n := 1; n <= counts[i]; n++ {
@@ -62,13 +76,13 @@ func nthAddr(p netip.Prefix, offset int) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
-// buildHosts turns a shape and the lab's subnets into hosts with their NICs.
+// buildHosts turns a shape and the lab's subnets into hosts with their NICs (planesOf their role).
 func buildHosts(lab string, specs []hostSpec, subnets map[inventory.PlaneName]netip.Prefix) []Host {
 	hosts := make([]Host, 0, len(specs))
 	for _, s := range specs {
 		h := Host{Name: s.Name, Container: containerName(lab, s.Name), Roles: []inventory.Role{s.Role},
 			NICs: map[inventory.PlaneName]NIC{}}
-		for _, plane := range inventory.AllPlanes {
+		for _, plane := range planesOf(s.Role) {
 			h.NICs[plane] = NIC{Interface: interfaceName(plane), Address: nthAddr(subnets[plane], s.Offset).String()}
 		}
 		hosts = append(hosts, h)

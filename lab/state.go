@@ -29,6 +29,7 @@ type state struct {
 	ControlPlanes int                            `json:"controlPlanes"`
 	Workers       int                            `json:"workers"`
 	Registries    int                            `json:"registries"`
+	Storage       int                            `json:"storage,omitempty"`
 	Image         string                         `json:"image"`
 	Test          bool                           `json:"test,omitempty"`
 	Created       time.Time                      `json:"created"`

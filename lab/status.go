@@ -61,7 +61,7 @@ func (l *Lab) hostStatus(ctx context.Context, h *Host) (HostStatus, error) {
 		if err != nil {
 			return st, err
 		}
-		for _, plane := range inventory.AllPlanes {
+		for _, plane := range h.Planes() {
 			if p := peers[plane]; p == nil || p.Flags&net.FlagUp == 0 {
 				st.Disconnected = append(st.Disconnected, plane)
 			}

@@ -74,14 +74,14 @@ func up(ctx context.Context, cli *client.Client, opts Options) (*Lab, error) {
 	l.log = log
 	l.Image = img
 	st := &state{Name: opts.Name, Index: -1, Subnets: map[inventory.PlaneName]string{}, ControlPlanes: opts.ControlPlanes,
-		Workers: opts.Workers, Registries: opts.Registries, Image: img, Test: opts.Test, Created: time.Now().UTC()}
+		Workers: opts.Workers, Registries: opts.Registries, Storage: opts.Storage, Image: img, Test: opts.Test, Created: time.Now().UTC()}
 	if old, err := readState(dir); err == nil {
 		st.Index, st.Created = old.Index, old.Created
 	}
 	for plane, p := range l.Subnets {
 		st.Subnets[plane] = p.String()
 	}
-	l.Hosts = buildHosts(opts.Name, planHosts(opts.ControlPlanes, opts.Workers, opts.Registries), l.Subnets)
+	l.Hosts = buildHosts(opts.Name, planHosts(opts.ControlPlanes, opts.Workers, opts.Registries, opts.Storage), l.Subnets)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create lab directory: %w", err)
 	}

@@ -41,15 +41,22 @@ const (
 
 // DNSValues is the typed input of the berth-dns chart.
 type DNSValues struct {
-	Variant       string    // DNSManagement or DNSUser
-	ClusterDomain string    // e.g. cluster.local
-	ServiceIP     string    // ClusterIP of the kube-dns Service (the kubelets' clusterDNS)
-	APIServiceIP  string    // ClusterIP of the kubernetes Service, the answer a healthy DNS host gives
-	ReverseZones  []string  // in-addr.arpa zones of the service and pod networks (ReverseZones)
-	Upstreams     []string  // the site's resolvers: "ip" or "ip#port"
-	CacheSize     int       // dnsmasq cache entries; 0 turns the cache off
-	ForwardMax    int       // queries dnsmasq forwards at once; 0 for 1000
-	Images        DNSImages // from the bundle
+	Variant       string       // DNSManagement or DNSUser
+	ClusterDomain string       // e.g. cluster.local
+	ServiceIP     string       // ClusterIP of the kube-dns Service (the kubelets' clusterDNS)
+	APIServiceIP  string       // ClusterIP of the kubernetes Service, the answer a healthy DNS host gives
+	ReverseZones  []string     // in-addr.arpa zones of the service and pod networks (ReverseZones)
+	Upstreams     []string     // the site's resolvers: "ip" or "ip#port"
+	Forward       []DNSForward // domains answered by resolvers of their own, asked instead of the upstreams
+	CacheSize     int          // dnsmasq cache entries; 0 turns the cache off
+	ForwardMax    int          // queries dnsmasq forwards at once; 0 for 1000
+	Images        DNSImages    // from the bundle
+}
+
+// DNSForward sends one domain (and its subdomains) to its own resolvers: dnsmasq's server=/domain/ip.
+type DNSForward struct {
+	Domain  string   // e.g. corp.bank.internal
+	Servers []string // "ip" or "ip#port"
 }
 
 // DNSImages are the images of the DNS pods.
@@ -72,6 +79,14 @@ func (v DNSValues) check() error {
 	if v.ClusterDomain == "" {
 		errs = append(errs, errors.New("dns cluster domain is empty"))
 	}
+	for _, f := range v.Forward {
+		if !domainName.MatchString(f.Domain) || f.Domain == v.ClusterDomain || strings.HasSuffix(f.Domain, "."+v.ClusterDomain) {
+			errs = append(errs, fmt.Errorf("dns forwarded domain %q is not a domain outside the cluster's", f.Domain))
+		}
+		if len(f.Servers) == 0 {
+			errs = append(errs, fmt.Errorf("dns forwarded domain %s has no servers", f.Domain))
+		}
+	}
 	if v.Images.Backend == "" || v.Images.Health == "" || (v.Variant == DNSManagement && v.Images.Dnsmasq == "") {
 		errs = append(errs, fmt.Errorf("dns images are incomplete: %+v", v.Images))
 	}
@@ -91,6 +106,10 @@ func (v DNSValues) Map() map[string]any {
 		}
 		return out
 	}
+	forward := make([]any, len(v.Forward))
+	for i, f := range v.Forward {
+		forward[i] = map[string]any{"domain": f.Domain, "servers": list(f.Servers)}
+	}
 	dnsmasq := v.Images.Dnsmasq
 	if dnsmasq == "" {
 		dnsmasq = "unused"
@@ -102,6 +121,7 @@ func (v DNSValues) Map() map[string]any {
 		"apiServiceIP":  v.APIServiceIP,
 		"reverseZones":  list(v.ReverseZones),
 		"upstreams":     list(v.Upstreams),
+		"forward":       forward,
 		"cacheSize":     v.CacheSize,
 		"forwardMax":    fwd,
 		"nodeSelector":  map[string]any{DNSNodeLabel: "true"},

@@ -80,6 +80,8 @@ func testDNSValues(variant string) DNSValues {
 		Variant: variant, ClusterDomain: "cluster.local", ServiceIP: "10.96.0.10", APIServiceIP: "10.96.0.1",
 		ReverseZones: []string{"96.10.in-addr.arpa", "244.10.in-addr.arpa"},
 		Upstreams:    []string{"10.10.0.53", "10.10.0.54#5300"}, CacheSize: 1000,
+		Forward: []DNSForward{{Domain: "corp.bank.internal", Servers: []string{"10.1.10.10", "10.1.10.11#5353"}},
+			{Domain: "10.in-addr.arpa", Servers: []string{"10.1.10.10"}}},
 		Images: DNSImages{Backend: "registry.k8s.io/coredns/coredns:v1.11.3", Dnsmasq: "berth.sh/dnsmasq:2.90",
 			Health: "berth.sh/dns-health:0.2.0"},
 	}
@@ -145,6 +147,7 @@ func TestRenderDNS(t *testing.T) {
 				t.Errorf("containers = %v, want %v", names, want)
 			}
 			for _, line := range []string{"server=/cluster.local/127.0.0.1#10053", "server=/244.10.in-addr.arpa/127.0.0.1#10053",
+				"server=/corp.bank.internal/10.1.10.10", "server=/corp.bank.internal/10.1.10.11#5353", "server=/10.in-addr.arpa/10.1.10.10",
 				"server=10.10.0.54#5300", "cache-size=1000", "no-resolv"} {
 				if !strings.Contains(r.DnsmasqConf, line+"\n") {
 					t.Errorf("dnsmasq configuration lacks %q:\n%s", line, r.DnsmasqConf)
@@ -162,6 +165,13 @@ func TestRenderDNSRefusesBadValues(t *testing.T) {
 		"image":      func(v *DNSValues) { v.Images.Dnsmasq = "" },
 		"upstream":   func(v *DNSValues) { v.Upstreams = []string{"dns.bank.example"} },
 		"cache":      func(v *DNSValues) { v.CacheSize = -1 },
+		"forwarded cluster domain": func(v *DNSValues) {
+			v.Forward = []DNSForward{{Domain: "svc.cluster.local", Servers: []string{"10.1.10.10"}}}
+		},
+		"forward server": func(v *DNSValues) {
+			v.Forward = []DNSForward{{Domain: "corp.bank.internal", Servers: []string{"dns.bank.example"}}}
+		},
+		"forward without servers": func(v *DNSValues) { v.Forward = []DNSForward{{Domain: "corp.bank.internal"}} },
 	}
 	for name, mutate := range tests {
 		v := testDNSValues(DNSManagement)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -16,6 +17,9 @@ import (
 // objects to swap that the kubelet is configured to tolerate. HTTPProxyCIDR checks proxy settings an air-gapped
 // host does not have, and kubeadm 1.31 built with Go 1.26 fails it on its own bracketed-IPv4 test URL.
 const IgnoredPreflight = "SystemVerification,Swap,HTTPProxyCIDR"
+
+// sanName matches a DNS name kubeadm accepts in a certificate, with a wildcard only as its first label.
+var sanName = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 // CRISocket is containerd's CRI endpoint.
 const CRISocket = "unix:///run/containerd/containerd.sock"
@@ -30,12 +34,13 @@ type Cluster struct {
 	PodCIDR              string            // pod network
 	ServiceCIDR          string            // service network
 	ClusterDomain        string            // DNS domain
-	CertSANs             []string          // extra API server certificate names (VIP, every control-plane address)
+	CertSANs             []string          // extra API server certificate names: VIP, the inventory's certSANs, every control-plane address
 	ProxyMode            string            // iptables or nftables
 	FeatureGates         map[string]bool   // for every component
 	APIServerArgs        map[string]string // extra kube-apiserver flags
 	DisableCoreDNS       bool              // berth installs its own DNS add-on instead
 	ClusterDNS           []string          // kubelet clusterDNS; empty means kubeadm's default (10th service address)
+	ResolvConf           string            // kubelet resolvConf (KubeletResolvConfPath); empty keeps the host's /etc/resolv.conf
 	Kubelet              Kubelet           // kubelet settings
 }
 
@@ -73,6 +78,11 @@ func (c Cluster) check() error {
 	}
 	if c.APIServerPort == 0 {
 		errs = append(errs, errors.New("cluster APIServerPort is 0"))
+	}
+	for _, san := range c.CertSANs {
+		if _, err := netip.ParseAddr(san); err != nil && !sanName.MatchString(san) {
+			errs = append(errs, fmt.Errorf("certificate name %q is neither an IP address nor a DNS name", san))
+		}
 	}
 	if c.Kubelet.CgroupDriver != "cgroupfs" && c.Kubelet.CgroupDriver != "systemd" {
 		errs = append(errs, fmt.Errorf("kubelet cgroup driver %q is neither cgroupfs nor systemd", c.Kubelet.CgroupDriver))
@@ -250,6 +260,9 @@ func kubeletConfiguration(c Cluster) map[string]any {
 	}
 	if len(c.ClusterDNS) > 0 {
 		k["clusterDNS"] = c.ClusterDNS
+	}
+	if c.ResolvConf != "" {
+		k["resolvConf"] = c.ResolvConf
 	}
 	if c.Kubelet.MaxPods > 0 {
 		k["maxPods"] = c.Kubelet.MaxPods

@@ -48,6 +48,7 @@ type installState struct {
 	running bool
 	done    bool
 	err     error
+	failed  error // the failure of the last run, while the bundle is changed for the next (page_install.go)
 	phases  []*phaseRow
 	logs    []string // the latest log lines
 	ch      chan tea.Msg
@@ -55,7 +56,7 @@ type installState struct {
 
 func (s *installState) start(m *Model, req InstallRequest) tea.Cmd {
 	s.run++
-	s.running, s.done, s.err, s.phases, s.logs = true, false, nil, nil, nil
+	s.running, s.done, s.err, s.failed, s.phases, s.logs = true, false, nil, nil, nil, nil
 	ch := make(chan tea.Msg, 256)
 	s.ch = ch
 	run, inst, ctx := s.run, m.opts.Installer, m.ctx
@@ -180,7 +181,7 @@ func (s *installState) view(m *Model, w, h int) string {
 	case s.running:
 		b.WriteString(st.dim.Render("Installing… ctrl+c stops the install and quits; the journal lets a later run resume.") + "\n\n")
 	case s.err != nil:
-		b.WriteString(paint(st.err, wrapText("✗ install failed: "+firstLine(s.err.Error()), w, "  ")) + "\n" + st.dim.Render("Fix the cause, then r runs it again: finished phases are skipped.") + "\n\n")
+		b.WriteString(paint(st.err, wrapText("✗ install failed: "+firstLine(s.err.Error()), w, "  ")) + "\n" + paint(st.dim, wrapText("Fix the cause, then r runs it again (b changes the bundle first): finished phases are skipped.", w, "")) + "\n\n")
 	default:
 		b.WriteString(st.ok.Render("✓ Installed.") + "\n\n")
 	}

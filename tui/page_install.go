@@ -7,7 +7,11 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 )
 
-// installPage starts the install of the written inventory and shows each phase on each host as it runs.
+// keyBundle, after a failed install, goes back to the bundle field: the bundle may have been the wrong one.
+var keyBundle = key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "change the bundle"))
+
+// installPage starts the install of the written inventory and shows each phase on each host as it runs. After a
+// failed install it runs again (r) or lets the bundle be changed first (b).
 type installPage struct {
 	formPage
 	asking bool
@@ -38,6 +42,8 @@ func (p *installPage) keys() []key.Binding {
 		return []key.Binding{keyYesNo}
 	case s.running:
 		return []key.Binding{keyStopWork}
+	case s.done && s.err != nil:
+		return []key.Binding{keyRerun, keyBundle, keyDone}
 	case s.done:
 		return []key.Binding{keyRerun, keyDone}
 	}
@@ -67,6 +73,12 @@ func (p *installPage) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 		case "r":
 			if s.done {
 				p.ask()
+			}
+		case "b":
+			if s.done && s.err != nil && !p.asking {
+				s.done, s.failed, s.err = false, s.err, nil
+				p.f = newForm(p.build()...)
+				return nil, true
 			}
 		}
 		if !p.asking {
@@ -104,6 +116,10 @@ func (p *installPage) view(w, h int) string {
 	}
 	if !s.running && !s.done {
 		out := paint(st.dim, wrapText(fmt.Sprintf("Installs Kubernetes on the %d host(s) of %s from the bundle. The run is journaled: after a failure, running it again resumes where it stopped.", len(m.inv.Hosts), orDash(m.result.Written)), w, "")) + "\n\n"
+		if s.failed != nil {
+			out += paint(st.err, wrapText("✗ the last install failed: "+firstLine(s.failed.Error()), w, "  ")) + "\n" +
+				st.dim.Render("Change the bundle, then start again: finished phases are skipped.") + "\n\n"
+		}
 		out += p.f.view(w, nil, false)
 		if p.asking {
 			out += "\n" + paint(st.warn, wrapText(fmt.Sprintf("This changes %d host(s): it installs packages, writes configuration and starts Kubernetes. Start? y/n", len(m.inv.Hosts)), w, ""))

@@ -66,6 +66,12 @@ func (p *nicsPage) focus(path string) {
 	i, _ := hostIndex(path)
 	rest := strings.TrimPrefix(strings.TrimPrefix(path, fmt.Sprintf("hosts[%d].nics", i)), ".")
 	plane := inventory.PlaneName(strings.Split(rest, ".")[0])
+	needed := map[inventory.PlaneName]bool{}
+	if i < len(p.m.inv.Hosts) {
+		for _, n := range p.m.inv.PlanesFor(&p.m.inv.Hosts[i]) {
+			needed[n.Plane] = true
+		}
+	}
 	first := -1
 	for j, r := range p.rows() {
 		if r.host != i {
@@ -74,8 +80,9 @@ func (p *nicsPage) focus(path string) {
 		if first < 0 {
 			first = j
 		}
-		// A path naming the plane selects it; hosts[i].nics (a NIC is missing) selects the first plane without one.
-		if r.plane == plane || (plane == "" && p.m.inv.Hosts[i].NICs.Get(r.plane) == nil) {
+		// A path naming the plane selects it; hosts[i].nics (a NIC is missing) selects the first plane the host's
+		// roles need that has none.
+		if r.plane == plane || (plane == "" && needed[r.plane] && p.m.inv.Hosts[i].NICs.Get(r.plane) == nil) {
 			p.sel = j
 			return
 		}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -144,4 +145,51 @@ func lineWith(screen, part string) string {
 		}
 	}
 	return ""
+}
+
+// sequenceInstall answers each install with the next error of its list and records every request.
+type sequenceInstall struct {
+	errs []error
+	reqs []InstallRequest
+}
+
+func (s *sequenceInstall) Install(_ context.Context, req InstallRequest, obs phase.Observer) error {
+	s.reqs = append(s.reqs, req)
+	obs.Observe(phase.Event{Kind: phase.PhaseStart, Phase: "stage-bundle", Title: "Stage bundle"})
+	err := s.errs[len(s.reqs)-1]
+	status := phase.StatusOK
+	if err != nil {
+		status = phase.StatusFailed
+	}
+	obs.Observe(phase.Event{Kind: phase.PhaseFinish, Phase: "stage-bundle", Status: status})
+	return err
+}
+
+// After a failed install the bundle can be changed: b goes back to the bundle field with the failure shown, the
+// next start uses the new path, and its success replaces the failure.
+func TestInstallChangesTheBundleAfterAFailure(t *testing.T) {
+	inst := &sequenceInstall{errs: []error{errors.New("open bundle berth-v1.31.3.tar: no such file or directory"), nil}}
+	d := writtenExample(t, Options{Installer: inst, Bundle: "berth-v1.31.3.tar"})
+	d.keys("i")
+	d.requirePage("Install")
+	d.keys("enter", "y")
+	d.requireScreen("✗ install failed: open bundle berth-v1.31.3.tar", "b change the bundle")
+	if d.m.Result().Installed != "failed" {
+		t.Fatalf("result %+v", d.m.Result())
+	}
+	d.keys("b")
+	d.requireScreen("✗ the last install failed: open bundle berth-v1.31.3.tar", "Bundle  berth-v1.31.3.tar", "[ Start install ]")
+	d.keys("ctrl+u", "/srv/bundles/berth-v1.31.4.tar", "enter")
+	d.requireScreen("This changes 7 host(s)")
+	d.keys("y")
+	if len(inst.reqs) != 2 || inst.reqs[0].Bundle != "berth-v1.31.3.tar" || inst.reqs[1].Bundle != "/srv/bundles/berth-v1.31.4.tar" {
+		t.Fatalf("install requests %+v", inst.reqs)
+	}
+	d.requireScreen("✓ Installed.")
+	if strings.Contains(d.screen(), "last install failed") || d.m.Result().Installed != "done" {
+		t.Errorf("after the second install: result %+v\n%s", d.m.Result(), d.screen())
+	}
+	// b does nothing after a success.
+	d.keys("b")
+	d.requireScreen("✓ Installed.")
 }

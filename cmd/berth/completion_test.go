@@ -57,7 +57,7 @@ func TestCompletion(t *testing.T) {
 		{"output of a long command", []string{"upgrade", "apply", "--output", "j"}, []string{"json"}},
 		{"hosts", []string{"exec", "-i", inv, "--hosts", ""}, exampleHosts},
 		{"hosts after a comma", []string{"preflight", "-i", inv, "--hosts", "cp1,c"}, []string{"cp1,cp2", "cp1,cp3"}},
-		{"roles", []string{"exec", "-i", inv, "--roles", ""}, []string{"control-plane", "etcd", "worker", "registry"}},
+		{"roles", []string{"exec", "-i", inv, "--roles", ""}, []string{"control-plane", "etcd", "worker", "registry", "storage"}},
 		{"roles without an inventory", []string{"exec", "--roles", "st"}, []string{"storage"}},
 		{"subcommand", []string{"inventory", "val"}, []string{"validate"}},
 	} {

@@ -39,8 +39,10 @@ func newInventoryValidateCmd(a *app) *cobra.Command {
 		Use:   "validate -i FILE",
 		Short: "Check an inventory and report every problem with its line, field and fix",
 		Long: `Checks the inventory without touching any host: syntax, unknown fields (with suggestions), types, and the
-rules between fields (unique hosts and addresses, a NIC on every plane inside the plane's CIDR, the VIP on its plane,
-networks that do not overlap, secrets only by reference). Every problem is reported at once.
+rules between fields (unique hosts and addresses, a NIC on every plane a host's roles use, inside the plane's CIDR
+and on its VLAN, the VIP on its plane, networks that do not overlap, secrets only by reference), then that every
+file it names on this machine (keys, known_hosts, file: secrets) exists and can be read. Every problem is reported
+at once, errors first.
 The inventory is -i FILE like for every command ($BERTH_INVENTORY when not given); 'validate FILE' works too.
 Exits 0 when the inventory is usable (warnings allowed), 1 otherwise.`,
 		Example: `  berth inventory validate -i inventory.yaml
@@ -58,7 +60,7 @@ Exits 0 when the inventory is usable (warnings allowed), 1 otherwise.`,
 			if path == "" {
 				return usageError{errors.New("missing the inventory: -i FILE (or $" + envInventory + ")"), cmd.CommandPath()}
 			}
-			inv, err := inventory.Load(path)
+			inv, err := inventory.LoadAndCheckFiles(path)
 			var invErr *inventory.Error
 			if err != nil && !errors.As(err, &invErr) {
 				return err

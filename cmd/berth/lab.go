@@ -48,7 +48,8 @@ func newLabUpCmd(a *app, stateDir *string) *cobra.Command {
 lab's known_hosts and writes inventory.yaml into the lab directory. Running it again on an existing lab changes
 nothing, starts hosts that were stopped, and adds or removes hosts when the counts changed.
 
-Addresses: control planes .11-.19, workers .21-.29, registries .31-.39 on every plane; .1 is this machine (the
+Addresses: control planes .11-.19, workers .21-.29, registries .31-.39 on every plane; storage hosts .41-.49 on
+the management and storage planes only (the storage zone: they are not Kubernetes nodes); .1 is this machine (the
 Docker gateway); .100 on the control plane is reserved for the API VIP. Each lab gets its own subnets
 (172.30.10.0/24, .20, .30, .40 for the first; 172.30.11.0/24, .21, ... for the next) unless --subnet says otherwise.
 
@@ -56,6 +57,7 @@ The first run builds the host image with debootstrap from this machine's Debian 
 reuse it and take seconds.`,
 		Example: `  berth lab up
   berth lab up --name rehearsal --control-planes 1 --workers 1
+  berth lab up --name zones --control-planes 1 --workers 1 --storage 1
   berth lab up --name dr --subnet management=10.50.10.0/24 --subnet control=10.50.20.0/24`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -93,6 +95,7 @@ reuse it and take seconds.`,
 	f.IntVar(&opts.ControlPlanes, "control-planes", 3, "control-plane hosts (cp1, cp2, ...)")
 	f.IntVar(&opts.Workers, "workers", 2, "worker hosts (worker1, ...)")
 	f.IntVar(&opts.Registries, "registries", 0, "registry hosts (registry1, ...)")
+	f.IntVar(&opts.Storage, "storage", 0, "storage-zone hosts with management and storage NICs only (storage1, ...)")
 	f.StringArrayVar(&subnets, "subnet", nil, "PLANE=CIDR: use this subnet for a plane (management, control, storage, business)")
 	return cmd
 }
@@ -293,8 +296,14 @@ func printHosts(a *app, l *lab.Lab) {
 		for _, r := range h.Roles {
 			roles = append(roles, string(r))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, strings.Join(roles, ","), h.NICs[inventory.Management].Address,
-			h.NICs[inventory.Control].Address, h.NICs[inventory.StorageNet].Address, h.NICs[inventory.Business].Address)
+		addr := func(p inventory.PlaneName) string {
+			if nic, ok := h.NICs[p]; ok {
+				return nic.Address
+			}
+			return "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, strings.Join(roles, ","), addr(inventory.Management),
+			addr(inventory.Control), addr(inventory.StorageNet), addr(inventory.Business))
 	}
 	tw.Flush()
 }

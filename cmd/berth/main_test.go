@@ -63,10 +63,7 @@ func TestInventoryExampleValidates(t *testing.T) {
 	if code != 0 {
 		t.Fatal("example failed")
 	}
-	path := filepath.Join(t.TempDir(), "x.yaml")
-	if err := os.WriteFile(path, []byte(example), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := withLocalFiles(t, "x.yaml", []byte(example), "keys/berth_ed25519", "known_hosts", "secrets/ontap.credentials")
 	for _, args := range [][]string{{"inventory", "validate", path}, {"inventory", "validate", "-i", path}} {
 		code, out, errOut := berth(t, args...)
 		if code != 0 || !strings.Contains(out, "valid (7 hosts, 3 control planes") {
@@ -78,7 +75,7 @@ func TestInventoryExampleValidates(t *testing.T) {
 	if code, out, errOut := berth(t, "inventory", "validate"); code != 0 || !strings.Contains(out, path+": valid") {
 		t.Fatalf("validate with $BERTH_INVENTORY: code %d\n%s\n%s", code, out, errOut)
 	}
-	bad := "../../inventory/testdata/invalid/24-planes-overlap.yaml"
+	bad := overlapInventory(t)
 	for _, args := range [][]string{{"inventory", "validate", bad}, {"inventory", "validate", "-i", bad}} {
 		if code, _, errOut := berth(t, args...); code != exitFailure || !strings.Contains(errOut, "24-planes-overlap.yaml:12:19") {
 			t.Errorf("berth %v with $BERTH_INVENTORY set: code %d, want the named file checked\n%s", args, code, errOut)
@@ -87,7 +84,7 @@ func TestInventoryExampleValidates(t *testing.T) {
 }
 
 func TestInventoryValidateReportsEveryProblem(t *testing.T) {
-	path := "../../inventory/testdata/invalid/24-planes-overlap.yaml"
+	path := overlapInventory(t)
 	code, _, errOut := berth(t, "inventory", "validate", path)
 	if code != exitFailure {
 		t.Fatalf("exit code %d, want %d", code, exitFailure)
@@ -146,7 +143,7 @@ func TestUsageErrors(t *testing.T) {
 
 // TestOutputFormats: -o yaml works wherever -o json does, with the same field names; schema prints YAML too.
 func TestOutputFormats(t *testing.T) {
-	path := "../../inventory/testdata/invalid/24-planes-overlap.yaml"
+	path := overlapInventory(t)
 	code, out, _ := berth(t, "inventory", "validate", "-o", "yaml", path)
 	var res InventoryValidateOutput
 	if err := yaml.Unmarshal([]byte(out), &res); err != nil || code != exitFailure || res.Valid || len(res.Problems) != 4 ||

@@ -80,7 +80,7 @@ func (d sshDiscoverer) probe(ctx context.Context, t inventory.SSHTarget, dir str
 		if _, err := e.Exec(ctx, "true"); err != nil {
 			facts.Sudo = err.Error()
 			if errors.Is(err, remote.ErrSudoPassword) {
-				facts.Sudo = fmt.Sprintf("sudo asks %s for a password; berth needs passwordless sudo (NOPASSWD) or root", t.User)
+				facts.Sudo = fmt.Sprintf("sudo asks %s for a password: give it by reference (ssh.sudoPasswordFrom), allow passwordless sudo (NOPASSWD) or log in as root", t.User)
 			}
 		}
 	}

@@ -19,7 +19,8 @@ func Target(inv *inventory.Inventory, h *inventory.Host) remote.Target {
 func TargetFrom(t inventory.SSHTarget, baseDir string) remote.Target {
 	out := remote.Target{Host: t.Host, Address: t.Address, Port: t.Port, User: t.User,
 		IdentityFiles: t.IdentityFiles, Agent: t.Agent, Password: secret(t.PasswordFrom, baseDir), Sudo: t.Sudo,
-		KnownHosts: t.KnownHosts, HostKeys: t.HostKeys, HostKeysAt: fmt.Sprintf("hosts[%s].ssh.hostKeys", t.Host),
+		SudoPassword: secret(t.SudoPassword, baseDir),
+		KnownHosts:   t.KnownHosts, HostKeys: t.HostKeys, HostKeysAt: fmt.Sprintf("hosts[%s].ssh.hostKeys", t.Host),
 		Timeout: t.Timeout.D(), Keepalive: t.Keepalive.D()}
 	if b := t.Bastion; b != nil {
 		files := t.IdentityFiles
@@ -32,7 +33,7 @@ func TargetFrom(t inventory.SSHTarget, baseDir string) remote.Target {
 		}
 		out.Bastion = &remote.Target{Host: "bastion " + b.Address, Address: b.Address, Port: b.Port, User: user,
 			IdentityFiles: files, Agent: t.Agent, Password: secret(b.PasswordFrom, baseDir), KnownHosts: t.KnownHosts,
-			HostKeys: t.BastionPins, HostKeysAt: "ssh.bastion.hostKey", Timeout: t.Timeout.D(), Keepalive: t.Keepalive.D()}
+			HostKeys: t.BastionPins, HostKeysAt: t.BastionAt + ".hostKey", Timeout: t.Timeout.D(), Keepalive: t.Keepalive.D()}
 	}
 	return out
 }

@@ -33,7 +33,7 @@ func requiredPorts(inv *inventory.Inventory, h *inventory.Host) []portNeed {
 		tcp(10257, "kube-controller-manager", "kube-controller")
 		tcp(10259, "kube-scheduler", "kube-scheduler")
 	}
-	if h.Has(inventory.RoleControlPlane) || h.Has(inventory.RoleWorker) {
+	if h.IsNode() {
 		tcp(10250, "kubelet", "kubelet")
 	}
 	if slices.ContainsFunc(inv.DNSHosts(), func(d *inventory.Host) bool { return d.Name == h.Name }) {

@@ -384,3 +384,32 @@ func TestVersionAtLeast(t *testing.T) {
 		}
 	}
 }
+
+// A registry host in the storage zone (management and storage NICs only) is checked for what berth needs of it:
+// sudo, those two NICs and its registry's port; none of the Kubernetes checks apply to it.
+func TestChecksOfAHostThatIsNoNode(t *testing.T) {
+	inv := labInventory(t)
+	inv.Hosts = append(inv.Hosts, inventory.Host{Name: "registry1", Address: "172.30.11.11", Roles: []inventory.Role{inventory.RoleRegistry},
+		NICs: inventory.NICs{Management: &inventory.NIC{Interface: "eth0", Address: "172.30.11.11"},
+			Storage: &inventory.NIC{Interface: "eth2", Address: "172.30.31.11"}}})
+	inv.Registries = []inventory.Registry{{Name: "system", Role: inventory.RegistrySystem, Hosts: []string{"registry1"}}}
+	inv.Default()
+	in := &input{inv: inv, limits: Limits{}.withDefaults()}
+	f := labFacts(t, "registry1") // the lab facts: eth0-eth3, sshd on 22
+	f.CPUs, f.MemoryBytes, f.Swaps, f.Init = 1, 256<<20, []string{"/swapfile"}, "sh"
+	var got []string
+	for _, chk := range hostChecksFor(inv.Host("registry1")) {
+		for _, r := range chk(in, inv.Host("registry1"), f) {
+			got = append(got, r.Check)
+			if r.Status != OK {
+				t.Errorf("%s %s: %s", r.Check, r.Status, r.Detail)
+			}
+		}
+	}
+	if strings.Join(got, " ") != "sudo nic/management nic/storage ports" {
+		t.Errorf("checks %v, want sudo, the two NICs and the ports", got)
+	}
+	if rs := hostChecksFor(inv.Host("cp1")); len(rs) != len(hostChecks()) {
+		t.Errorf("a control plane gets %d checks, want all %d", len(rs), len(hostChecks()))
+	}
+}

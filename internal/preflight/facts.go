@@ -102,11 +102,12 @@ type Listener struct {
 	Process string `json:"process,omitempty"`
 }
 
-// Gather reads the facts of one host: sudo first (as the login user), then the facts script, then the clock.
+// Gather reads the facts of one host: sudo first (true, run through sudo the way every command is, with the sudo
+// password when the host has one), then the facts script, then the clock.
 func Gather(ctx context.Context, h Host) (*Facts, error) {
 	f := &Facts{Host: h.Host()}
 	if h.Sudo() {
-		_, err := h.Run(ctx, remote.Cmd{Command: "sudo -n true", NoSudo: true})
+		_, err := h.Run(ctx, remote.Cmd{Command: "true"})
 		f.Sudo = &SudoFact{OK: err == nil}
 		if err != nil {
 			f.Sudo.Err = err.Error()

@@ -127,7 +127,7 @@ func (c *Checker) Run(ctx context.Context) (*Report, error) {
 		}
 		rep.Facts = append(rep.Facts, f)
 		h := inv.Host(n)
-		for _, chk := range hostChecks() {
+		for _, chk := range hostChecksFor(h) {
 			rep.add(chk(in, h, f)...)
 		}
 	}
@@ -152,6 +152,16 @@ func hostChecks() []func(*input, *inventory.Host, *Facts) []Result {
 	return []func(*input, *inventory.Host, *Facts) []Result{
 		checkSudo, checkArch, checkOS, checkResources, checkSwap, checkCgroup, checkKernelFeatures, checkNICs, checkPorts,
 	}
+}
+
+// hostChecksFor returns the checks of one host. A host that is not a Kubernetes node (only the registry or
+// storage role) gets no Kubernetes checks (kernel, cgroups, swap, sizes, the bundle's architecture): berth joins it
+// to nothing. Its sudo, its NICs and the ports its roles need are checked.
+func hostChecksFor(h *inventory.Host) []func(*input, *inventory.Host, *Facts) []Result {
+	if h.IsNode() {
+		return hostChecks()
+	}
+	return []func(*input, *inventory.Host, *Facts) []Result{checkSudo, checkNICs, checkPorts}
 }
 
 // clusterChecks compare hosts with each other.

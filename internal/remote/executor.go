@@ -50,6 +50,11 @@ type Executor struct {
 	commands  atomic.Int64
 	uploaded  atomic.Int64
 	lost      atomic.Value // string: why berth closed the last connection (keepalive), for error messages
+
+	sudoMu   sync.Mutex
+	sudoPass string // the sudo password, read when the first command needs it
+	sudoOK   bool   // sudo accepted the password (or needs none)
+	sudoErr  error  // sudo refused the password: no command tries it again
 }
 
 // New prepares an Executor for cfg.Target; it connects on first use (or with Connect).

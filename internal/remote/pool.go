@@ -79,7 +79,7 @@ func (p *Pool) Get(name string) (Host, error) {
 	}
 	cfg := Config{Target: t, Logger: p.opts.Logger, OutputLimit: p.opts.OutputLimit, TailLimit: p.opts.TailLimit}
 	if b := t.Bastion; b != nil {
-		key := fmt.Sprintf("%s@%s:%d", b.User, b.Address, b.Port)
+		key := fmt.Sprintf("%s@%s:%d %q", b.User, b.Address, b.Port, b.IdentityFiles)
 		j, ok := p.jumps[key]
 		if !ok {
 			var err error

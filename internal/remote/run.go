@@ -33,7 +33,7 @@ type Result struct {
 	Duration time.Duration
 }
 
-// ErrSudoPassword means sudo wanted a password. berth only runs sudo non-interactively.
+// ErrSudoPassword means sudo wanted a password and berth was given none.
 var ErrSudoPassword = errors.New("sudo asks for a password")
 
 // ErrOutputLimit means a command printed more than the Executor captures; stream it with Cmd.Stdout instead.
@@ -120,8 +120,22 @@ func (e *Executor) Run(ctx context.Context, c Cmd) (Result, error) {
 		sess.Stdin = bytes.NewReader(nil)
 	}
 	sudo := e.Sudo() && !c.NoSudo
+	var pw, nonce string
+	if sudo {
+		if pw, err = e.sudoPassword(); err != nil {
+			return fail(-1, "", err)
+		}
+		if pw != "" {
+			if err := e.sudoReady(ctx, client, pw); err != nil {
+				return fail(-1, "", err)
+			}
+			nonce = newNonce()
+			sess.Stdin = sudoInput(pw, nonce, c.Stdin)
+			secrets = append(secrets, pw)
+		}
+	}
 	e.log.Debug("run", "cmd", display, "sudo", sudo)
-	if err := sess.Start(wrapCommand(c, sudo)); err != nil {
+	if err := sess.Start(wrapCommand(c, sudo, nonce)); err != nil {
 		return fail(-1, "", fmt.Errorf("start: %w", err))
 	}
 	done := make(chan error, 1)
@@ -130,7 +144,7 @@ func (e *Executor) Run(ctx context.Context, c Cmd) (Result, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		e.killGroup(client, filter, sudo)
+		e.killGroup(client, filter, sudo, pw)
 		_ = sess.Signal(ssh.SIGKILL) // in case the group was unknown; OpenSSH passes it to the session's process
 		sess.Close()
 		select {
@@ -157,7 +171,7 @@ func (e *Executor) Run(ctx context.Context, c Cmd) (Result, error) {
 	if res.ExitCode != 0 {
 		var cause error
 		if sudo && !filter.started() {
-			cause = sudoError(e.Host(), e.host.creds.user, stderr.String(), res.ExitCode)
+			cause = sudoError(e.Host(), e.host.creds.user, stderr.String(), res.ExitCode, pw != "")
 		}
 		r, err := fail(res.ExitCode, tail.String(), cause)
 		r.Stdout, r.Stderr = res.Stdout, res.Stderr
@@ -192,23 +206,31 @@ func redact(s string, secrets []string) string {
 }
 
 // wrapCommand makes the command its own session and process group (setsid) and has it print that group's id first,
-// so cancellation can kill everything it started; sudo -n never prompts.
-func wrapCommand(c Cmd, sudo bool) string {
+// so cancellation can kill everything it started. sudo -n never prompts; with a nonce, sudo -S reads the password
+// from the input, and the command's input starts after the nonce's line (see sudo.go).
+func wrapCommand(c Cmd, sudo bool, nonce string) string {
 	var script strings.Builder
 	fmt.Fprintf(&script, "printf '%%s %%d\\n' %s \"$$\" >&2; ", pgidMarker)
+	if nonce != "" {
+		// read takes one byte at a time from a pipe, so nothing after the nonce's line is consumed here.
+		fmt.Fprintf(&script, "while IFS= read -r berth_line; do [ \"$berth_line\" = %s ] && break; done; unset berth_line; ", nonce)
+	}
 	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
 		fmt.Fprintf(&script, "export %s=%s; ", k, Quote(c.Env[k]))
 	}
 	script.WriteString(c.Command)
 	cmd := "setsid -w sh -c " + Quote(script.String())
-	if sudo {
+	switch {
+	case sudo && nonce != "":
+		cmd = "sudo -S -p '' -- " + cmd
+	case sudo:
 		cmd = "sudo -n -- " + cmd
 	}
 	return cmd
 }
 
 // killGroup ends the command's process group on the host: TERM, then KILL if it is still there after 2 s.
-func (e *Executor) killGroup(client *ssh.Client, filter *markerFilter, sudo bool) {
+func (e *Executor) killGroup(client *ssh.Client, filter *markerFilter, sudo bool, pw string) {
 	var pgid int
 	select {
 	case pgid = <-filter.pgid:
@@ -222,7 +244,10 @@ func (e *Executor) killGroup(client *ssh.Client, filter *markerFilter, sudo bool
 	script := "kill -TERM -" + g + " 2>/dev/null || exit 0; i=0; while [ $i -lt 20 ]; do kill -0 -" + g +
 		" 2>/dev/null || exit 0; sleep 0.1; i=$((i+1)); done; kill -KILL -" + g + " 2>/dev/null; exit 0"
 	cmd := "sh -c " + Quote(script)
-	if sudo {
+	switch {
+	case sudo && pw != "":
+		cmd = "sudo -S -p '' -- " + cmd // the script reads no input: a password line sudo did not need stays unread
+	case sudo:
 		cmd = "sudo -n -- " + cmd
 	}
 	sess, err := client.NewSession()
@@ -231,6 +256,9 @@ func (e *Executor) killGroup(client *ssh.Client, filter *markerFilter, sudo bool
 		return
 	}
 	defer sess.Close()
+	if pw != "" {
+		sess.Stdin = strings.NewReader(pw + "\n")
+	}
 	ch := make(chan error, 1)
 	go func() { ch <- sess.Run(cmd) }()
 	select {
@@ -245,14 +273,18 @@ func (e *Executor) killGroup(client *ssh.Client, filter *markerFilter, sudo bool
 	e.log.Debug("killed cancelled command", "pgid", pgid)
 }
 
-// sudoError explains why sudo refused to run a command.
-func sudoError(host, user, stderr string, code int) error {
+// sudoError explains why sudo refused to run a command; withPassword says whether berth gave it one.
+func sudoError(host, user, stderr string, code int, withPassword bool) error {
 	switch {
+	case withPassword && (strings.Contains(stderr, "incorrect password") || strings.Contains(stderr, "try again") ||
+		strings.Contains(stderr, "no password was provided") || strings.Contains(stderr, "Authentication failure")):
+		return fmt.Errorf("%w of user %s on %s: check the password ssh.sudoPasswordFrom names (berth tried it once and does not try it again)",
+			ErrSudoRefused, user, host)
 	case strings.Contains(stderr, "password is required"), strings.Contains(stderr, "terminal is required"):
-		return fmt.Errorf("%w on %s for user %s: berth only runs sudo non-interactively (sudo -n); allow %s passwordless sudo (for example /etc/sudoers.d/berth: `%s ALL=(ALL) NOPASSWD: ALL`) or log in as root",
+		return fmt.Errorf("%w on %s for user %s: give berth the password by reference (ssh.sudoPasswordFrom: env:VAR or file:PATH), allow %s passwordless sudo (for example /etc/sudoers.d/berth: `%s ALL=(ALL) NOPASSWD: ALL`), or log in as root",
 			ErrSudoPassword, host, user, user, user)
 	case strings.Contains(stderr, "not in the sudoers"), strings.Contains(stderr, "not allowed to execute"):
-		return fmt.Errorf("user %s may not use sudo on %s: add it to sudoers (NOPASSWD) or log in as root", user, host)
+		return fmt.Errorf("user %s may not use sudo on %s: add it to sudoers or log in as root", user, host)
 	case code == 127:
 		return fmt.Errorf("sudo or setsid is not installed on %s: install sudo, or log in as root", host)
 	}

@@ -13,6 +13,7 @@ type Target struct {
 	Agent         bool          // offer ssh-agent keys
 	Password      Secret        // login password, read only when the connection is opened; nil when none
 	Sudo          bool          // run commands through sudo
+	SudoPassword  Secret        // the password sudo asks for, sent on its standard input; nil when sudo must not ask
 	KnownHosts    string        // absolute path of known_hosts, if any
 	HostKeys      []string      // pinned SHA256 fingerprints, if any
 	HostKeysAt    string        // where the pins are configured ("hosts[cp1].ssh.hostKeys"), for messages

@@ -84,13 +84,19 @@ func TestMarkerFilter(t *testing.T) {
 
 func TestWrapCommand(t *testing.T) {
 	c := Cmd{Command: "echo $TOKEN", Env: map[string]string{"TOKEN": "s3cr'et", "A": "1"}}
-	got := wrapCommand(c, true)
+	got := wrapCommand(c, true, "")
 	want := `sudo -n -- setsid -w sh -c 'printf '\''%s %d\n'\'' @@berth-pgid "$$" >&2; export A=1; export TOKEN='\''s3cr'\''\'\'''\''et'\''; echo $TOKEN'`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if strings.HasPrefix(wrapCommand(c, false), "sudo") {
+	if strings.HasPrefix(wrapCommand(c, false, ""), "sudo") {
 		t.Fatal("sudo without sudo")
+	}
+	// With a password, sudo reads it from the input and the command skips to the nonce's line first.
+	got = wrapCommand(c, true, "berth-input-00ff")
+	if !strings.HasPrefix(got, "sudo -S -p '' -- setsid -w sh -c ") ||
+		!strings.Contains(got, `while IFS= read -r berth_line; do [ "$berth_line" = berth-input-00ff ] && break; done; unset berth_line; export A=1;`) {
+		t.Fatalf("with a password: %s", got)
 	}
 }
 
@@ -110,15 +116,20 @@ func TestRunErrorMessageRedacts(t *testing.T) {
 }
 
 func TestSudoErrors(t *testing.T) {
-	err := sudoError("cp1", "berth", "sudo: a password is required\n", 1)
-	if !errors.Is(err, ErrSudoPassword) || !strings.Contains(err.Error(), "berth ALL=(ALL) NOPASSWD: ALL") {
+	err := sudoError("cp1", "berth", "sudo: a password is required\n", 1, false)
+	if !errors.Is(err, ErrSudoPassword) || !strings.Contains(err.Error(), "berth ALL=(ALL) NOPASSWD: ALL") ||
+		!strings.Contains(err.Error(), "ssh.sudoPasswordFrom") {
 		t.Fatalf("err = %v", err)
 	}
-	if err := sudoError("cp1", "berth", "berth is not in the sudoers file.", 1); err == nil || !strings.Contains(err.Error(), "may not use sudo") {
+	if err := sudoError("cp1", "berth", "berth is not in the sudoers file.", 1, false); err == nil || !strings.Contains(err.Error(), "may not use sudo") {
 		t.Fatalf("err = %v", err)
 	}
-	if sudoError("cp1", "berth", "some other failure", 1) != nil {
+	if sudoError("cp1", "berth", "some other failure", 1, false) != nil {
 		t.Fatal("unrelated failure blamed on sudo")
+	}
+	err = sudoError("cp1", "berth", "Sorry, try again.\nsudo: no password was provided\nsudo: 1 incorrect password attempt\n", 1, true)
+	if !errors.Is(err, ErrSudoRefused) || !strings.Contains(err.Error(), "ssh.sudoPasswordFrom") {
+		t.Fatalf("refused password: %v", err)
 	}
 }
 

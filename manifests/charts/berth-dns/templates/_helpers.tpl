@@ -31,6 +31,15 @@ no-hosts
 {{- range splitList " " (include "berth-dns.zones" .) }}
 server=/{{ . }}/127.0.0.1#{{ $.Values.ports.backend }}
 {{- end }}
+{{- if .Values.forward }}
+# The site's own domains go to their own resolvers (the longest matching domain wins).
+{{- range .Values.forward }}
+{{- $domain := .domain }}
+{{- range .servers }}
+server=/{{ $domain }}/{{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if .Values.upstreams }}
 # Every other name goes to the site's resolvers.
 {{- range .Values.upstreams }}
