@@ -27,8 +27,9 @@ import (
 	"github.com/berthsh/berth/lab"
 )
 
-// installLab is the lab every end-to-end test of the install shares: three control planes and two workers.
-var installLab = lab.Options{Name: "t-install", ControlPlanes: 3, Workers: 2}
+// installLab is the lab every end-to-end test of the install shares: three control planes, two workers, and a host
+// of the storage zone (management and storage NICs only, no Kubernetes node) that the install must leave alone.
+var installLab = lab.Options{Name: "t-install", ControlPlanes: 3, Workers: 2, Storage: 1}
 
 // TestE2EInstall installs a real HA cluster on a fresh lab from the lab bundle, with every host's egress blocked,
 // and checks it the way an operator would: through the VIP, across workers, after killing berth mid-join, on a
@@ -68,6 +69,7 @@ func TestE2EInstall(t *testing.T) {
 		}
 	})
 	t.Run("cluster is healthy through the VIP", func(t *testing.T) { testHealthy(t, env) })
+	t.Run("the storage-zone host is no node and was left alone", func(t *testing.T) { testNoNodeHostsUntouched(t, env) })
 	t.Run("pods on different workers reach each other", func(t *testing.T) { testPodNetwork(t, env) })
 	t.Run("second install is a no-op", func(t *testing.T) { testNoOp(t, env) })
 	t.Run("a moved VIP is refused before any host changes", func(t *testing.T) { testMovedVIP(t, env) })
@@ -80,6 +82,35 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("kubeconfig: the admin's, and a user's that expires", func(t *testing.T) { testKubeconfig(t, env) })
 	t.Run("certs renew with no failed request", func(t *testing.T) { testCertsRenew(t, env) })
 	t.Run("node remove of a worker and a control plane, then both joined again", func(t *testing.T) { testNodeRemoveAndReadd(t, env) })
+}
+
+// testNoNodeHostsUntouched: the lab's storage-zone host, with NICs on the management and storage planes only, is in
+// the inventory the cluster was installed from, yet is no node of it and carries nothing of the install.
+func testNoNodeHostsUntouched(t *testing.T, env *e2eEnv) {
+	var others []string
+	for _, h := range env.inv.Hosts {
+		if !h.IsNode() {
+			others = append(others, h.Name)
+		}
+	}
+	if len(others) == 0 {
+		t.Fatal("the shared lab has no host that is no Kubernetes node")
+	}
+	nodes, err := env.kube(t).CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range others {
+		for _, n := range nodes.Items {
+			if n.Name == name {
+				t.Errorf("%s, no Kubernetes node in the inventory, joined the cluster", name)
+			}
+		}
+		out, err := env.exec(t, name, "ls -d /var/lib/berth /etc/kubernetes /etc/containerd/config.toml /etc/berth /var/lib/kubelet 2>/dev/null; systemctl is-active kubelet containerd 2>/dev/null | grep -x active; true")
+		if err != nil || strings.TrimSpace(out) != "" {
+			t.Errorf("the install changed %s, which is no node: %q %v", name, out, err)
+		}
+	}
 }
 
 // untouched fails the test when any node carries a trace of berth.
