@@ -178,21 +178,29 @@ func (p *restore) Run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := each("restore the snapshot into "+etcdDataDir+" as a member of "+strings.Join(names, ", ")+" (the old data kept in "+etcdDataDir+".before-restore-"+stamp+")", func(ctx context.Context, host string, h remote.Host) error {
+	// The data directory is often a filesystem of its own (a disk for etcd; a volume on the lab's hosts), so it is
+	// never renamed: the snapshot is restored into a directory inside it and the member directories are swapped
+	// there, each with one rename, the old one kept inside the data directory too.
+	before := path.Join(etcdDataDir, ".berth-before-restore-"+stamp)
+	if err := each("restore the snapshot into "+etcdDataDir+" as a member of "+strings.Join(names, ", ")+" (the old data kept in "+before+")", func(ctx context.Context, host string, h remote.Host) error {
 		ip := c.Inv.NodeIP(c.Inv.Host(host))
 		marker := path.Join(etcdDataDir, ".berth-restored-"+p.sum[:12])
 		script := fmt.Sprintf(`set -e
 if [ -f %[6]s ]; then exit 0; fi
-rm -rf %[5]s.restoring
-`+etcdutlScript+`etcdutl snapshot restore %[1]s --name %[2]s --initial-cluster %[3]s --initial-cluster-token %[4]s --initial-advertise-peer-urls https://%[7]s:2380 --data-dir %[5]s.restoring >/dev/null
-touch %[5]s.restoring/.berth-restored-%[8]s
-if [ -d %[5]s ]; then mv %[5]s %[5]s.before-restore-%[9]s; fi
-mv %[5]s.restoring %[5]s
-chmod 0700 %[5]s`, restoreSnapshot, host, strings.Join(cluster, ","), token, etcdDataDir, marker, ip, p.sum[:12], stamp)
+mkdir -p %[5]s
+chmod 0700 %[5]s
+rm -rf %[5]s/.berth-restoring
+`+etcdutlScript+`etcdutl snapshot restore %[1]s --name %[2]s --initial-cluster %[3]s --initial-cluster-token %[4]s --initial-advertise-peer-urls https://%[7]s:2380 --data-dir %[5]s/.berth-restoring >/dev/null
+if [ -d %[5]s/member ]; then mkdir -p -m 0700 %[8]s && mv %[5]s/member %[8]s/member; fi
+mv %[5]s/.berth-restoring/member %[5]s/member
+rm -rf %[5]s/.berth-restoring
+touch %[6]s`, restoreSnapshot, host, strings.Join(cluster, ","), token, etcdDataDir, marker, ip, before)
 		_, err := h.Exec(ctx, script)
 		return err
 	}); err != nil {
-		return err
+		return fmt.Errorf("%w\n  fix: etcd and the API servers of the control planes are stopped (their manifests are in %s) and the data of each member is as it was "+
+			"unless this says it was restored; fix the cause and run the same berth etcd restore again to finish, or move the manifests back to %s "+
+			"on every control plane to start the cluster on its data from before", err, stoppedManifest, manifestDir)
 	}
 	if err := each("start etcd again", func(ctx context.Context, _ string, h remote.Host) error {
 		_, err := h.Exec(ctx, fmt.Sprintf("if [ -f %[2]s/etcd.yaml ]; then mv -f %[2]s/etcd.yaml %[1]s/etcd.yaml; fi", manifestDir, stoppedManifest))

@@ -67,7 +67,8 @@ func newEtcdRestoreCmd(a *app) *cobra.Command {
   1. the snapshot's sha256 is checked against FILE.sha256 (or --sha256): a mismatch is refused and changes nothing;
   2. the snapshot is copied to every control plane; the API servers, controller managers, schedulers and etcd stop;
   3. each member's data is restored from the snapshot (etcdutl, run from the etcd image the host already runs),
-     as a new cluster of the same members; the data it had is kept beside it (/var/lib/etcd.before-restore-<time>);
+     as a new cluster of the same members; the data it had is kept inside its data directory
+     (/var/lib/etcd/.berth-before-restore-<time>; the data directory may be a filesystem of its own);
   4. etcd starts and must be healthy, then the API servers; every kubelet restarts; every node must be Ready.
 Everything written to the cluster after the snapshot is lost. Asks first unless --yes. --events FILE writes every
 progress event as one JSON line as it happens.`,
