@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/inventory"
 )
 
 // controlPlaneRole is the label kubeadm puts on control-plane nodes.
@@ -32,15 +34,23 @@ func (p *checkRemoval) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	nodes, err := k.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	registered := make([]string, len(nodes.Items))
+	for i := range nodes.Items {
+		registered[i] = nodes.Items[i].Name
+	}
+	if absent := leaveOutUnjoined(c.Inv, registered); len(absent) > 0 {
+		p.Logf("", "%s: in the inventory but no node of the cluster (removed earlier, or not joined yet): left alone, "+
+			"and the load balancer and the DNS caches are written without them", strings.Join(absent, ", "))
+	}
 	f := removalFacts{Node: name, Host: r.host, DisableEviction: r.o.DisableEviction, DrainTimeout: r.o.DrainTimeout,
 		ControlPlanesLeft: names(c.Inv.ControlPlanes()), DNSHostsLeft: names(c.Inv.DNSHosts())}
 	if r.host != nil {
 		st := c.State(name)
 		f.HostHasBerth = st.Has("berth") || st.Has("kubelet-conf") || st.Has("apiserver") || st.Has("etcd-data") || st.Has("pki")
-	}
-	nodes, err := k.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("list nodes: %w", err)
 	}
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
@@ -74,6 +84,22 @@ func (p *checkRemoval) Run(ctx context.Context) error {
 		p.Logf("", "%d. %s", i+1, s)
 	}
 	return nil
+}
+
+// leaveOutUnjoined takes out of rest (the inventory without the node being removed) every node host that is not
+// registered in the cluster, and returns their names. Such a host was removed earlier and is still listed, or has
+// not joined yet: the removal renders the load balancer and the DNS caches for the cluster as it is, and waits for
+// no DNS cache on them. The next berth install joins them.
+func leaveOutUnjoined(rest *inventory.Inventory, registered []string) []string {
+	var absent []string
+	rest.Hosts = slices.DeleteFunc(slices.Clone(rest.Hosts), func(h inventory.Host) bool {
+		if h.IsNode() && !slices.Contains(registered, h.Name) {
+			absent = append(absent, h.Name)
+			return true
+		}
+		return false
+	})
+	return absent
 }
 
 // members reads every etcd member and, when the node has one, every member's health: a quorum decision needs

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berthsh/berth/internal/kube"
+	"github.com/berthsh/berth/inventory"
 )
 
 func members(states ...string) []MemberState {
@@ -159,4 +160,32 @@ func TestPlanRemoval(t *testing.T) {
 		f.Blocking = []kube.BlockingBudget{{Namespace: "shop", Name: "cart"}}
 		steps(t, f, "deleting pods, PodDisruptionBudgets NOT honoured")
 	})
+}
+
+// TestRemovalLeavesOutUnjoinedHosts: a node host the cluster does not have (removed earlier and still listed, or not
+// joined yet) is taken out of what the removal renders, and named; hosts that are no nodes, and every registered
+// node, stay. The inventory the caller passed is not changed.
+func TestRemovalLeavesOutUnjoinedHosts(t *testing.T) {
+	inv, err := inventory.Load("../inventory/testdata/valid/storage-zone.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := withoutHost(inv, "cp1")
+	absent := leaveOutUnjoined(rest, []string{"cp1", "cp2", "cp3"}) // w1 removed earlier, still listed
+	if strings.Join(absent, ",") != "w1" {
+		t.Errorf("left out %v, want [w1]", absent)
+	}
+	var left []string
+	for _, h := range rest.Hosts {
+		left = append(left, h.Name)
+	}
+	if got := strings.Join(left, ","); got != "cp2,cp3,reg1,st1" {
+		t.Errorf("the removal renders for %s, want cp2,cp3,reg1,st1", got)
+	}
+	if len(inv.Hosts) != 6 || inv.Host("w1") == nil {
+		t.Errorf("the caller's inventory changed: %d hosts", len(inv.Hosts))
+	}
+	if absent := leaveOutUnjoined(withoutHost(inv, "cp1"), []string{"cp2", "cp3", "w1"}); len(absent) != 0 {
+		t.Errorf("every node registered, yet %v left out", absent)
+	}
 }
