@@ -40,6 +40,12 @@ func Reset(ctx context.Context, o ResetOptions) (*phase.Report, error) {
 	return a.Run(ctx, &Connect{C: c}, &Facts{C: c}, &resetHosts{c: c}, &forgetState{c: c})
 }
 
+// resetMounts matches the mounts the reset takes down: those the runtime and the kubelet made below their
+// directories (pod volumes, sandboxes' shm, rootfs). Never the directories themselves: /var/lib/containerd or
+// /var/lib/kubelet is often a filesystem of its own (a disk, or a volume on the lab's hosts), and unmounting it
+// would put the next install's containers on the root filesystem.
+const resetMounts = "^/(run/containerd|var/lib/containerd|var/lib/kubelet)/"
+
 // resetScript removes berth's cluster from a host. Every step tolerates what is already gone.
 const resetScript = `set -u
 if systemctl is-active --quiet ` + kubeadmUnit + `; then systemctl stop ` + kubeadmUnit + `; fi
@@ -57,7 +63,7 @@ if systemctl is-active --quiet containerd; then
   systemctl stop containerd
 fi
 systemctl disable containerd >/dev/null 2>&1
-for m in $(awk '$2 ~ "^/(run/containerd|var/lib/containerd|var/lib/kubelet)" {print $2}' /proc/mounts | sort -r); do umount -l "$m"; done
+for m in $(awk '$2 ~ "` + resetMounts + `" {print $2}' /proc/mounts | sort -r); do umount -l "$m"; done
 for d in /var/lib/containerd /var/lib/kubelet /var/lib/etcd; do [ -d "$d" ] && find "$d" -mindepth 1 -delete 2>/dev/null; done
 rm -rf /etc/kubernetes /etc/cni/net.d /opt/cni/bin /run/flannel ` + configDir + ` ` + containerdConfig + ` ` + keepalivedConfig + ` ` + keepalivedCheck + `
 rm -f ` + sysctlFile + ` ` + modulesFile + ` ` + binDir + `/kubeadm ` + binDir + `/kubelet ` + binDir + `/kubectl ` + binDir + `/etcdctl
