@@ -91,6 +91,7 @@ func freshLab(t testing.TB, opts lab.Options) *e2eEnv {
 		if err := lab.Down(ctx, opts.Name, opts.StateDir); err != nil {
 			t.Fatalf("remove the earlier lab %s: %v", opts.Name, err)
 		}
+		netcheckImageOnce.Delete(opts.Name) // the new lab's nodes have no netcheck image yet
 	}
 	l := labtest.Require(t, opts)
 	inv, err := l.Inventory()
