@@ -17,6 +17,7 @@ import (
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
 	"github.com/berthsh/berth/lab/labtest"
+	"github.com/berthsh/berth/manifests"
 )
 
 // benchUpgradeLab is the lab the upgrade benchmark rebuilds for each of its two upgrades.
@@ -153,13 +154,13 @@ K="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 		if i == 0 {
 			verb = "upgrade apply " + version + " --yes --ignore-preflight-errors=SystemVerification,Swap,HTTPProxyCIDR,CoreDNSUnsupportedPlugins,CoreDNSMigration"
 		}
-		fmt.Fprintf(&s, "S %s \"cd /home/berth/up && install -m 0755 kubeadm /usr/local/bin/ && kubeadm %s --patches /etc/kubernetes/patches >/dev/null && %s\"\n", h.Address, verb, newBins)
+		fmt.Fprintf(&s, "S %s \"cd /home/berth/up && install -m 0755 kubeadm /usr/local/bin/ && kubeadm %s --patches %s >/dev/null && %s\"\n", h.Address, verb, manifests.PatchesDir, newBins)
 		fmt.Fprintf(&s, "S %s \"$K wait --for=condition=Ready node/%s --timeout=5m >/dev/null\"\nstep control-plane-%s\n", inv.ControlPlanes()[0].Address, h.Name, h.Name)
 	}
 	cp := inv.ControlPlanes()[0].Address
 	for _, h := range inv.Workers() {
 		fmt.Fprintf(&s, "S %s \"$K drain %s --ignore-daemonsets --delete-emptydir-data --timeout=5m >/dev/null\"\n", cp, h.Name)
-		fmt.Fprintf(&s, "S %s \"cd /home/berth/up && install -m 0755 kubeadm /usr/local/bin/ && kubeadm upgrade node --patches /etc/kubernetes/patches >/dev/null && %s\"\n", h.Address, newBins)
+		fmt.Fprintf(&s, "S %s \"cd /home/berth/up && install -m 0755 kubeadm /usr/local/bin/ && kubeadm upgrade node >/dev/null && %s\"\n", h.Address, newBins)
 		fmt.Fprintf(&s, "S %s \"$K wait --for=condition=Ready node/%s --timeout=5m >/dev/null && $K uncordon %s >/dev/null\"\nstep worker-%s\n", cp, h.Name, h.Name, h.Name)
 	}
 	script := filepath.Join(dir, "upgrade.sh")
