@@ -212,7 +212,7 @@ func roles(h *inventory.Host) string {
 func suggest(name string, known []string) string {
 	best, dist := "", 3
 	for _, k := range known {
-		if d := levenshtein(name, k); d < dist {
+		if d := inventory.EditDistance(name, k); d < dist {
 			best, dist = k, d
 		}
 	}
@@ -223,25 +223,4 @@ func suggest(name string, known []string) string {
 		return "; its nodes are " + strings.Join(known, ", ")
 	}
 	return ""
-}
-
-// levenshtein is the edit distance between a and b.
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -342,7 +342,7 @@ func suggest(s string, candidates []string) string {
 		if strings.EqualFold(c, s) {
 			return c
 		}
-		dist := levenshtein(strings.ToLower(s), strings.ToLower(c))
+		dist := EditDistance(strings.ToLower(s), strings.ToLower(c))
 		if dist < bestDist {
 			best, bestDist = c, dist
 		}
@@ -357,7 +357,8 @@ func suggest(s string, candidates []string) string {
 	return ""
 }
 
-func levenshtein(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b: the "did you mean" of every suggestion berth makes.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/berthsh/berth/inventory"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -119,7 +120,7 @@ func similarFlags(cmd *cobra.Command, name string) []string {
 		if f.Hidden || f.Deprecated != "" || seen[f.Name] {
 			return
 		}
-		if editDistance(name, f.Name) <= 2 || strings.HasPrefix(f.Name, name) {
+		if inventory.EditDistance(name, f.Name) <= 2 || strings.HasPrefix(f.Name, name) {
 			seen[f.Name] = true
 			out = append(out, "--"+f.Name)
 		}
@@ -128,27 +129,6 @@ func similarFlags(cmd *cobra.Command, name string) []string {
 	cmd.InheritedFlags().VisitAll(visit)
 	sort.Strings(out)
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // quoteList is `"a"`, `"a" or "b"`, `"a", "b" or "c"`; flags (--x) are not quoted.
