@@ -146,23 +146,22 @@ func TestDNSCacheLosesNoQuery(t *testing.T) {
 	// A DNS host that is back while its backend has not read the API yet: the backend answers SERVFAIL, which the
 	// Corefile turns into REFUSED (TestDNSBackendRefusesUntilSynced), and the host's dnsmasq passes that on. The
 	// cache must wait for another host's answer rather than hand the refusal to the pod. Answered SERVFAIL, as
-	// without the rewrite, queries fail: the check can tell.
+	// without the rewrite, queries fail: the check can tell. The other hosts answer through a backend that takes
+	// 150 ms, so that the refusal always comes first (with instant answers the race between them decides, and the
+	// SERVFAIL case could pass by chance).
+	slow := respond(t, ns, "127.0.0.1:10054", "SLOW")
+	defer slow()
+	for i := 1; i < len(hosts); i++ {
+		hosts[i].Process.Kill()
+		hosts[i].Wait()
+		hosts[i] = hostVia(t, ns, filepath.Join(dir, fmt.Sprintf("host%d-slow.conf", i)), c.Servers[i], "127.0.0.1#10054")
+	}
 	unsynced := func(rcode string) {
 		t.Helper()
 		hosts[0].Process.Kill()
 		hosts[0].Wait()
-		backend := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestDNSRespondHelper$")
-		backend.Env = append(os.Environ(), "BERTH_DNS_RESPOND=127.0.0.1:10053,"+rcode)
-		if err := backend.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { backend.Process.Kill(); backend.Wait() }()
-		conf := filepath.Join(dir, "host0-unsynced.conf")
-		os.WriteFile(conf, []byte(fmt.Sprintf("port=53\nlisten-address=%s\nbind-interfaces\nno-resolv\nno-hosts\nserver=/cluster.local/127.0.0.1#10053\n", c.Servers[0])), 0o644)
-		host := exec.Command("ip", "netns", "exec", ns, "dnsmasq", "--keep-in-foreground", "--conf-file="+conf, "--pid-file=", "--user=root")
-		if err := host.Start(); err != nil {
-			t.Fatal(err)
-		}
+		defer respond(t, ns, "127.0.0.1:10053", rcode)()
+		host := hostVia(t, ns, filepath.Join(dir, "host0-unsynced.conf"), c.Servers[0], "127.0.0.1#10053")
 		defer func() { host.Process.Kill(); host.Wait() }()
 		time.Sleep(300 * time.Millisecond)
 		failed, _, first := askN(t, ns, c.ServiceIP+":53", 100)
@@ -191,6 +190,31 @@ func TestDNSCacheLosesNoQuery(t *testing.T) {
 	}
 }
 
+// respond starts TestDNSRespondHelper on address (address:port) in network namespace ns, answering how, and returns
+// what stops it.
+func respond(t *testing.T, ns, address, how string) func() {
+	t.Helper()
+	backend := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestDNSRespondHelper$")
+	backend.Env = append(os.Environ(), "BERTH_DNS_RESPOND="+address+","+how)
+	if err := backend.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() { backend.Process.Kill(); backend.Wait() }
+}
+
+// hostVia starts a DNS host's dnsmasq on address in network namespace ns, sending cluster.local to backend
+// (address#port), with its configuration at conf; the caller stops it.
+func hostVia(t *testing.T, ns, conf, address, backend string) *exec.Cmd {
+	t.Helper()
+	os.WriteFile(conf, []byte(fmt.Sprintf("port=53\nlisten-address=%s\nbind-interfaces\nno-resolv\nno-hosts\nserver=/cluster.local/%s\n", address, backend)), 0o644)
+	host := exec.Command("ip", "netns", "exec", ns, "dnsmasq", "--keep-in-foreground", "--conf-file="+conf, "--pid-file=", "--user=root")
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Process.Kill(); host.Wait() })
+	return host
+}
+
 // askN runs TestDNSAskHelper in network namespace ns against server (address:port), n times; it returns how many queries
 // failed, the slowest answer and the first failure.
 func askN(t *testing.T, ns, server string, n int) (failed int, slowest time.Duration, first string) {
@@ -208,15 +232,19 @@ func askN(t *testing.T, ns, server string, n int) (failed int, slowest time.Dura
 }
 
 // TestDNSRespondHelper is not a test: run inside a network namespace by TestDNSCacheLosesNoQuery
-// (BERTH_DNS_RESPOND=address:port,RCODE), it answers every query on UDP with that response code and no records,
-// as a DNS backend does that cannot answer yet, until it is killed.
+// (BERTH_DNS_RESPOND=address:port,HOW), it answers every query on UDP until it is killed: with HOW a response code
+// (SERVFAIL, REFUSED) and no records, as a DNS backend does that cannot answer yet; with HOW=SLOW, 150 ms later,
+// with kubernetes.default's address and a TTL of 0 (nothing cached), as a busy backend.
 func TestDNSRespondHelper(t *testing.T) {
 	spec := os.Getenv("BERTH_DNS_RESPOND")
 	if spec == "" {
 		t.Skip("a helper of TestDNSCacheLosesNoQuery")
 	}
-	addr, name, _ := strings.Cut(spec, ",")
-	rcode := map[string]dnsmessage.RCode{"SERVFAIL": dnsmessage.RCodeServerFailure, "REFUSED": dnsmessage.RCodeRefused}[name]
+	addr, how, _ := strings.Cut(spec, ",")
+	rcode, known := map[string]dnsmessage.RCode{"SERVFAIL": dnsmessage.RCodeServerFailure, "REFUSED": dnsmessage.RCodeRefused, "SLOW": dnsmessage.RCodeSuccess}[how]
+	if !known {
+		t.Fatalf("BERTH_DNS_RESPOND: unknown answer %q", how)
+	}
 	conn, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -228,14 +256,28 @@ func TestDNSRespondHelper(t *testing.T) {
 			t.Fatal(err)
 		}
 		var q dnsmessage.Message
-		if q.Unpack(buf[:n]) != nil {
+		if q.Unpack(buf[:n]) != nil || len(q.Questions) == 0 {
 			continue
 		}
 		r := dnsmessage.Message{Header: dnsmessage.Header{ID: q.ID, Response: true, RecursionDesired: q.RecursionDesired, RCode: rcode},
 			Questions: q.Questions}
-		if b, err := r.Pack(); err == nil {
-			conn.WriteTo(b, from)
+		if how == "SLOW" {
+			r.Header.Authoritative = true
+			r.Answers = []dnsmessage.Resource{{Header: dnsmessage.ResourceHeader{Name: q.Questions[0].Name, Type: dnsmessage.TypeA,
+				Class: dnsmessage.ClassINET, TTL: 0}, Body: &dnsmessage.AResource{A: [4]byte{10, 96, 0, 1}}}}
 		}
+		b, err := r.Pack()
+		if err != nil {
+			continue
+		}
+		if how == "SLOW" {
+			go func() {
+				time.Sleep(150 * time.Millisecond)
+				conn.WriteTo(b, from)
+			}()
+			continue
+		}
+		conn.WriteTo(b, from)
 	}
 }
 
