@@ -22,14 +22,30 @@ func (p *initCluster) Name() string  { return "init" }
 
 func (p *initCluster) ShouldRun() bool { return !p.c.State(p.c.First().Name).Has("admin") }
 
-// writeAPIServerPatch puts the kubeadm patch that binds a control plane's API server to its control-plane address.
-func writeAPIServerPatch(ctx context.Context, s *phase.Session, c *Cluster, host string, e remote.Host) error {
-	name, content, err := manifests.APIServerPatch(c.Inv.NodeIP(c.Inv.Host(host)))
+// writeControlPlanePatches puts the kubeadm patches of a control plane for the Kubernetes version its static pods
+// are to run (manifests.ControlPlanePatches): its API server bound to its control-plane address, and berth's UIDs
+// of its static pods.
+func writeControlPlanePatches(ctx context.Context, s *phase.Session, c *Cluster, host string, e remote.Host, version string) error {
+	patches, err := manifests.ControlPlanePatches(c.Inv.NodeIP(c.Inv.Host(host)), host, version)
 	if err != nil {
 		return err
 	}
-	_, err = airgap.EnsureFiles(ctx, s, host, e, []airgap.File{{Path: manifests.PatchesDir + "/" + name, Content: content}})
+	files := make([]airgap.File, len(patches))
+	for i, p := range patches {
+		files[i] = airgap.File{Path: manifests.PatchesDir + "/" + p.Name, Content: p.Content}
+	}
+	_, err = airgap.EnsureFiles(ctx, s, host, e, files)
 	return err
+}
+
+// WriteControlPlanePatches is writeControlPlanePatches for the upgrade, which gives a control plane the patches of
+// the version it moves to before kubeadm upgrades its static pods.
+func WriteControlPlanePatches(ctx context.Context, s *phase.Session, c *Cluster, host, version string) error {
+	e, err := c.Host(host)
+	if err != nil {
+		return err
+	}
+	return writeControlPlanePatches(ctx, s, c, host, e, version)
 }
 
 func (p *initCluster) Run(ctx context.Context) error {
@@ -52,7 +68,7 @@ func (p *initCluster) Run(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := writeAPIServerPatch(ctx, p.Session, p.c, host, e); err != nil {
+		if err := writeControlPlanePatches(ctx, p.Session, p.c, host, e, p.c.Bundle.Manifest.KubernetesVersion); err != nil {
 			return err
 		}
 		token, key := newToken(), newCertificateKey()

@@ -99,7 +99,7 @@ func joinHost(ctx context.Context, s *phase.Session, c *Cluster, ms *membership,
 	}
 	cp := h.Has(inventory.RoleControlPlane)
 	if cp {
-		if err := writeAPIServerPatch(ctx, s, c, host, e); err != nil {
+		if err := writeControlPlanePatches(ctx, s, c, host, e, c.Bundle.Manifest.KubernetesVersion); err != nil {
 			return err
 		}
 	}

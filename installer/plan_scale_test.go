@@ -152,8 +152,8 @@ func TestPlanInstallOnManyHosts(t *testing.T) {
 				t.Errorf("cp1 is not initialised in the plan")
 			}
 		case h.Has(inventory.RoleControlPlane):
-			if got["join-control-planes"] != 3 { // patch, join, wait for its etcd member
-				t.Errorf("%s: %d join-control-planes items, want 3", h.Name, got["join-control-planes"])
+			if got["join-control-planes"] != 6 { // a patch per static pod, join, wait for its etcd member
+				t.Errorf("%s: %d join-control-planes items, want 6", h.Name, got["join-control-planes"])
 			}
 		default:
 			if got["join-workers"] != 1 {

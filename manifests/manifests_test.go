@@ -2,14 +2,19 @@ package manifests
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/kubernetes/scheme"
 )
@@ -240,6 +245,64 @@ func TestAPIServerPatch(t *testing.T) {
 		t.Fatalf("%s %s %v", name, content, err)
 	}
 	if _, _, err := APIServerPatch("x"); err == nil {
+		t.Error("bad address accepted")
+	}
+}
+
+// The control-plane patches apply as kubeadm applies them (JSON patches on each static pod), bind the API server,
+// and give each static pod a UID that is the same for the same node, pod and version and changes with any of them.
+func TestControlPlanePatches(t *testing.T) {
+	uids := map[string]string{} // UID -> node/pod/version
+	for _, node := range []string{"cp1", "cp2"} {
+		for _, version := range []string{"v1.31.14", "v1.32.5"} {
+			patches, err := ControlPlanePatches("10.20.0.11", node, version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, _ := ControlPlanePatches("10.20.0.11", node, version)
+			if !reflect.DeepEqual(patches, again) {
+				t.Errorf("%s %s: two calls give different patches", node, version)
+			}
+			if len(patches) != 4 {
+				t.Fatalf("%d patches, want one per static pod", len(patches))
+			}
+			for _, p := range patches {
+				target, ok := strings.CutSuffix(p.Name, "+json.json")
+				if !ok {
+					t.Fatalf("patch file %s is not a JSON patch kubeadm reads", p.Name)
+				}
+				jp, err := jsonpatch.DecodePatch(p.Content)
+				if err != nil {
+					t.Fatalf("%s: %v", p.Name, err)
+				}
+				out, err := jp.Apply([]byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + target + `","namespace":"kube-system"},"spec":{"containers":[{"name":"` + target + `","command":["` + target + `"]}]}}`))
+				if err != nil {
+					t.Fatalf("%s does not apply to a static pod: %v", p.Name, err)
+				}
+				var pod corev1.Pod
+				if err := json.Unmarshal(out, &pod); err != nil {
+					t.Fatal(err)
+				}
+				uid := string(pod.UID)
+				if len(uid) != 32 {
+					t.Errorf("%s: UID %q", p.Name, uid)
+				}
+				what := node + "/" + target + "/" + version
+				if other, seen := uids[uid]; seen {
+					t.Errorf("%s and %s share UID %s", what, other, uid)
+				}
+				uids[uid] = what
+				bound := slices.Contains(pod.Spec.Containers[0].Command, "--bind-address=10.20.0.11")
+				if bound != (target == "kube-apiserver") {
+					t.Errorf("%s: bind address in the command is %v", p.Name, bound)
+				}
+			}
+		}
+	}
+	if _, err := ControlPlanePatches("10.20.0.11", "cp1", ""); err == nil {
+		t.Error("no version accepted")
+	}
+	if _, err := ControlPlanePatches("x", "cp1", "v1.31.14"); err == nil {
 		t.Error("bad address accepted")
 	}
 }

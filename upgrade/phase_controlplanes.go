@@ -111,6 +111,9 @@ func (p *controlPlanes) upgrade(ctx context.Context, host string, hop Hop) error
 	if _, err := c.InstallBinaries(ctx, s, hop.Bundle, host, "kubeadm"); err != nil {
 		return err
 	}
+	if err := installer.WriteControlPlanePatches(ctx, s, c, host, hop.To.String()); err != nil {
+		return err
+	}
 	verb, err := p.kubeadmVerb(ctx, hop)
 	if err != nil {
 		return err
