@@ -39,10 +39,17 @@ func BenchmarkUpgradeVsScript(b *testing.B) {
 		env := benchCluster(b)
 		probe := startProbe(b, env, deployWorkload(b, env.kube(b), env.inv.Workers()[0].Name))
 		start := time.Now()
+		events := filepath.Join(b.TempDir(), "events.jsonl")
 		code, stdout, stderr := env.run(b, 60*time.Minute, "upgrade", "apply", "-i", env.invPath, "-b", next, "--key", env.key,
-			"--state-dir", env.stateDir, "--yes", "-o", "json")
+			"--state-dir", env.stateDir, "--yes", "-o", "json", "--events", events)
 		berthTime := time.Since(start)
 		bAPI, bAPITotal, bApp, bAppTotal := probe.stop()
+		if bAPI+bApp > 0 { // what failed, and what berth was doing then (its events carry their times)
+			fmt.Fprintf(os.Stderr, "berth's failed requests:\n%s\n", probe.firstFailures())
+			if ev, err := os.ReadFile(events); err == nil {
+				fmt.Fprintf(os.Stderr, "berth's events:\n%s\n", ev)
+			}
+		}
 		if code != 0 {
 			b.Fatalf("berth upgrade apply: exit %d\n%s\n%s", code, stdout, stderr)
 		}

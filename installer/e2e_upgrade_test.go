@@ -390,10 +390,12 @@ func startProbe(t testing.TB, env *e2eEnv, nodePort int32) *probe {
 	get := func(cl *http.Client, url, what string, ok, fail *atomic.Int64) {
 		resp, err := cl.Get(url)
 		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("%s", resp.Status)
+				// The API's answer says why (a Status with a message).
+				err = fmt.Errorf("%s: %.300s", resp.Status, bytes.TrimSpace(body))
 			}
 		}
 		if err != nil {
