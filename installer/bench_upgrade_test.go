@@ -46,9 +46,7 @@ func BenchmarkUpgradeVsScript(b *testing.B) {
 		bAPI, bAPITotal, bApp, bAppTotal := probe.stop()
 		if bAPI+bApp > 0 { // what failed, and what berth was doing then (its events carry their times)
 			fmt.Fprintf(os.Stderr, "berth's failed requests:\n%s\n", probe.firstFailures())
-			if ev, err := os.ReadFile(events); err == nil {
-				fmt.Fprintf(os.Stderr, "berth's events:\n%s\n", ev)
-			}
+			fmt.Fprintf(os.Stderr, "what berth did, and when:\n%s\n", stepEvents(events))
 		}
 		if code != 0 {
 			b.Fatalf("berth upgrade apply: exit %d\n%s\n%s", code, stdout, stderr)

@@ -536,7 +536,8 @@ func testNodeRemoveAndReadd(t *testing.T, env *e2eEnv) {
 				Steps        []string
 			}
 		}
-		code, out := env.runJSON(t, 20*time.Minute, &res, env.removeArgs(target, "--yes", "-o", "json")...)
+		events := filepath.Join(t.TempDir(), "events.jsonl")
+		code, out := env.runJSON(t, 20*time.Minute, &res, env.removeArgs(target, "--yes", "-o", "json", "--events", events)...)
 		took := time.Since(start)
 		time.Sleep(time.Second)
 		failed, total, _, _ := probe.stop()
@@ -546,7 +547,8 @@ func testNodeRemoveAndReadd(t *testing.T, env *e2eEnv) {
 		figure(t, "node remove of control plane %s (it held the VIP) in %s: %d of %d API requests through the VIP failed (goal 0)",
 			target, took.Round(time.Second), failed, total)
 		if failed != 0 {
-			t.Errorf("%d of %d API requests failed during the removal; first failures:\n%s", failed, total, probe.firstFailures())
+			t.Errorf("%d of %d API requests failed during the removal; first failures:\n%s\nwhat berth did, and when:\n%s", failed, total,
+				probe.firstFailures(), stepEvents(events))
 		}
 		if total < 50 {
 			t.Errorf("the probe sent only %d requests: it did not watch the removal", total)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,8 @@ func testUpgrade(t *testing.T, env *e2eEnv) {
 
 	// A budget that allows no disruption holds the first worker's drain: the apply stops there, naming it.
 	blockingBudget(t, cs, 1)
-	code, stdout, stderr := env.run(t, 40*time.Minute, args("--drain-timeout", "40s")...)
+	events := filepath.Join(t.TempDir(), "events.jsonl") // the first run's: the control planes
+	code, stdout, stderr := env.run(t, 40*time.Minute, args("--drain-timeout", "40s", "--events", events)...)
 	if code == 0 || !strings.Contains(stderr, "PodDisruptionBudget "+upgradeNS+"/stuck") || !strings.Contains(stderr, "pod "+upgradeNS+"/stuck-") {
 		t.Fatalf("apply with a blocking budget: exit %d, want a stop naming the budget and its pod\n%s\n%s", code, stdout, stderr)
 	}
@@ -86,7 +88,8 @@ func testUpgrade(t *testing.T, env *e2eEnv) {
 	figure(t, "upgrade 1.31 -> 1.32 under the probe: %d of %d API requests failed, %d of %d workload requests failed (goal 0 and 0)",
 		failedAPI, totalAPI, failedApp, totalApp)
 	if failedAPI != 0 || failedApp != 0 {
-		t.Errorf("requests failed during the upgrade: API %d of %d, workload %d of %d; first failures:\n%s", failedAPI, totalAPI, failedApp, totalApp, probe.firstFailures())
+		t.Errorf("requests failed during the upgrade: API %d of %d, workload %d of %d; first failures:\n%s\nwhat berth did until the held drain, and when:\n%s",
+			failedAPI, totalAPI, failedApp, totalApp, probe.firstFailures(), stepEvents(events))
 	}
 	if totalAPI < 100 || totalApp < 100 {
 		t.Errorf("the probe sent too few requests (API %d, workload %d): it did not watch the upgrade", totalAPI, totalApp)
@@ -456,3 +459,19 @@ func (p *probe) firstFailures() string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// stepEvents returns the events berth wrote to path (--events), without the transfer progress, one per line: what a
+// failed request is placed against.
+func stepEvents(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var keep []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line != "" && !strings.Contains(line, `"kind":"progress"`) {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
