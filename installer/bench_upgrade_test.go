@@ -141,12 +141,26 @@ step() { local now; now=$(date +%%s.%%N); echo "STEP $1 $(echo "$now $T" | awk '
 K="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 `, env.lab.KeyPath, env.lab.KnownHostsPath, dir)
 	for _, h := range inv.Nodes() {
-		set := "node"
+		files := []string{bin("kubeadm"), bin("kubelet"), bin("kubectl"), cache.Archives["node"].Path}
 		if h.Has(inventory.RoleControlPlane) {
-			set = "control-plane"
+			// The script keeps the API server bound to its control-plane address, as the install did, with a patch of
+			// its own: berth's patches directory also holds its static pod UIDs of the installed version, which only
+			// berth's upgrade moves on.
+			_, bind, err := manifests.APIServerPatch(inv.NodeIP(h))
+			if err != nil {
+				return 0, nil, err
+			}
+			patch := filepath.Join(dir, h.Name+".patch.json")
+			if err := os.WriteFile(patch, bind, 0o600); err != nil {
+				return 0, nil, err
+			}
+			files = []string{bin("kubeadm"), bin("kubelet"), bin("kubectl"), cache.Archives["control-plane"].Path, patch}
 		}
-		fmt.Fprintf(&s, "( S %s \"mkdir -p /home/berth/up && chown berth /home/berth/up\" && P %s %q %q %q %q ) &\n", h.Address, h.Address,
-			bin("kubeadm"), bin("kubelet"), bin("kubectl"), cache.Archives[set].Path)
+		fmt.Fprintf(&s, "( S %s \"mkdir -p /home/berth/up && chown berth /home/berth/up\" && P %s", h.Address, h.Address)
+		for _, f := range files {
+			fmt.Fprintf(&s, " %q", f)
+		}
+		s.WriteString(" ) &\n")
 	}
 	s.WriteString("wait\nstep stage\n")
 	for _, h := range inv.Nodes() {
@@ -159,7 +173,8 @@ K="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 		if i == 0 {
 			verb = "upgrade apply " + version + " --yes --ignore-preflight-errors=SystemVerification,Swap,HTTPProxyCIDR,CoreDNSUnsupportedPlugins,CoreDNSMigration"
 		}
-		fmt.Fprintf(&s, "S %s \"cd /home/berth/up && install -m 0755 kubeadm /usr/local/bin/ && kubeadm %s --patches %s >/dev/null && %s\"\n", h.Address, verb, manifests.PatchesDir, newBins)
+		fmt.Fprintf(&s, "S %s \"cd /home/berth/up && mkdir -p patches && cp %s.patch.json patches/kube-apiserver+json.json && install -m 0755 kubeadm /usr/local/bin/ && kubeadm %s --patches /home/berth/up/patches >/dev/null && %s\"\n",
+			h.Address, h.Name, verb, newBins)
 		fmt.Fprintf(&s, "S %s \"$K wait --for=condition=Ready node/%s --timeout=5m >/dev/null\"\nstep control-plane-%s\n", inv.ControlPlanes()[0].Address, h.Name, h.Name)
 	}
 	cp := inv.ControlPlanes()[0].Address
