@@ -254,6 +254,15 @@ DEBS=(%s)
 BINS=(%s)
 `, l.KeyPath, l.KnownHostsPath, dir, quoteAll(debs), quoteAll(bins))
 	nodes := inv.Nodes()
+	hostList := func(hosts []*inventory.Host, f func(*inventory.Host) string) string {
+		var out []string
+		for _, h := range hosts {
+			out = append(out, f(h))
+		}
+		return strings.Join(out, " ")
+	}
+	// The SSH connections the script shares end with it, whatever its outcome.
+	fmt.Fprintf(&b, "trap 'for h in %s; do ssh \"${O[@]}\" -O exit berth@$h 2>/dev/null || true; done' EXIT\n", hostList(nodes, addr))
 	par := func(hosts []*inventory.Host, body func(h *inventory.Host) string) {
 		for _, h := range hosts {
 			fmt.Fprintf(&b, "( %s ) &\n", body(h))

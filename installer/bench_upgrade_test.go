@@ -140,6 +140,12 @@ T=$(date +%%s.%%N)
 step() { local now; now=$(date +%%s.%%N); echo "STEP $1 $(echo "$now $T" | awk '{printf "%%.2f", $1-$2}')"; T=$now; }
 K="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 `, env.lab.KeyPath, env.lab.KnownHostsPath, dir)
+	// The SSH connections the script shares end with it, whatever its outcome.
+	var addrs []string
+	for _, h := range inv.Nodes() {
+		addrs = append(addrs, h.Address)
+	}
+	fmt.Fprintf(&s, "trap 'for h in %s; do ssh \"${O[@]}\" -O exit berth@$h 2>/dev/null || true; done' EXIT\n", strings.Join(addrs, " "))
 	for _, h := range inv.Nodes() {
 		files := []string{bin("kubeadm"), bin("kubelet"), bin("kubectl"), cache.Archives["node"].Path}
 		if h.Has(inventory.RoleControlPlane) {
