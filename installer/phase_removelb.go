@@ -85,9 +85,11 @@ func (p *leaveLoadBalancer) Run(ctx context.Context) error {
 	if (p.stopKeepalived || p.stopHAProxy) && err != nil {
 		return err
 	}
+	vip := c.Inv.ControlPlane.VIP
 	if p.stopKeepalived {
-		if err := p.Wet(node, "stop keepalived on "+node+" (when it holds the VIP, the VIP moves to another control plane)", func() error {
-			_, err := e.Exec(ctx, "systemctl stop keepalived")
+		if err := p.Wet(node, "stop keepalived on "+node+" (when it holds the VIP, the VIP moves to another control plane; "+node+
+			" keeps it on its loopback, unannounced, until its haproxy stops, so that answers in flight still reach their clients)", func() error {
+			_, err := e.Exec(ctx, vipHandOver(vip, vipHandoverFile)+"systemctl stop keepalived")
 			return err
 		}); err != nil {
 			return err
@@ -97,12 +99,47 @@ func (p *leaveLoadBalancer) Run(ctx context.Context) error {
 		}
 	}
 	if p.stopHAProxy {
-		return p.Wet(node, "stop haproxy on "+node, func() error {
-			_, err := e.Exec(ctx, "systemctl stop haproxy")
+		return p.Wet(node, "stop haproxy on "+node+" once every client has heard where the VIP is now", func() error {
+			select { // the new holder announces the VIP over vipAnnounced
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(vipAnnounced):
+			}
+			_, err := e.Exec(ctx, "systemctl stop haproxy && "+vipHandedOver(vip, vipHandoverFile))
 			return err
 		})
 	}
 	return nil
+}
+
+// vipAnnounced is how long a new VIP holder takes to announce it twice (keepalived.conf: five announcements 0.25 s
+// apart, and again 1 s later), with a margin: by then every client's kernel sends to the new holder.
+const vipAnnounced = 3 * time.Second
+
+// vipHandoverFile keeps, on a control plane that gives up the VIP, the ARP settings it had before (removed with the
+// VIP from its loopback).
+const vipHandoverFile = "/run/berth-vip-handover"
+
+// vipHandOver is the shell that lets a control plane holding the VIP give it up without losing the answers in flight
+// through its haproxy: once keepalived removes the VIP from its NIC, its sockets could no longer send from the VIP,
+// and a client whose request was already taken would wait for an answer that never comes. The VIP also goes on the
+// loopback, where it stays local, and the host stops answering ARP for addresses of other interfaces (arp_ignore=1)
+// and uses its own address in its ARP requests (arp_announce=2), so that it never competes with the new holder.
+// A control plane that does not hold the VIP is left as it is.
+func vipHandOver(vip, file string) string {
+	return fmt.Sprintf(`if ip -o -4 addr show | grep -q ' %[1]s/'; then
+  [ -f %[2]s ] || echo "$(sysctl -n net.ipv4.conf.all.arp_ignore) $(sysctl -n net.ipv4.conf.all.arp_announce)" > %[2]s
+  sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+  ip addr replace %[1]s/32 dev lo
+fi
+`, vip, file)
+}
+
+// vipHandedOver undoes vipHandOver once the host's haproxy stopped: the VIP off the loopback, the ARP settings as
+// they were.
+func vipHandedOver(vip, file string) string {
+	return fmt.Sprintf(`{ ip addr del %[1]s/32 dev lo 2>/dev/null || true; }; if [ -f %[2]s ]; then read i a < %[2]s; `+
+		`sysctl -qw net.ipv4.conf.all.arp_ignore=$i net.ipv4.conf.all.arp_announce=$a && rm -f %[2]s; fi`, vip, file)
 }
 
 // vipElsewhere is the wait for the VIP to be held by a control plane that stays and the API to answer through it.
