@@ -17,8 +17,9 @@ const vipMoveWait = 2 * time.Minute
 
 // leaveLoadBalancer takes a control plane out of the API's load balancer before anything stops on it: out of the
 // haproxy of every control plane (no new connection goes to its API server, and those open are closed, so that no
-// client is left on it while its etcd member goes), then its keepalived stopped, which hands the VIP to another control plane at once when it holds it
-// (keepalived's last advertisement gives up the VIP), and its haproxy stopped once the VIP answers elsewhere.
+// client is left on it while its etcd member goes), then its keepalived stopped, which hands the VIP to another
+// control plane at once when it holds it (keepalived's last advertisement gives up the VIP), and its haproxy stopped
+// once the VIP answers elsewhere.
 type leaveLoadBalancer struct {
 	phase.Base
 	r *removal

@@ -21,12 +21,20 @@ type Patch struct {
 // control-plane address only (kubeadm binds every address otherwise). haproxy, listening on the VIP port of every
 // address, stays the only way in from other planes.
 func APIServerPatch(address string) (name string, content []byte, err error) {
-	if _, err := netip.ParseAddr(address); err != nil {
-		return "", nil, fmt.Errorf("api server patch: %w", err)
+	ops, err := bindOps(address)
+	if err != nil {
+		return "", nil, err
 	}
-	ops := []map[string]string{{"op": "add", "path": "/spec/containers/0/command/-", "value": "--bind-address=" + address}}
 	content, err = json.Marshal(ops)
 	return "kube-apiserver+json.json", append(content, '\n'), err
+}
+
+// bindOps are the JSON patch operations of APIServerPatch.
+func bindOps(address string) ([]map[string]string, error) {
+	if _, err := netip.ParseAddr(address); err != nil {
+		return nil, fmt.Errorf("api server patch: %w", err)
+	}
+	return []map[string]string{{"op": "add", "path": "/spec/containers/0/command/-", "value": "--bind-address=" + address}}, nil
 }
 
 // staticPods are the static pods kubeadm writes on a control plane, as kubeadm's patch targets name them.
@@ -42,7 +50,7 @@ var staticPods = []string{"etcd", "kube-apiserver", "kube-controller-manager", "
 // changes exactly when kubeadm writes the pods of another version (kubeadm waits for that change) and a new kubelet
 // keeps the pods that the one before it started.
 func ControlPlanePatches(address, node, version string) ([]Patch, error) {
-	_, bind, err := APIServerPatch(address)
+	_, bind, err := APIServerPatch(address) // the bind patch's bytes go into every UID
 	if err != nil {
 		return nil, err
 	}
@@ -53,9 +61,7 @@ func ControlPlanePatches(address, node, version string) ([]Patch, error) {
 	for _, pod := range staticPods {
 		var ops []map[string]string
 		if pod == "kube-apiserver" {
-			if err := json.Unmarshal(bind, &ops); err != nil {
-				return nil, err
-			}
+			ops, _ = bindOps(address) // the address parsed above
 		}
 		h := sha256.New()
 		fmt.Fprintf(h, "berth static pod\x00%s\x00%s\x00%s\x00%s", node, pod, version, bind)
