@@ -104,7 +104,7 @@ bench-upgrade: deps build bundle bundle-upgrade ## berth upgrade 1.31 -> 1.32 ag
 bench-lab: deps build ## time `berth lab up --control-planes 3 --workers 2`, cold and warm
 	hack/bench-lab.sh bin/berth
 
-bench-install: deps build bundle ## total and per-phase install times against the same kubeadm steps scripted by hand
+bench-install: deps build bundle ## install times (total, per phase) against the same kubeadm steps scripted by hand; ROUNDS=N repeats
 	hack/bench-install.sh bin/berth $(BUNDLE) $(BUNDLE_KEY)
 
 clean: ## remove build output (caches under ~/.cache/berth stay)
