@@ -10,6 +10,7 @@ TOOLS        := $(CACHE)/tools/bin
 STATICCHECK  := $(TOOLS)/staticcheck
 BUNDLE       ?= $(CACHE)/bundles/lab-v1.31.tar
 UPGRADE_BUNDLE ?= $(CACHE)/bundles/lab-v1.32.tar
+HOP_BUNDLE   ?= $(CACHE)/bundles/lab-v1.33.tar
 BUNDLE_KEY   ?= $(CACHE)/keys/bundle.pub
 LAB_STATE    ?= $(HOME)/.local/state/berth/labs
 DEMO_LAB     ?= demo
@@ -23,7 +24,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
 # Fuzz targets: package and function. `make fuzz` runs each for FUZZTIME, one after the other.
 FUZZ_TARGETS := ./inventory:FuzzLoad ./bundles:FuzzParseManifest ./bundles:FuzzVerify ./bundles:FuzzReadHeader
 
-.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down bench bench-bundle bench-patch bench-plan bench-upgrade bench-lab bench-install clean
+.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down e2e-multihop bundle-hop bench bench-bundle bench-patch bench-plan bench-upgrade bench-lab bench-install clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -82,6 +83,15 @@ bundle: build ## build the signed lab bundle (Kubernetes 1.31 compiled here; cac
 
 bundle-upgrade: build ## build the signed lab bundle the upgrade tests move to (Kubernetes 1.32 compiled here; cached)
 	hack/build-lab-bundle.sh 1.32
+
+bundle-hop: build ## build the signed 1.33 lab bundle, the end of the multi-hop upgrade (Kubernetes 1.33 compiled here; cached)
+	hack/build-lab-bundle.sh 1.33
+
+e2e-multihop: deps build bundle bundle-upgrade bundle-hop ## install 1.31 on a 3+2 lab, upgrade it to 1.33 in one apply (control planes via 1.32, workers once), probe counting failed requests
+	status=0; figures=$(CACHE)/multihop-figures.txt; rm -f $$figures; \
+	  CI=true BERTH_BUNDLE=$(BUNDLE) BERTH_UPGRADE_BUNDLE=$(UPGRADE_BUNDLE) BERTH_HOP_BUNDLE=$(HOP_BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) \
+	  BERTH_BENCH_OUT=$$figures $(GO) test -count=1 -timeout 90m -run '^TestE2EMultiHop$$' ./installer || status=$$?; \
+	  if [ -s $$figures ]; then echo "figures:"; cat $$figures; fi; exit $$status
 
 bench: deps build bundle ## benchmarks: Go benchmarks, bundle build/size/verify, DNS
 	$(GO) test -short -run '^$$' -bench . -benchmem ./...

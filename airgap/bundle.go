@@ -53,6 +53,21 @@ func (s ImageSet) Refs() []string {
 	return out
 }
 
+// Blobs returns the digests of every blob the set's images need, each once, in the order the images list them.
+func (s ImageSet) Blobs() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, im := range s.Images {
+		for _, d := range im.Blobs() {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
 // ImageSets splits the bundle's images into what control planes need (all) and what other nodes need.
 func ImageSets(m *bundles.Manifest) (controlPlane, node ImageSet) {
 	controlPlane.Name, node.Name = "control-plane", "node"

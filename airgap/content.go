@@ -54,27 +54,52 @@ func (c *Content) SetFor(n Node) ImageSet {
 	return c.nodeSet
 }
 
-// FilesFor lists what a node needs from the bundle: packages, CNI plugins, binaries (etcdctl on control planes
-// only) and its image set's archive.
+// FilesFor lists what a node needs from the bundle, as files of the cache to stage: packages, CNI plugins, binaries
+// (etcdctl on control planes only), and its image set: every blob (manifest, config, layers), each once, and the
+// set's index.
 func (c *Content) FilesFor(cache *Cache, n Node) []Staged {
-	m := c.Bundle.Manifest
-	var out []Staged
-	add := func(f bundles.File) {
+	files, set := c.bundleFiles(n)
+	out := make([]Staged, 0, len(files)+1)
+	for _, f := range files {
 		out = append(out, Staged{Local: filepath.Join(cache.Dir, filepath.FromSlash(f.Path)), Remote: StagePath(f.SHA256), SHA256: f.SHA256, Size: f.Size})
 	}
-	for _, f := range FilesOf(m, bundles.KindPackage, bundles.KindCNI) {
-		add(f)
+	ix := cache.Indexes[set.Name]
+	return append(out, Staged{Local: ix.Path, Remote: StagePath(ix.SHA256), SHA256: ix.SHA256, Size: ix.Size})
+}
+
+// Needs returns what a node needs from the bundle by content, sha256 -> size: what FilesFor stages, without the
+// cache. What two bundles' Needs share is staged once.
+func (c *Content) Needs(n Node) (map[string]int64, error) {
+	files, set := c.bundleFiles(n)
+	out := make(map[string]int64, len(files)+1)
+	for _, f := range files {
+		out[f.SHA256] = f.Size
 	}
+	ix, err := c.Bundle.Manifest.OCIIndex(set.Images)
+	if err != nil {
+		return nil, err
+	}
+	out[SHA256(ix)] = int64(len(ix))
+	return out, nil
+}
+
+// bundleFiles lists the bundle's files a node needs, and its image set.
+func (c *Content) bundleFiles(n Node) ([]bundles.File, ImageSet) {
+	m := c.Bundle.Manifest
+	out := FilesOf(m, bundles.KindPackage, bundles.KindCNI)
 	for _, f := range FilesOf(m, bundles.KindBinary) {
 		if path.Base(f.Path) == "etcdctl" && !n.ControlPlane {
 			continue
 		}
-		add(f)
+		out = append(out, f)
 	}
-	set := c.SetFor(n).Name
-	a := cache.Archives[set]
-	out = append(out, Staged{Local: a.Path, Remote: StagePath(a.SHA256), SHA256: a.SHA256, Size: a.Size})
-	return out
+	set := c.SetFor(n)
+	for _, d := range set.Blobs() {
+		if f, ok := m.FileByPath(bundles.BlobPath(d)); ok {
+			out = append(out, f)
+		}
+	}
+	return out, set
 }
 
 // NodeNames returns the names of the nodes, in order.

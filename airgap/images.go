@@ -3,9 +3,11 @@ package airgap
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 
+	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 )
@@ -77,7 +79,8 @@ func (p *Images) Prepare(ctx context.Context) error {
 // ShouldRun reports whether any node lacks an image.
 func (p *Images) ShouldRun() bool { return len(p.todo) > 0 }
 
-// Run imports the staged archive on every node that lacks an image, and checks each digest afterwards.
+// Run imports the node's image set on every node that lacks an image, from the blobs staged there, and checks
+// each digest afterwards.
 func (p *Images) Run(ctx context.Context) error {
 	var hosts []string
 	for _, n := range p.Content.NodeNames() {
@@ -95,9 +98,8 @@ func (p *Images) Run(ctx context.Context) error {
 			return err
 		}
 		set := p.Content.SetFor(p.Content.node(host))
-		file := StagePath(cache.Archives[set.Name].SHA256)
 		return p.Wet(host, fmt.Sprintf("import %d images into containerd (%s)", len(p.todo[host]), strings.Join(shortRefs(p.todo[host]), ", ")), func() error {
-			if _, err := h.Exec(ctx, "ctr -n k8s.io images import "+remote.Quote(file)); err != nil {
+			if _, err := h.Exec(ctx, ImportScript(cache.Indexes[set.Name].SHA256, set.Blobs())); err != nil {
 				return err
 			}
 			have, err := ContainerdImages(ctx, h)
@@ -114,6 +116,28 @@ func (p *Images) Run(ctx context.Context) error {
 			return nil
 		})
 	})
+}
+
+// ImportScript is the shell script that imports an image set into containerd's k8s.io namespace from the staged
+// content: an OCI layout of links to the staged index and blobs (in a directory of its own, removed afterwards)
+// streamed by tar into ctr. Nothing is copied on the host; containerd checks every blob's digest as it reads it.
+func ImportScript(indexSHA256 string, blobs []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `set -e
+d=$(mktemp -d %[1]s/import.XXXXXX)
+trap 'rm -rf "$d"' EXIT
+mkdir "$d/blobs" "$d/blobs/sha256"
+printf '%%s' %[2]s > "$d/oci-layout"
+ln -s %[3]s "$d/index.json"
+cd %[4]s
+for b in`, StageDir, remote.Quote(bundles.OCILayoutFile), remote.Quote(StagePath(indexSHA256)), remote.Quote(path.Join(StageDir, "sha256")))
+	for _, d := range blobs {
+		b.WriteString(" " + remote.Quote(strings.TrimPrefix(d, "sha256:")))
+	}
+	b.WriteString(`; do ln -s "$PWD/$b" "$d/blobs/sha256/$b"; done
+tar -C "$d" -ch oci-layout index.json blobs | ctr -n k8s.io images import -
+`)
+	return b.String()
 }
 
 func shortRefs(refs []string) []string {

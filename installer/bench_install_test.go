@@ -247,6 +247,10 @@ func writeScript(ctx context.Context, c *Cluster, cache *airgap.Cache, l *lab.La
 		return "", err
 	}
 
+	archives, err := ScriptArchives(ctx, c.Bundle, dir)
+	if err != nil {
+		return "", err
+	}
 	var debs, bins []string
 	for _, f := range airgap.FilesOf(m, bundles.KindPackage) {
 		debs = append(debs, filepath.Join(cache.Dir, f.Path))
@@ -290,7 +294,7 @@ BINS=(%s)
 			set = "control-plane"
 		}
 		return fmt.Sprintf(`S %s "mkdir -p /home/berth/in && chown berth /home/berth/in" && P %s "${DEBS[@]}" "${BINS[@]}" %q %s/*`,
-			addr(h), addr(h), cache.Archives[set].Path, filepath.Join(dir, h.Name))
+			addr(h), addr(h), archives[set], filepath.Join(dir, h.Name))
 	})
 	b.WriteString("step stage\n")
 	par(nodes, func(h *inventory.Host) string {
@@ -358,4 +362,28 @@ func scriptedAddons(c *Cluster) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(p.render.Manifest), nil
+}
+
+// ScriptArchives writes, for the scripted baselines of the benchmarks, one image archive per image set into dir
+// (images-control-plane.tar, images-node.tar), as an administrator would carry images to hosts: berth itself
+// stages the blobs one by one. It returns set name -> path.
+func ScriptArchives(ctx context.Context, b *bundles.Bundle, dir string) (map[string]string, error) {
+	out := map[string]string{}
+	cp, node := airgap.ImageSets(b.Manifest)
+	for _, set := range []airgap.ImageSet{cp, node} {
+		p := filepath.Join(dir, "images-"+set.Name+".tar")
+		f, err := os.Create(p)
+		if err != nil {
+			return nil, err
+		}
+		err = b.WriteImageArchive(ctx, f, set.Refs()...)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[set.Name] = p
+	}
+	return out, nil
 }

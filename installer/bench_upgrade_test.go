@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/installer"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
 	"github.com/berthsh/berth/lab/labtest"
@@ -126,6 +127,10 @@ func runScriptedUpgrade(b *testing.B, env *e2eEnv, next string) (time.Duration, 
 		return 0, nil, err
 	}
 	dir := b.TempDir()
+	archives, err := installer.ScriptArchives(ctx, bun, dir)
+	if err != nil {
+		return 0, nil, err
+	}
 	inv := env.inv
 	bin := func(name string) string { return filepath.Join(cache.Dir, "bin", name) }
 	version := bun.Manifest.KubernetesVersion
@@ -147,7 +152,7 @@ K="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 	}
 	fmt.Fprintf(&s, "trap 'for h in %s; do ssh \"${O[@]}\" -O exit berth@$h 2>/dev/null || true; done' EXIT\n", strings.Join(addrs, " "))
 	for _, h := range inv.Nodes() {
-		files := []string{bin("kubeadm"), bin("kubelet"), bin("kubectl"), cache.Archives["node"].Path}
+		files := []string{bin("kubeadm"), bin("kubelet"), bin("kubectl"), archives["node"]}
 		if h.Has(inventory.RoleControlPlane) {
 			// The script keeps the API server bound to its control-plane address, as the install did, with a patch of
 			// its own: berth's patches directory also holds its static pod UIDs of the installed version, which only
@@ -160,7 +165,7 @@ K="kubectl --kubeconfig /etc/kubernetes/admin.conf"
 			if err := os.WriteFile(patch, bind, 0o600); err != nil {
 				return 0, nil, err
 			}
-			files = []string{bin("kubeadm"), bin("kubelet"), bin("kubectl"), cache.Archives["control-plane"].Path, patch}
+			files = []string{bin("kubeadm"), bin("kubelet"), bin("kubectl"), archives["control-plane"], patch}
 		}
 		fmt.Fprintf(&s, "( S %s \"mkdir -p /home/berth/up && chown berth /home/berth/up\" && P %s", h.Address, h.Address)
 		for _, f := range files {

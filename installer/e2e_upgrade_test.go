@@ -3,6 +3,7 @@ package installer_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -27,8 +28,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/bundles/bundletest"
+	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab/labtest"
 )
 
@@ -51,8 +54,12 @@ func testUpgrade(t *testing.T, env *e2eEnv) {
 	env.loadNetcheck(t)
 	nodePort := deployWorkload(t, cs, env.inv.Workers()[0].Name)
 	probe := startProbe(t, env, nodePort)
+	// The upgrade reads 1.32 from a patch bundle against the installed 1.31 bundle, as a bank carries it across the
+	// gap; every host holds 1.31's content already, so staging moves only what 1.32 adds.
+	patch, patchKey := makePatch(t, env, next)
 	args := func(extra ...string) []string {
-		return append([]string{"upgrade", "apply", "-i", env.invPath, "-b", next, "--key", env.key, "--state-dir", env.stateDir, "--yes"}, extra...)
+		return append([]string{"upgrade", "apply", "-i", env.invPath, "-b", patch, "--base", env.bundle, "--key", env.key, "--key", patchKey,
+			"--state-dir", env.stateDir, "--yes"}, extra...)
 	}
 	start := time.Now()
 
@@ -74,6 +81,7 @@ func testUpgrade(t *testing.T, env *e2eEnv) {
 		}
 	}
 	figure(t, "upgrade stopped at the blocking budget after %s", time.Since(start).Round(time.Second))
+	checkStagedBytes(t, env, next, events)
 
 	// The budget relaxed, the same command resumes; killed with SIGKILL during the worker batches, it resumes again.
 	blockingBudget(t, cs, 0)
@@ -128,6 +136,87 @@ func testUpgrade(t *testing.T, env *e2eEnv) {
 	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &again) != nil || again.ChangesMade != 0 {
 		t.Errorf("second apply of a finished upgrade: exit %d, %d changes, want 0\n%s\n%s", code, again.ChangesMade, stdout, stderr)
+	}
+}
+
+// makePatch writes the patch bundle from the installed bundle to next (berth bundle delta), signed with a key of
+// the test's own, and returns its path and the key's public half.
+func makePatch(t testing.TB, env *e2eEnv, next string) (patch, pub string) {
+	t.Helper()
+	dir := t.TempDir()
+	key := bundletest.NewKey(t)
+	pub = filepath.Join(dir, "patch.pub")
+	if err := bundles.WriteKeyPair(filepath.Join(dir, "patch.key"), pub, key.Private); err != nil {
+		t.Fatal(err)
+	}
+	patch = filepath.Join(dir, "patch.tar")
+	code, stdout, stderr := env.run(t, 10*time.Minute, "bundle", "delta", env.bundle, next, "--out", patch,
+		"--key", env.key, "--sign-key", filepath.Join(dir, "patch.key"))
+	if code != 0 {
+		t.Fatalf("bundle delta: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	full, _ := os.Stat(next)
+	part, _ := os.Stat(patch)
+	figure(t, "patch bundle 1.31 -> 1.32: %.1f MiB, %.1f%% of the full 1.32 bundle (%.1f MiB)", float64(part.Size())/(1<<20),
+		100*float64(part.Size())/float64(full.Size()), float64(full.Size())/(1<<20))
+	return patch, pub
+}
+
+// checkStagedBytes compares what the upgrade staged on each node (the byte totals of the stage phase's progress
+// events, from its --events file) with what the node lacked: the content of next it needs that the installed
+// bundle's content for the node does not have. A host that was sent the whole release fails.
+func checkStagedBytes(t testing.TB, env *e2eEnv, next, eventsPath string) {
+	t.Helper()
+	ctx := context.Background()
+	pub, err := bundles.LoadPublicKey(env.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(p string) *bundles.Bundle {
+		b, err := bundles.Open(ctx, p, bundles.VerifyOptions{PublicKeys: []ed25519.PublicKey{pub}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	oldB, newB := open(env.bundle), open(next)
+	data, err := os.ReadFile(eventsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := map[string]int64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		var ev struct {
+			Kind, Phase, Host string
+			Total             int64
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Kind == "progress" && ev.Phase == "stage" && ev.Total > staged[ev.Host] {
+			staged[ev.Host] = ev.Total
+		}
+	}
+	for _, h := range env.inv.Nodes() {
+		n := airgap.Node{Name: h.Name, ControlPlane: h.Has(inventory.RoleControlPlane)}
+		had, err := (&airgap.Content{Bundle: oldB}).Needs(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		needs, err := (&airgap.Content{Bundle: newB}).Needs(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var missing, whole int64
+		for sum, size := range needs {
+			whole += size
+			if _, ok := had[sum]; !ok {
+				missing += size
+			}
+		}
+		figure(t, "upgrade staged on %s: %s of the %s of 1.32 content it needs (missing from 1.31: %s)", h.Name,
+			airgap.HumanBytes(staged[h.Name]), airgap.HumanBytes(whole), airgap.HumanBytes(missing))
+		if staged[h.Name] != missing {
+			t.Errorf("the upgrade staged %d bytes on %s, want exactly the %d bytes of 1.32 content it lacked (of %d)",
+				staged[h.Name], h.Name, missing, whole)
+		}
 	}
 }
 

@@ -140,6 +140,28 @@ func RequireUpgradeBundle(t testing.TB) string {
 	return bundle
 }
 
+// RequireHopBundle returns the signed lab bundle two minors past the lab bundle, the one the multi-hop upgrade
+// (make e2e-multihop) ends on: $BERTH_HOP_BUNDLE, or lab-v1.33.tar under the user cache (hack/build-lab-bundle.sh
+// 1.33 writes it). When it is missing it skips, or fails when CI is set.
+func RequireHopBundle(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the 1.33 lab bundle; skipped under -short")
+	}
+	bundle := os.Getenv("BERTH_HOP_BUNDLE")
+	if bundle == "" {
+		cache, _ := os.UserCacheDir()
+		bundle = filepath.Join(cache, "berth", "bundles", "lab-v1.33.tar")
+	}
+	if _, err := os.Stat(bundle); err != nil {
+		if InCI() {
+			t.Fatalf("CI is set and the 1.33 lab bundle is missing (%v): build it with hack/build-lab-bundle.sh 1.33 (make e2e-multihop does)", err)
+		}
+		t.Skipf("no 1.33 lab bundle (%v): build it with hack/build-lab-bundle.sh 1.33; set CI=true to make this a failure", err)
+	}
+	return bundle
+}
+
 // InCI reports whether the tests run on CI (CI set to anything but "", "0" or "false").
 func InCI() bool {
 	v := strings.ToLower(os.Getenv("CI"))
