@@ -24,7 +24,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
 # Fuzz targets: package and function. `make fuzz` runs each for FUZZTIME, one after the other.
 FUZZ_TARGETS := ./inventory:FuzzLoad ./bundles:FuzzParseManifest ./bundles:FuzzVerify ./bundles:FuzzReadHeader
 
-.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down e2e-multihop bundle-hop bench bench-bundle bench-patch bench-plan bench-upgrade bench-lab bench-install clean
+.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down e2e-multihop bundle-hop bench bench-bundle bench-patch bench-plan bench-upgrade bench-lab bench-install bench-fanout clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -110,6 +110,9 @@ bench-plan: ## plan an install (dry run, journal, events) over 1,000 in-memory h
 
 bench-upgrade: deps build bundle bundle-upgrade ## berth upgrade 1.31 -> 1.32 against the same kubeadm steps scripted by hand, with failed requests counted
 	hack/bench-upgrade.sh $(BUNDLE) $(UPGRADE_BUNDLE) $(BUNDLE_KEY)
+
+bench-fanout: deps build bundle ## stage the lab bundle over a 100 Mbit/s uplink to 1 host, then 8 (relays between hosts): both times, their ratio, bytes per path
+	BERTH_BUNDLE=$(BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) $(GO) test -run '^$$' -bench '^BenchmarkStageFanOut$$' -benchtime 1x -timeout 60m ./installer
 
 bench-lab: deps build ## time `berth lab up --control-planes 3 --workers 2`, cold and warm
 	hack/bench-lab.sh bin/berth

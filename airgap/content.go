@@ -22,6 +22,7 @@ type Content struct {
 	CacheDir string // base of the local cache; the bundle's manifest digest names its directory
 	Nodes    []Node
 	Host     func(name string) (remote.Host, error) // the connection to a node
+	Relays   *Relays                                // nodes pass content on to each other; nil: all from here
 
 	once  sync.Once
 	cache *Cache

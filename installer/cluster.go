@@ -93,7 +93,14 @@ func (c *Cluster) Content() *airgap.Content {
 	for _, h := range c.Inv.Nodes() {
 		nodes = append(nodes, airgap.Node{Name: h.Name, ControlPlane: h.Has(inventory.RoleControlPlane)})
 	}
-	return &airgap.Content{Bundle: c.Bundle, CacheDir: c.CacheDir, Nodes: nodes, Host: c.Host}
+	plane := c.Inv.PlaneFor(inventory.TrafficImages)
+	relays := &airgap.Relays{Address: func(name string) string {
+		if h := c.Inv.Host(name); h != nil {
+			return h.AddressOn(plane)
+		}
+		return ""
+	}}
+	return &airgap.Content{Bundle: c.Bundle, CacheDir: c.CacheDir, Nodes: nodes, Host: c.Host, Relays: relays}
 }
 
 // names returns the names of hosts.

@@ -184,15 +184,21 @@ func checkStagedBytes(t testing.TB, env *e2eEnv, next, eventsPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	staged := map[string]int64{}
+	// Each transfer to a host (from here, or relayed from another host) reports its total in its progress events.
+	transfers := map[[2]string]int64{}
 	for _, line := range strings.Split(string(data), "\n") {
 		var ev struct {
-			Kind, Phase, Host string
-			Total             int64
+			Kind, Phase, Host, Message string
+			Total                      int64
 		}
-		if json.Unmarshal([]byte(line), &ev) == nil && ev.Kind == "progress" && ev.Phase == "stage" && ev.Total > staged[ev.Host] {
-			staged[ev.Host] = ev.Total
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Kind == "progress" && ev.Phase == "stage" {
+			k := [2]string{ev.Host, ev.Message}
+			transfers[k] = max(transfers[k], ev.Total)
 		}
+	}
+	staged := map[string]int64{}
+	for k, n := range transfers {
+		staged[k[0]] += n
 	}
 	for _, h := range env.inv.Nodes() {
 		n := airgap.Node{Name: h.Name, ControlPlane: h.Has(inventory.RoleControlPlane)}

@@ -145,7 +145,7 @@ func (r *run) phases() []phase.Phase {
 		if b == target {
 			continue
 		}
-		hop := &airgap.Content{Bundle: b, CacheDir: content.CacheDir, Host: content.Host}
+		hop := &airgap.Content{Bundle: b, CacheDir: content.CacheDir, Host: content.Host, Relays: content.Relays}
 		for _, n := range content.Nodes {
 			if n.ControlPlane {
 				hop.Nodes = append(hop.Nodes, n)
