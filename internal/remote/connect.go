@@ -52,7 +52,7 @@ func (l login) open(ctx context.Context, dial dialFunc) (*ssh.Client, func(), er
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	cfg := &ssh.ClientConfig{User: l.creds.user, Auth: auth, HostKeyCallback: l.policy.accepted(cb), Timeout: timeout,
+	cfg := &ssh.ClientConfig{User: l.creds.user, Auth: auth, HostKeyCallback: cb, Timeout: timeout,
 		ClientVersion: "SSH-2.0-berth"}
 
 	// A host offers one key per handshake. With known_hosts the recorded types are asked for; a pinned fingerprint

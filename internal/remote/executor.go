@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -97,18 +96,6 @@ func New(cfg Config) (*Executor, error) {
 
 // Host returns the name of the host.
 func (e *Executor) Host() string { return e.cfg.Target.Host }
-
-// HostKey returns the host's public key in authorized_keys form ("ssh-ed25519 AAAA..."), as verified against
-// known_hosts or the pinned fingerprints when berth last connected; "" before the first connection. Another host
-// that must reach this one over SSH (the staging relay) trusts exactly this key.
-func (e *Executor) HostKey() string {
-	e.host.policy.mu.Lock()
-	defer e.host.policy.mu.Unlock()
-	if e.host.policy.verified == nil {
-		return ""
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(e.host.policy.verified)))
-}
 
 // Target returns the SSH settings the Executor uses.
 func (e *Executor) Target() Target { return e.cfg.Target }

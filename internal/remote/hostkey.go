@@ -80,21 +80,7 @@ type hostKeyPolicy struct {
 	inventoryAt string
 
 	mu       sync.Mutex
-	pinnedOK []string      // key algorithms whose key matched a pin last time: tried first on reconnects
-	verified ssh.PublicKey // the key the host proved it holds at the last handshake that passed
-}
-
-// accepted wraps a host key callback so that the key it lets through is remembered as the host's verified key.
-func (p *hostKeyPolicy) accepted(cb ssh.HostKeyCallback) ssh.HostKeyCallback {
-	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		if err := cb(hostname, remote, key); err != nil {
-			return err
-		}
-		p.mu.Lock()
-		p.verified = key
-		p.mu.Unlock()
-		return nil
-	}
+	pinnedOK []string // key algorithms whose key matched a pin last time: tried first on reconnects
 }
 
 // pinGroups lists the key types to try against pins, one handshake each, the last successful one first.
