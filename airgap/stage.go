@@ -104,13 +104,15 @@ func (p *Stage) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	results := make(map[string]chan error, len(todo))
+	results := make(map[string]chan func() error, len(todo))
 	for _, h := range todo {
-		results[h] = make(chan error, 1)
+		results[h] = make(chan func() error, 1)
 	}
 	var uplink, relayed atomic.Int64
 	go p.fanOut(ctx, rr, todo, results, &uplink, &relayed)
-	err = p.Each(ctx, hosts, func(ctx context.Context, host string) error { return <-results[host] })
+	// Each node's slot waits for its outcome, or for the word to send it its content from here itself (so that
+	// sends from here keep to the run's concurrency).
+	err = p.Each(ctx, hosts, func(ctx context.Context, host string) error { return (<-results[host])() })
 	p.Logf("", "staged %s: %s sent from this machine, %s relayed between hosts", HumanBytes(uplink.Load()+relayed.Load()),
 		HumanBytes(uplink.Load()), HumanBytes(relayed.Load()))
 	return err
@@ -152,11 +154,12 @@ func (p *Stage) direct(ctx context.Context, host string, files []Staged, onSent 
 // that holds most of what it lacks (by bytes; the rest, such as the index of another image set, comes from here),
 // as soon as such a holder is free. A failed relay is reported and its node sent its files from here; its sender
 // is not asked again. Each node's outcome goes to its channel in results.
-func (p *Stage) fanOut(ctx context.Context, rr *relayRun, todo []string, results map[string]chan error, uplink, relayed *atomic.Int64) {
+func (p *Stage) fanOut(ctx context.Context, rr *relayRun, todo []string, results map[string]chan func() error, uplink, relayed *atomic.Int64) {
+	done := func(host string, err error) { results[host] <- func() error { return err } }
 	cache, err := p.Content.Cache(ctx)
 	if err != nil {
 		for _, h := range todo {
-			results[h] <- err
+			done(h, err)
 		}
 		return
 	}
@@ -232,7 +235,11 @@ func (p *Stage) fanOut(ctx context.Context, rr *relayRun, todo []string, results
 	if byUplink <= byRelays {
 		p.Logf("", "the link from here carries %s/s: the other %d nodes are sent their content from here", HumanBytes(int64(uplinkRate)), len(pending))
 		for _, dst := range pending {
-			direct(dst)
+			results[dst] <- func() error {
+				n, err := p.direct(ctx, dst, p.todo[dst], nil)
+				uplink.Add(n)
+				return err
+			}
 		}
 		pending = nil
 	} else {
@@ -248,7 +255,7 @@ func (p *Stage) fanOut(ctx context.Context, rr *relayRun, todo []string, results
 			idle = slices.DeleteFunc(idle, func(h string) bool { return h == o.src })
 			direct(o.dst)
 		case o.err != nil:
-			results[o.dst] <- o.err
+			done(o.dst, o.err)
 		default:
 			if o.src != "" {
 				relayed.Add(o.n)
@@ -257,7 +264,7 @@ func (p *Stage) fanOut(ctx context.Context, rr *relayRun, todo []string, results
 			} else {
 				uplink.Add(o.n)
 			}
-			results[o.dst] <- nil
+			done(o.dst, nil)
 			held := map[string]bool{}
 			for _, f := range p.Content.FilesFor(cache, p.Content.node(o.dst)) {
 				held[f.SHA256] = true
