@@ -155,6 +155,28 @@ func makePatch(t testing.TB, env *e2eEnv, next string) (patch, pub string) {
 	if code != 0 {
 		t.Fatalf("bundle delta: exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	// Checked against its base, every file of 1.32 from whichever of the two holds it; against another base (1.32
+	// itself), refused with both manifest digests named.
+	verify := func(base string) (int, string) {
+		code, stdout, stderr := env.run(t, 10*time.Minute, "bundle", "verify", patch, "--base", base, "--key", env.key, "--key", pub, "-o", "json")
+		return code, stdout + stderr
+	}
+	if code, out := verify(env.bundle); code != 0 {
+		t.Fatalf("the patch with its base: exit %d\n%s", code, out)
+	}
+	digestOf := func(p string) string {
+		code, stdout, stderr := env.run(t, 10*time.Minute, "bundle", "inspect", p, "--key", env.key, "-o", "json")
+		var in struct {
+			ManifestDigest string `json:"manifestDigest"`
+		}
+		if code != 0 || json.Unmarshal([]byte(stdout), &in) != nil || in.ManifestDigest == "" {
+			t.Fatalf("inspect %s: exit %d\n%s%s", p, code, stdout, stderr)
+		}
+		return in.ManifestDigest
+	}
+	if code, out := verify(next); code == 0 || !strings.Contains(out, digestOf(env.bundle)) || !strings.Contains(out, digestOf(next)) {
+		t.Errorf("the patch with another base: exit %d, want a refusal naming both manifest digests\n%s", code, out)
+	}
 	full, _ := os.Stat(next)
 	part, _ := os.Stat(patch)
 	figure(t, "patch bundle 1.31 -> 1.32: %.1f MiB, %.1f%% of the full 1.32 bundle (%.1f MiB)", float64(part.Size())/(1<<20),

@@ -116,19 +116,48 @@ func (c *Cluster) EtcdHealthy(timeout time.Duration) phase.Wait {
 }
 
 // HandOffEtcdLeader moves etcd's leadership away from a control plane's member before something restarts or
-// removes it: an election while the cluster serves fails the requests in flight ("leader changed"), a hand-off
-// does not. Nothing changes when the member does not lead.
-func (c *Cluster) HandOffEtcdLeader(ctx context.Context, s *phase.Session, host string) error {
+// removes it: an election after the leader stops leaves the cluster without one for an election timeout, a hand-off
+// only for a moment (requests in flight at that moment can still fail with "leader changed", so callers move the
+// leadership as seldom as they can: see EtcdLeader). Leadership goes to the first healthy member of the control
+// planes in prefer, else to any healthy one. Nothing changes when the member does not lead.
+func (c *Cluster) HandOffEtcdLeader(ctx context.Context, s *phase.Session, host string, prefer ...string) error {
 	e, err := c.Etcd(ctx)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	return handOff(ctx, s, e, host, c.EtcdEndpoint(c.Inv.Host(host)))
+	var eps []string
+	for _, p := range prefer {
+		if h := c.Inv.Host(p); h != nil {
+			eps = append(eps, c.EtcdEndpoint(h))
+		}
+	}
+	return handOff(ctx, s, e, host, c.EtcdEndpoint(c.Inv.Host(host)), eps...)
+}
+
+// EtcdLeader returns the control plane whose etcd member leads ("" when none is known), so that a roll-out can take
+// it last and move the leadership once.
+func (c *Cluster) EtcdLeader(ctx context.Context) (string, error) {
+	e, err := c.Etcd(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer e.Close()
+	for _, mh := range e.Health(ctx) {
+		if !mh.Leader {
+			continue
+		}
+		for _, h := range c.Inv.ControlPlanes() {
+			if c.EtcdEndpoint(h) == mh.Endpoint {
+				return h.Name, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // handOff moves the leadership from the member behind endpoint, when it leads, to another healthy member.
-func handOff(ctx context.Context, s *phase.Session, e *kube.Etcd, host, endpoint string) error {
+func handOff(ctx context.Context, s *phase.Session, e *kube.Etcd, host, endpoint string, prefer ...string) error {
 	leads := false
 	for _, h := range e.Health(ctx) {
 		leads = leads || (h.Endpoint == endpoint && h.Leader)
@@ -137,7 +166,7 @@ func handOff(ctx context.Context, s *phase.Session, e *kube.Etcd, host, endpoint
 		return nil
 	}
 	return s.Wet(host, "hand etcd's leadership from "+host+"'s member to another healthy member", func() error {
-		to, err := e.HandOffLeader(ctx, endpoint)
+		to, err := e.HandOffLeader(ctx, endpoint, prefer...)
 		if err == nil && to != "" {
 			s.Logf(host, "etcd member %s leads now", to)
 		}

@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"math/big"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +70,17 @@ func TestSameEndpoint(t *testing.T) {
 	if err := sameEndpoint(inv, hosts, func(h string) *HostState { return states[h] }); err != nil {
 		t.Fatalf("hosts on the inventory's endpoint refused: %v", err)
 	}
+	// From 1.33 on, kubeadm points a control plane's kubelet at its own API server.
+	own := net.JoinHostPort(inv.NodeIP(inv.Host("cp1")), strconv.Itoa(inv.ControlPlane.LoadBalancer.APIServerPort))
+	states["cp1"] = parseState("endpoint https://" + own + "\n")
+	if err := sameEndpoint(inv, hosts, func(h string) *HostState { return states[h] }); err != nil {
+		t.Fatalf("a control plane's kubelet on its own API server refused: %v", err)
+	}
+	states["worker1"] = parseState("endpoint https://" + own + "\n")
+	if err := sameEndpoint(inv, hosts, func(h string) *HostState { return states[h] }); err == nil {
+		t.Fatal("a worker joined at a control plane's own API server accepted")
+	}
+	states["cp1"] = parseState("endpoint https://" + want + "\n")
 	states["cp2"] = parseState("endpoint https://10.20.0.99:6443\n")
 	states["worker1"] = parseState("endpoint https://10.20.0.99:6443\n")
 	err := sameEndpoint(inv, hosts, func(h string) *HostState { return states[h] })

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/berthsh/berth/airgap"
@@ -215,11 +217,20 @@ func formatVersions(v map[string]string) string {
 
 // sameEndpoint refuses an inventory whose API endpoint is not the one the hosts already joined: kubeadm put the
 // endpoint into every certificate and kubeconfig, so berth never moves an installed cluster to another VIP or port.
+// A control plane's kubelet may also talk to its own API server (its control-plane address and the API servers'
+// port): kubeadm points it there from 1.33 on (ControlPlaneKubeletLocalMode), so that it does not depend on the VIP.
 func sameEndpoint(inv *inventory.Inventory, hosts []string, state func(string) *HostState) error {
 	want := inv.APIEndpoint()
+	local := func(name string) string {
+		h := inv.Host(name)
+		if h == nil || !h.Has(inventory.RoleControlPlane) {
+			return ""
+		}
+		return net.JoinHostPort(inv.NodeIP(h), strconv.Itoa(inv.ControlPlane.LoadBalancer.APIServerPort))
+	}
 	byEndpoint := map[string][]string{}
 	for _, h := range hosts {
-		if st := state(h); st != nil && st.Endpoint != "" && st.Endpoint != want {
+		if st := state(h); st != nil && st.Endpoint != "" && st.Endpoint != want && st.Endpoint != local(h) {
 			byEndpoint[st.Endpoint] = append(byEndpoint[st.Endpoint], h)
 		}
 	}

@@ -88,8 +88,18 @@ func (p *controlPlanes) Run(ctx context.Context) error {
 			keys[j] = h + " to " + hop.To.String()
 			host[keys[j]] = h
 		}
+		// The control plane whose etcd member leads goes last, and each leadership hand-off goes to a member done
+		// with the hop: the leadership moves once per hop, and every move can fail a request in flight.
+		if leader, err := r.c.EtcdLeader(ctx); err == nil {
+			keys = leaderLast(keys, host, leader)
+		}
+		var done []string
 		err := p.EachBatched(ctx, 1, keys, func(ctx context.Context, key string) error {
-			return p.upgrade(ctx, host[key], hop)
+			err := p.upgrade(ctx, host[key], hop, done)
+			if err == nil {
+				done = append(done, host[key])
+			}
+			return err
 		})
 		if err != nil {
 			return err
@@ -98,14 +108,29 @@ func (p *controlPlanes) Run(ctx context.Context) error {
 	return nil
 }
 
-// upgrade moves one control plane to a hop's version.
-func (p *controlPlanes) upgrade(ctx context.Context, host string, hop Hop) error {
+// leaderLast puts the key of the leader's host at the end, the others in their order.
+func leaderLast(keys []string, host map[string]string, leader string) []string {
+	out := make([]string, 0, len(keys))
+	var last []string
+	for _, k := range keys {
+		if host[k] == leader {
+			last = append(last, k)
+		} else {
+			out = append(out, k)
+		}
+	}
+	return append(out, last...)
+}
+
+// upgrade moves one control plane to a hop's version; done are the control planes already moved in this hop, which
+// take etcd's leadership if this one holds it.
+func (p *controlPlanes) upgrade(ctx context.Context, host string, hop Hop, done []string) error {
 	r, c := p.r, p.r.c
 	s := p.Session
 	if err := installer.SetAPIBackend(ctx, s, c, host, installer.BackendMaint); err != nil {
 		return err
 	}
-	if err := c.HandOffEtcdLeader(ctx, s, host); err != nil {
+	if err := c.HandOffEtcdLeader(ctx, s, host, done...); err != nil {
 		return err
 	}
 	if _, err := c.InstallBinaries(ctx, s, hop.Bundle, host, "kubeadm"); err != nil {

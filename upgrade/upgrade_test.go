@@ -94,3 +94,18 @@ func TestAtLeast(t *testing.T) {
 		t.Error("atLeast")
 	}
 }
+
+func TestLeaderLast(t *testing.T) {
+	host := map[string]string{"cp1 to v1.32.5": "cp1", "cp2 to v1.32.5": "cp2", "cp3 to v1.32.5": "cp3"}
+	keys := []string{"cp1 to v1.32.5", "cp2 to v1.32.5", "cp3 to v1.32.5"}
+	for leader, want := range map[string]string{
+		"cp1": "cp2 to v1.32.5,cp3 to v1.32.5,cp1 to v1.32.5",
+		"cp3": "cp1 to v1.32.5,cp2 to v1.32.5,cp3 to v1.32.5",
+		"":    "cp1 to v1.32.5,cp2 to v1.32.5,cp3 to v1.32.5", // no leader known: the order stays
+		"cp9": "cp1 to v1.32.5,cp2 to v1.32.5,cp3 to v1.32.5", // a leader done with the hop already
+	} {
+		if got := strings.Join(leaderLast(keys, host, leader), ","); got != want {
+			t.Errorf("leader %q: order %s, want %s", leader, got, want)
+		}
+	}
+}

@@ -3,21 +3,29 @@ package kube
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // HandOffLeader makes sure the member whose client endpoint is endpoint does not lead: when it does, leadership
 // moves to another healthy member first, so that restarting the member does not leave the cluster to elect a
-// leader while it serves (requests in flight then fail with "leader changed"). It returns the member that leads
-// afterwards, in hex ("" when nothing moved).
-func (e *Etcd) HandOffLeader(ctx context.Context, endpoint string) (string, error) {
+// leader while it serves (requests in flight then fail with "leader changed"). Leadership goes to the first healthy
+// member among prefer (client endpoints), else to any healthy one. It returns the member that leads afterwards, in
+// hex ("" when nothing moved).
+func (e *Etcd) HandOffLeader(ctx context.Context, endpoint string, prefer ...string) (string, error) {
 	health := e.Health(ctx)
 	var leader, to *MemberHealth
+	rank := func(h *MemberHealth) int { // lower is better: a preferred member in the order given, then any other
+		if i := slices.Index(prefer, h.Endpoint); i >= 0 {
+			return i
+		}
+		return len(prefer)
+	}
 	for i := range health {
 		h := &health[i]
 		switch {
 		case h.Endpoint == endpoint && h.Leader:
 			leader = h
-		case h.Endpoint != endpoint && h.Healthy && to == nil:
+		case h.Endpoint != endpoint && h.Healthy && (to == nil || rank(h) < rank(to)):
 			to = h
 		}
 	}

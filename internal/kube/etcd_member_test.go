@@ -129,9 +129,25 @@ func TestEtcdThreeMembers(t *testing.T) {
 		t.Fatalf("hand-off from the leader: %q, %v", moved, err)
 	}
 	await(t, e.Healthy(), time.Minute)
+	var leaderNow, preferred string
 	for _, h := range e.Health(ctx) {
 		if h.Endpoint == leaderEP && h.Leader {
 			t.Errorf("%s still leads after the hand-off", leaderEP)
+		}
+		if h.Leader {
+			leaderNow = h.Endpoint
+		} else {
+			preferred = h.Endpoint // the last follower: not the one a hand-off without preference picks
+		}
+	}
+	// Handing off with a preferred member: that one leads afterwards, of the two that could.
+	if _, err := e.HandOffLeader(ctx, leaderNow, preferred); err != nil {
+		t.Fatalf("hand-off to a preferred member: %v", err)
+	}
+	await(t, e.Healthy(), time.Minute)
+	for _, h := range e.Health(ctx) {
+		if h.Leader && h.Endpoint != preferred {
+			t.Errorf("%s leads after a hand-off that preferred %s", h.Endpoint, preferred)
 		}
 	}
 
