@@ -41,10 +41,18 @@ type Relays struct {
 	// Rate is the transfer rate assumed between hosts, bytes per second; 0 means DefaultRelayRate. Relays are used
 	// when the link from the machine running berth is too slow to beat them at that rate (see Stage).
 	Rate int64
+	// Below is the rate of the link from the machine running berth, bytes per second, under which relays are
+	// considered at all; 0 means DefaultRelayBelow. A faster link sends every host its content directly: relays
+	// cost the hosts CPU (ssh, tar, sha256 at every hop) that a fast link does not need.
+	Below int64
 }
 
 // DefaultRelayRate is the rate assumed for a relay between two hosts: 100 MiB/s, a 1 Gbit/s data-centre link.
 const DefaultRelayRate = 100 << 20
+
+// DefaultRelayBelow is the link rate under which relays are considered: 32 MiB/s, about 270 Mbit/s, a WAN or a
+// bastion's uplink rather than a data-centre network.
+const DefaultRelayBelow = 32 << 20
 
 // relayProbe is how much of the first node's content is sent before the link from here is judged.
 const relayProbe = 64 << 20

@@ -199,9 +199,10 @@ func (p *Stage) fanOut(ctx context.Context, rr *relayRun, todo []string, results
 		}
 		return from, rest, len(from) > 0 && 2*have >= size(dst)
 	}
-	// The first node's transfer measures the link from here. Relays are worth it when sending every other node its
-	// content over that link would take longer than the rounds of relays (each round doubles the senders) at the
-	// rate assumed between hosts; else the others are sent theirs from here at once, as without relays.
+	// The first node's transfer measures the link from here. Relays are worth it when the link is slow (under
+	// Relays.Below) and sending every other node its content over it would take longer than the rounds of relays
+	// (each round doubles the senders) at the rate assumed between hosts; else the others are sent theirs from here
+	// at once, as without relays.
 	seed := pending[0]
 	pending = pending[1:]
 	rateOf := make(chan float64, 1)
@@ -230,9 +231,13 @@ func (p *Stage) fanOut(ctx context.Context, rr *relayRun, todo []string, results
 	if relayRate <= 0 {
 		relayRate = DefaultRelayRate
 	}
+	below := float64(p.Content.Relays.Below)
+	if below <= 0 {
+		below = DefaultRelayBelow
+	}
 	byUplink := float64(rest) / max(uplinkRate, 1)
 	byRelays := float64(bits.Len(uint(len(pending)))) * float64(largest) / relayRate
-	if byUplink <= byRelays {
+	if uplinkRate >= below || byUplink <= byRelays {
 		p.Logf("", "the link from here carries %s/s: the other %d nodes are sent their content from here", HumanBytes(int64(uplinkRate)), len(pending))
 		for _, dst := range pending {
 			results[dst] <- func() error {
