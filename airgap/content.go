@@ -84,6 +84,26 @@ func (c *Content) Needs(n Node) (map[string]int64, error) {
 	return out, nil
 }
 
+// Moves returns, for a node that holds what base gave it, how many bytes of next's content it needs (whole) and
+// how many of those it lacks (move): what staging next sends it.
+func Moves(base, next *bundles.Bundle, n Node) (move, whole int64, err error) {
+	had, err := (&Content{Bundle: base}).Needs(n)
+	if err != nil {
+		return 0, 0, err
+	}
+	needs, err := (&Content{Bundle: next}).Needs(n)
+	if err != nil {
+		return 0, 0, err
+	}
+	for sum, size := range needs {
+		whole += size
+		if _, ok := had[sum]; !ok {
+			move += size
+		}
+	}
+	return move, whole, nil
+}
+
 // bundleFiles lists the bundle's files a node needs, and its image set.
 func (c *Content) bundleFiles(n Node) ([]bundles.File, ImageSet) {
 	m := c.Bundle.Manifest

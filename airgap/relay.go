@@ -9,13 +9,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 )
 
@@ -269,22 +272,20 @@ func (rr *relayRun) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rr.mu.Lock()
-	var hosts []string
-	for h := range rr.touched {
-		hosts = append(hosts, h)
-	}
+	hosts := slices.Sorted(maps.Keys(rr.touched))
 	rr.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if e, err := rr.host(h); err == nil {
-				_, _ = e.Exec(ctx, removeRelays)
-			}
-		}()
-	}
-	wg.Wait()
+	clearRelays(ctx, rr.host, hosts)
+}
+
+// clearRelays removes berth's relay keys and receivers from hosts, all at once; a host it cannot reach is left to
+// the next run (its receiver stops by itself within relayMaxLife).
+func clearRelays(ctx context.Context, host func(string) (remote.Host, error), hosts []string) {
+	_ = phase.ParallelEach(ctx, phase.DefaultConcurrency, hosts, func(h string) string { return h }, func(ctx context.Context, name string) error {
+		if e, err := host(name); err == nil {
+			_, _ = e.Exec(ctx, removeRelays)
+		}
+		return nil
+	})
 }
 
 // removeRelays stops every receiving sshd of berth on a host and removes every relay key (a run killed before its

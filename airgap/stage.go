@@ -98,12 +98,7 @@ func (p *Stage) Run(ctx context.Context) error {
 	}
 	defer rr.cleanup()
 	// Keys an earlier run left (it was killed before its cleanup) go first.
-	_ = phase.ParallelEach(ctx, phase.DefaultConcurrency, todo, func(h string) string { return h }, func(ctx context.Context, host string) error {
-		if h, err := p.Content.Host(host); err == nil {
-			_, _ = h.Exec(ctx, removeRelays)
-		}
-		return nil
-	})
+	clearRelays(ctx, p.Content.Host, todo)
 	results := make(map[string]chan func() error, len(todo))
 	for _, h := range todo {
 		results[h] = make(chan func() error, 1)

@@ -224,20 +224,9 @@ func checkStagedBytes(t testing.TB, env *e2eEnv, next, eventsPath string) {
 	}
 	for _, h := range env.inv.Nodes() {
 		n := airgap.Node{Name: h.Name, ControlPlane: h.Has(inventory.RoleControlPlane)}
-		had, err := (&airgap.Content{Bundle: oldB}).Needs(n)
+		missing, whole, err := airgap.Moves(oldB, newB, n)
 		if err != nil {
 			t.Fatal(err)
-		}
-		needs, err := (&airgap.Content{Bundle: newB}).Needs(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var missing, whole int64
-		for sum, size := range needs {
-			whole += size
-			if _, ok := had[sum]; !ok {
-				missing += size
-			}
 		}
 		figure(t, "upgrade staged on %s: %s of the %s of 1.32 content it needs (missing from 1.31: %s)", h.Name,
 			airgap.HumanBytes(staged[h.Name]), airgap.HumanBytes(whole), airgap.HumanBytes(missing))

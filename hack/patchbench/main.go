@@ -174,20 +174,9 @@ func (b *bench) nextMinor(ctx context.Context, base *bundles.Bundle, next string
 	// What the upgrade stages on a host that holds the base: the content of the release it needs that the base's
 	// content for it does not have (the upgrade end-to-end test checks the stage phase moves exactly this).
 	for _, n := range []airgap.Node{{Name: "a control plane", ControlPlane: true}, {Name: "a worker"}} {
-		had, err := (&airgap.Content{Bundle: base}).Needs(n)
+		move, whole, err := airgap.Moves(base, release, n)
 		if err != nil {
 			return err
-		}
-		needs, err := (&airgap.Content{Bundle: release}).Needs(n)
-		if err != nil {
-			return err
-		}
-		var move, whole int64
-		for sum, size := range needs {
-			whole += size
-			if _, ok := had[sum]; !ok {
-				move += size
-			}
 		}
 		fmt.Printf("    the upgrade stages on %s that holds the base: %s of the %s it needs (%.1f%%)\n", n.Name, mib(move), mib(whole), pct(move, whole))
 	}
