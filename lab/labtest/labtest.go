@@ -123,21 +123,7 @@ func RequireBundle(t testing.TB) (bundle, key string) {
 // writes it). When it is missing it skips, or fails when CI is set.
 func RequireUpgradeBundle(t testing.TB) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the upgrade lab bundle; skipped under -short")
-	}
-	bundle := os.Getenv("BERTH_UPGRADE_BUNDLE")
-	if bundle == "" {
-		cache, _ := os.UserCacheDir()
-		bundle = filepath.Join(cache, "berth", "bundles", "lab-v1.32.tar")
-	}
-	if _, err := os.Stat(bundle); err != nil {
-		if InCI() {
-			t.Fatalf("CI is set and the upgrade lab bundle is missing (%v): build it with hack/build-lab-bundle.sh 1.32 (make test does)", err)
-		}
-		t.Skipf("no upgrade lab bundle (%v): build it with hack/build-lab-bundle.sh 1.32; set CI=true to make this a failure", err)
-	}
-	return bundle
+	return requireMinorBundle(t, "BERTH_UPGRADE_BUNDLE", "1.32", "make test")
 }
 
 // RequireHopBundle returns the signed lab bundle two minors past the lab bundle, the one the multi-hop upgrade
@@ -145,19 +131,26 @@ func RequireUpgradeBundle(t testing.TB) string {
 // 1.33 writes it). When it is missing it skips, or fails when CI is set.
 func RequireHopBundle(t testing.TB) string {
 	t.Helper()
+	return requireMinorBundle(t, "BERTH_HOP_BUNDLE", "1.33", "make e2e-multihop")
+}
+
+// requireMinorBundle returns the lab bundle of a Kubernetes minor: $env, or lab-v<minor>.tar under the user cache.
+// builtBy names the make target that builds it.
+func requireMinorBundle(t testing.TB, env, minor, builtBy string) string {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("needs the 1.33 lab bundle; skipped under -short")
+		t.Skipf("needs the %s lab bundle; skipped under -short", minor)
 	}
-	bundle := os.Getenv("BERTH_HOP_BUNDLE")
+	bundle := os.Getenv(env)
 	if bundle == "" {
 		cache, _ := os.UserCacheDir()
-		bundle = filepath.Join(cache, "berth", "bundles", "lab-v1.33.tar")
+		bundle = filepath.Join(cache, "berth", "bundles", "lab-v"+minor+".tar")
 	}
 	if _, err := os.Stat(bundle); err != nil {
 		if InCI() {
-			t.Fatalf("CI is set and the 1.33 lab bundle is missing (%v): build it with hack/build-lab-bundle.sh 1.33 (make e2e-multihop does)", err)
+			t.Fatalf("CI is set and the %s lab bundle is missing (%v): build it with hack/build-lab-bundle.sh %s (%s does)", minor, err, minor, builtBy)
 		}
-		t.Skipf("no 1.33 lab bundle (%v): build it with hack/build-lab-bundle.sh 1.33; set CI=true to make this a failure", err)
+		t.Skipf("no %s lab bundle (%v): build it with hack/build-lab-bundle.sh %s; set CI=true to make this a failure", minor, err, minor)
 	}
 	return bundle
 }
