@@ -26,7 +26,8 @@ type Index struct {
 	Size   int64
 }
 
-// PrepareCache extracts the host files and image blobs of the bundle into base/<manifest digest> and writes one
+// PrepareCache extracts the host files and image blobs of the bundle (those it holds: a patch opened without its
+// base holds what it carries) into base/<manifest digest> and writes one
 // OCI index per image set, once per bundle: a second run with the same bundle reuses them. It marks the directory
 // used now (its modification time), which is how ListCaches and PruneCaches order caches.
 func PrepareCache(ctx context.Context, b *bundles.Bundle, base string) (*Cache, error) {
@@ -41,9 +42,23 @@ func PrepareCache(ctx context.Context, b *bundles.Bundle, base string) (*Cache, 
 	if err := writeCacheLabel(dir, b.Manifest); err != nil {
 		return nil, err
 	}
-	if _, err := b.Extract(ctx, dir, bundles.Filter{Kinds: []bundles.FileKind{bundles.KindBinary, bundles.KindCNI, bundles.KindPackage, bundles.KindImageBlob}}); err != nil {
-		return nil, fmt.Errorf("extract bundle: %w", err)
+	kinds := []bundles.FileKind{bundles.KindBinary, bundles.KindCNI, bundles.KindPackage, bundles.KindImageBlob}
+	filter := bundles.Filter{Kinds: kinds}
+	if b.WithoutBase {
+		// A patch without its base holds only what it carries; the nodes must hold the rest (Stage checks).
+		filter = bundles.Filter{}
+		for _, f := range FilesOf(b.Manifest, kinds...) {
+			if b.Holds(f.Path) {
+				filter.Paths = append(filter.Paths, f.Path)
+			}
+		}
 	}
+	if !filter.IsZero() { // zero: a patch that carries none of these kinds
+		if _, err := b.Extract(ctx, dir, filter); err != nil {
+			return nil, fmt.Errorf("extract bundle: %w", err)
+		}
+	}
+
 	// Caches of berth before blob staging held an image archive per set; nothing reads them now.
 	for _, old := range []string{"images-control-plane.tar", "images-node.tar"} {
 		os.Remove(filepath.Join(dir, old))

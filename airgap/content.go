@@ -2,11 +2,15 @@ package airgap
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/remote"
 )
 
@@ -40,7 +44,8 @@ func (c *Content) Cache(ctx context.Context) (*Cache, error) {
 
 // Staged is one file copied from the bundle to a host's stage directory.
 type Staged struct {
-	Local  string // on the machine running berth
+	Path   string // in the bundle ("" for an image set's index, which berth writes)
+	Local  string // on the machine running berth; "" when the bundle here does not hold it (Bundle.Holds)
 	Remote string // on the host
 	SHA256 string
 	Size   int64
@@ -62,10 +67,118 @@ func (c *Content) FilesFor(cache *Cache, n Node) []Staged {
 	files, set := c.bundleFiles(n)
 	out := make([]Staged, 0, len(files)+1)
 	for _, f := range files {
-		out = append(out, Staged{Local: filepath.Join(cache.Dir, filepath.FromSlash(f.Path)), Remote: StagePath(f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		s := Staged{Path: f.Path, Remote: StagePath(f.SHA256), SHA256: f.SHA256, Size: f.Size}
+		if c.Bundle.Holds(f.Path) {
+			s.Local = filepath.Join(cache.Dir, filepath.FromSlash(f.Path))
+		}
+		out = append(out, s)
 	}
 	ix := cache.Indexes[set.Name]
 	return append(out, Staged{Local: ix.Path, Remote: StagePath(ix.SHA256), SHA256: ix.SHA256, Size: ix.Size})
+}
+
+// Lacking reads, on every node at once, which files it needs that neither it nor this machine holds: content a
+// patch bundle opened without its base (bundles.Bundle.WithoutBase) takes from the base, which the node must have
+// staged before. It returns nil when nothing lacks, else a *LackingError naming each node and file; a full bundle
+// reads no host.
+func (c *Content) Lacking(ctx context.Context) error {
+	if !c.Bundle.WithoutBase {
+		return nil
+	}
+	lack := &LackingError{Bundle: c.Bundle, Hosts: map[string][]Staged{}}
+	var mu sync.Mutex
+	err := phase.ParallelEach(ctx, phase.DefaultConcurrency, c.Nodes, func(n Node) string { return n.Name },
+		func(ctx context.Context, n Node) error {
+			files, _ := c.bundleFiles(n)
+			var want []Staged
+			var paths []string
+			for _, f := range files {
+				if !c.Bundle.Holds(f.Path) {
+					want = append(want, Staged{Path: f.Path, Remote: StagePath(f.SHA256), SHA256: f.SHA256, Size: f.Size})
+					paths = append(paths, StagePath(f.SHA256))
+				}
+			}
+			h, err := c.Host(n.Name)
+			if err != nil {
+				return err
+			}
+			have, err := Digests(ctx, h, paths)
+			if err != nil {
+				return fmt.Errorf("read staged files: %w", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			lack.add(n.Name, want, have)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	return lack.orNil()
+}
+
+// LackingError says which nodes lack content that the bundle here does not hold: a patch bundle opened without its
+// base relies on the nodes having staged that base. Its message names each node, how much it lacks and the first
+// files, and the fix: the base bundle, by name and manifest digest, with --base.
+type LackingError struct {
+	Bundle *bundles.Bundle
+	Hosts  map[string][]Staged // node -> the files it lacks
+}
+
+// add records the files of want that the node does not hold with the right sha256 (have: remote path -> sha256).
+func (e *LackingError) add(host string, want []Staged, have map[string]string) {
+	for _, f := range want {
+		if have[f.Remote] != f.SHA256 && f.Local == "" {
+			e.Hosts[host] = append(e.Hosts[host], f)
+		}
+	}
+}
+
+func (e *LackingError) orNil() error {
+	if len(e.Hosts) == 0 {
+		return nil
+	}
+	return e
+}
+
+// HostProblem describes what one node lacks, for a check's problem line.
+func (e *LackingError) HostProblem(host string) string {
+	files := e.Hosts[host]
+	var size int64
+	for _, f := range files {
+		size += f.Size
+	}
+	const show = 3
+	var names []string
+	for _, f := range files[:min(show, len(files))] {
+		names = append(names, f.Path)
+	}
+	more := ""
+	if len(files) > show {
+		more = fmt.Sprintf(" and %d more", len(files)-show)
+	}
+	return fmt.Sprintf("lacks %d files (%s) that patch bundle %s takes from its base and does not carry: %s%s",
+		len(files), HumanBytes(size), e.Bundle.Path, strings.Join(names, ", "), more)
+}
+
+// Fix says how to give the nodes what they lack.
+func (e *LackingError) Fix() string {
+	return fmt.Sprintf("pass the base bundle with --base (%s); staging sends each node only what it lacks", e.Bundle.Manifest.Base)
+}
+
+func (e *LackingError) Error() string {
+	hosts := make([]string, 0, len(e.Hosts))
+	for h := range e.Hosts {
+		hosts = append(hosts, h)
+	}
+	slices.Sort(hosts)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d hosts lack content the patch bundle does not carry, and its base is not given:", len(hosts))
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "\n - %s %s", h, e.HostProblem(h))
+	}
+	b.WriteString("\n   fix: " + e.Fix())
+	return b.String()
 }
 
 // Needs returns what a node needs from the bundle by content, sha256 -> size: what FilesFor stages, without the

@@ -3,6 +3,7 @@ package airgap
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/berthsh/berth/bundles"
@@ -90,5 +91,72 @@ func TestStagedContent(t *testing.T) {
 	}
 	if fresh == 0 || fresh == len(needs) {
 		t.Errorf("%d of %d pieces of 1.32 content are new to a worker on 1.31: want some, not all", fresh, len(needs))
+	}
+}
+
+// TestPatchWithoutBaseContent: a patch opened without its base is extracted here only for what it carries; every
+// other file a node needs is listed with no local source, and a node that lacks such a file is named with the
+// file, how much it lacks and the base to pass with --base.
+func TestPatchWithoutBaseContent(t *testing.T) {
+	ctx := context.Background()
+	key := bundletest.NewKey(t)
+	dir := t.TempDir()
+	oldB := bundletest.Open(t, dir, bundletest.Spec{}, key)
+	newB := bundletest.Open(t, dir, bundletest.Spec{KubernetesVersion: "v1.32.5"}, key)
+	patchPath := dir + "/patch.tar"
+	if err := bundles.WritePatch(ctx, patchPath, oldB, newB, bundles.WriteOptions{SignKey: key.Private}); err != nil {
+		t.Fatal(err)
+	}
+	opts := key.Verify()
+	opts.WithoutBase = true
+	patch, err := bundles.Open(ctx, patchPath, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Content{Bundle: patch, CacheDir: t.TempDir()}
+	cache, err := c.Cache(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := Node{Name: "w1"}
+	var held, notHeld []Staged
+	for _, f := range c.FilesFor(cache, w) {
+		_, statErr := os.Stat(cache.Dir + "/" + f.Path)
+		switch {
+		case f.Path == "": // the set's index, written here
+		case patch.Holds(f.Path):
+			held = append(held, f)
+			if f.Local == "" || statErr != nil {
+				t.Errorf("%s is carried by the patch but not in the cache (%v)", f.Path, statErr)
+			}
+		default:
+			notHeld = append(notHeld, f)
+			if f.Local != "" || statErr == nil {
+				t.Errorf("%s is the base's, yet has a local source %q (%v)", f.Path, f.Local, statErr)
+			}
+		}
+	}
+	if len(held) == 0 || len(notHeld) == 0 {
+		t.Fatalf("a worker needs %d files the patch carries and %d from the base: want some of each", len(held), len(notHeld))
+	}
+
+	// A node that holds all but one of the base's files is named with that file; one that holds them all is not.
+	have := map[string]string{}
+	for _, f := range notHeld {
+		have[f.Remote] = f.SHA256
+	}
+	gone := notHeld[0]
+	lack := &LackingError{Bundle: patch, Hosts: map[string][]Staged{}}
+	lack.add("w2", notHeld, have)
+	delete(have, gone.Remote)
+	lack.add("w1", notHeld, have)
+	if err := lack.orNil(); err == nil || len(lack.Hosts) != 1 || len(lack.Hosts["w1"]) != 1 {
+		t.Fatalf("lacking: %v (%v)", lack.Hosts, err)
+	}
+	msg := lack.Error()
+	for _, want := range []string{"w1 lacks 1 files", gone.Path, "--base", oldB.ManifestDigest} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, msg)
+		}
 	}
 }

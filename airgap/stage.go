@@ -30,15 +30,18 @@ func (p *Stage) Title() string { return "Stage bundle on hosts" }
 // Name is the phase's machine name.
 func (p *Stage) Name() string { return "stage" }
 
-// Prepare extracts the bundle locally and reads, on every node at once, which of its files are missing.
+// Prepare extracts the bundle locally and reads, on every node at once, which of its files are missing. A node
+// that lacks a file this machine does not hold either (a patch bundle opened without its base, on a node that
+// never staged the base) stops the phase here, before any node is sent anything: a *LackingError.
 func (p *Stage) Prepare(ctx context.Context) error {
 	cache, err := p.Content.Cache(ctx)
 	if err != nil {
 		return err
 	}
 	p.todo = map[string][]Staged{}
+	lack := &LackingError{Bundle: p.Content.Bundle, Hosts: map[string][]Staged{}}
 	var mu sync.Mutex
-	return phase.ParallelEach(ctx, phase.DefaultConcurrency, p.Content.Nodes, func(n Node) string { return n.Name },
+	err = phase.ParallelEach(ctx, phase.DefaultConcurrency, p.Content.Nodes, func(n Node) string { return n.Name },
 		func(ctx context.Context, n Node) error {
 			h, err := p.Content.Host(n.Name)
 			if err != nil {
@@ -59,13 +62,19 @@ func (p *Stage) Prepare(ctx context.Context) error {
 					missing = append(missing, f)
 				}
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			if len(missing) > 0 {
-				mu.Lock()
 				p.todo[n.Name] = missing
-				mu.Unlock()
 			}
+			lack.add(n.Name, missing, nil)
 			return nil
 		})
+	if err != nil {
+		return err
+	}
+	// Content neither here nor on a node (a patch opened without its base): refused before anything is sent.
+	return lack.orNil()
 }
 
 // ShouldRun reports whether any node lacks a file.

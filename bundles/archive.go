@@ -109,6 +109,11 @@ func (b *Bundle) newContentReader() *contentReader {
 	m := b.Manifest
 	r := &contentReader{bundle: b, own: &archive{path: b.Path, digest: b.ManifestDigest, files: len(m.Files), size: m.TotalSize(),
 		holds: func(p string) bool { _, ok := m.FileByPath(p); return ok }}}
+	if b.WithoutBase {
+		r.plan = planCarried(m, b.carried)
+		r.own.files, r.own.size, r.own.holds = len(r.plan.carried), r.plan.carriedBytes, r.plan.carries
+		return r
+	}
 	if b.Base == nil {
 		return r
 	}
@@ -129,6 +134,10 @@ func (r *contentReader) open(f File) (io.Reader, error) {
 	ref, ok := r.plan.source[f.Path]
 	if !ok {
 		return nil, fmt.Errorf("read bundle %s: %s is not in its manifest", r.bundle.Path, f.Path)
+	}
+	if ref.absent || (ref.base && r.base == nil) {
+		return nil, fmt.Errorf("read bundle %s: %s (sha256 %s) is not in it: the patch takes it from its base %s, which was not given; "+
+			"pass the base with --base", r.bundle.Path, f.Path, f.SHA256, r.bundle.Manifest.Base)
 	}
 	if ref.base {
 		return r.base.seek(ref.path)

@@ -57,9 +57,28 @@ func entryNames(t testing.TB, p string) []string {
 	return out
 }
 
+// withEntryFlipped writes a copy of the bundle at p whose entry called name has its first byte changed (its signed
+// manifest untouched) and returns the copy's path.
+func withEntryFlipped(t testing.TB, p, name string) string {
+	t.Helper()
+	return rewriteEntries(t, p, func(e *tarEntry) bool {
+		if e.hdr.Name == name {
+			e.data = append([]byte{e.data[0] ^ 0xff}, e.data[1:]...)
+		}
+		return true
+	}, name)
+}
+
 // withoutEntry writes a copy of the bundle at p without the entry called name (its signed manifest untouched) and
 // returns the copy's path.
 func withoutEntry(t testing.TB, p, name string) string {
+	t.Helper()
+	return rewriteEntries(t, p, func(e *tarEntry) bool { return e.hdr.Name != name }, name)
+}
+
+// rewriteEntries writes a copy of the bundle at p through edit (which may change an entry, and drops it by
+// returning false) and returns the copy's path; the bundle must have an entry called name.
+func rewriteEntries(t testing.TB, p string, edit func(*tarEntry) bool, name string) string {
 	t.Helper()
 	var buf bytes.Buffer
 	zw, err := zstd.NewWriter(&buf)
@@ -69,8 +88,8 @@ func withoutEntry(t testing.TB, p, name string) string {
 	tw := tar.NewWriter(zw)
 	found := false
 	for _, e := range archiveEntries(t, p) {
-		if e.hdr.Name == name {
-			found = true
+		found = found || e.hdr.Name == name
+		if !edit(&e) {
 			continue
 		}
 		h := e.hdr
@@ -90,7 +109,7 @@ func withoutEntry(t testing.TB, p, name string) string {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "without.tar")
+	out := filepath.Join(t.TempDir(), "rewritten.tar")
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -251,6 +251,7 @@ func FuzzVerify(f *testing.F) {
 	fb := newFuzzBundles(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := fb.file(t, data)
+		checkWithoutBase(t, p, VerifyOptions{PublicKeys: []ed25519.PublicKey{trusted}, InsecureSkipSignature: true, WithoutBase: true})
 		opts := VerifyOptions{PublicKeys: []ed25519.PublicKey{trusted}, InsecureSkipSignature: true, Base: base}
 		res, err := Verify(context.Background(), p, opts)
 		if err != nil {
@@ -276,6 +277,35 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("walk of a verified bundle: %v", err)
 		}
 	})
+}
+
+// checkWithoutBase opens the bundle at p as a patch may be opened without its base: a refusal names each file and
+// problem; an accepted bundle hands out every file it says it holds, each byte matching the manifest.
+func checkWithoutBase(t *testing.T, p string, opts VerifyOptions) {
+	b, err := Open(context.Background(), p, opts)
+	if err != nil {
+		checkRefusal(t, err)
+		return
+	}
+	var held []string
+	for _, f := range b.Manifest.Files {
+		if b.Holds(f.Path) {
+			held = append(held, f.Path)
+		}
+	}
+	if b.Manifest.Base == nil && len(held) != len(b.Manifest.Files) {
+		t.Fatalf("a full bundle opened without a base holds %d of its %d files", len(held), len(b.Manifest.Files))
+	}
+	if len(held) == 0 {
+		return
+	}
+	err = b.Walk(context.Background(), Filter{Paths: held}, func(_ File, r io.Reader) error {
+		_, err := io.Copy(io.Discard, r)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("walk of what a verified patch holds without its base: %v", err)
+	}
 }
 
 // FuzzReadHeader reads the first entries of arbitrary bundles, with and without a trusted key: nothing may

@@ -30,6 +30,10 @@ type Bundle struct {
 	KeyID  string
 	// Base is the verified full bundle that completes a patch bundle; nil for a full bundle. Manifest.Base names it.
 	Base *Bundle
+	// WithoutBase says a patch bundle was opened without its base (VerifyOptions.WithoutBase): its readers hand out
+	// only the content it carries, and Holds tells which files those are.
+	WithoutBase bool
+	carried     map[string]string // sha256 -> entry path, when WithoutBase
 }
 
 // Open verifies the bundle at path (see Verify) and returns it for reading. A patch bundle needs its base in
@@ -55,11 +59,23 @@ func OpenPatch(ctx context.Context, patchPath, basePath string, opts VerifyOptio
 
 // bundle makes the Bundle a successful verification describes.
 func (res *VerifyResult) bundle(path, basePath string) *Bundle {
-	b := &Bundle{Path: path, Manifest: res.Manifest, ManifestDigest: res.ManifestDigest, Signed: res.Signed, KeyID: res.KeyID}
+	b := &Bundle{Path: path, Manifest: res.Manifest, ManifestDigest: res.ManifestDigest, Signed: res.Signed, KeyID: res.KeyID,
+		WithoutBase: res.WithoutBase, carried: res.carried}
 	if res.Base != nil {
 		b.Base = res.Base.bundle(basePath, "")
 	}
 	return b
+}
+
+// Holds reports whether b's readers can hand out the file at path: every listed file of a full bundle or of a patch
+// opened with its base; for a patch opened without it, those whose content the patch carries.
+func (b *Bundle) Holds(path string) bool {
+	f, ok := b.Manifest.FileByPath(path)
+	if !ok || !b.WithoutBase {
+		return ok
+	}
+	_, carried := b.carried[f.SHA256]
+	return carried
 }
 
 // AsBase names b as the base of patches made against it (see WriteOptions.Base).

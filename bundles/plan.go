@@ -7,8 +7,9 @@ package bundles
 
 // entryRef is the archive entry that holds a release file's content.
 type entryRef struct {
-	path string // entry name in its archive
-	base bool   // in the base's archive; false: in the patch's own
+	path   string // entry name in its archive
+	base   bool   // in the base's archive; false: in the patch's own
+	absent bool   // in no archive here: a patch opened without its base leaves this content to the hosts
 }
 
 // patchPlan maps every file of a release onto the entry holding its content when it is read as a patch of base.
@@ -53,6 +54,28 @@ func planPatch(release, base *Manifest) *patchPlan {
 		p.source[f.Path] = entryRef{path: f.Path}
 		p.carried = append(p.carried, f)
 		p.carriedBytes += f.Size
+	}
+	return p
+}
+
+// planCarried maps every file of release onto the patch's own entries when the patch is read without its base:
+// carried holds the entries its archive has (sha256 -> entry path, as verify saw them). A file whose content no
+// entry has is absent: the base held it, and whoever uses it must find it by its sha256 elsewhere.
+func planCarried(release *Manifest, carried map[string]string) *patchPlan {
+	p := &patchPlan{source: make(map[string]entryRef, len(release.Files))}
+	for _, f := range release.Files {
+		entry, ok := carried[f.SHA256]
+		switch {
+		case !ok:
+			p.source[f.Path] = entryRef{absent: true}
+			p.baseFiles++
+		case entry == f.Path:
+			p.source[f.Path] = entryRef{path: f.Path}
+			p.carried = append(p.carried, f)
+			p.carriedBytes += f.Size
+		default:
+			p.source[f.Path] = entryRef{path: entry}
+		}
 	}
 	return p
 }

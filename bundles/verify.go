@@ -23,8 +23,12 @@ type VerifyOptions struct {
 	// Logger receives progress and the warning when the signature is skipped; nil discards.
 	Logger *slog.Logger
 	// Base is the full bundle that completes a patch bundle, verified with the same keys. A patch is refused
-	// without it (*NeedsBaseError); a full bundle ignores it.
+	// without it (*NeedsBaseError) unless WithoutBase; a full bundle ignores it.
 	Base string
+	// WithoutBase accepts a patch bundle whose base is not on this machine: the signature and every file the patch
+	// carries are checked, and the files it takes from its base are left to be found by their sha256 where they are
+	// used (the hosts that staged the base). The Bundle's readers hand out only what the patch carries (Bundle.Holds).
+	WithoutBase bool
 }
 
 // VerifyResult is what a successful verification established.
@@ -45,6 +49,10 @@ type VerifyResult struct {
 	// content the base supplied (Files counts the entries of the patch itself).
 	Base     *VerifyResult
 	FromBase int
+	// WithoutBase says a patch was verified without its base (VerifyOptions.WithoutBase): FromBase counts the files
+	// left unchecked here, and carried maps the content of each entry checked (sha256 -> entry path).
+	WithoutBase bool
+	carried     map[string]string
 	// kept holds the small documents a caller asked verify to keep (the OCI index and image manifests).
 	kept map[string][]byte
 }
@@ -57,7 +65,8 @@ type VerifyResult struct {
 // A patch bundle is verified with its base (opts.Base): the signature, then that the base is the one the patch
 // names (refused naming both manifest digests), then the whole base as a bundle of its own, then the patch's
 // entries; so every file of the release is checked by sha256 in whichever file holds it. A base that lacks a file
-// the patch relies on is refused naming that file. Without opts.Base a patch is a *NeedsBaseError.
+// the patch relies on is refused naming that file. Without opts.Base a patch is a *NeedsBaseError, unless
+// opts.WithoutBase accepts it on what it carries.
 func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyResult, error) {
 	return verify(ctx, path, opts, nil)
 }
@@ -124,7 +133,11 @@ func verify(ctx context.Context, path string, opts VerifyOptions, keep map[strin
 	res.Manifest = m
 	check := newContentCheck(m, keep)
 	files, size := len(m.Files), m.TotalSize()
-	if m.Base != nil {
+	if m.Base != nil && opts.Base == "" && opts.WithoutBase {
+		check.patchWithoutBase()
+		log.Warn("patch bundle opened without its base: the files it takes from the base are checked by sha256 where they are used",
+			"bundle", path, "base", m.Base.String())
+	} else if m.Base != nil {
 		plan, base, err := verifyBase(ctx, path, m, opts)
 		if err != nil {
 			return nil, err
@@ -158,6 +171,10 @@ func verify(ctx context.Context, path string, opts VerifyOptions, keep map[strin
 	}
 	if keep != nil {
 		res.kept = check.kept
+	}
+	if check.withoutBase {
+		res.WithoutBase, res.carried = true, check.carried
+		res.FromBase = planCarried(m, check.carried).baseFiles
 	}
 	res.PayloadBytes = s.payload
 	res.CompressedBytes = s.cnt.n

@@ -55,10 +55,16 @@ func testUpgrade(t *testing.T, env *e2eEnv) {
 	nodePort := deployWorkload(t, cs, env.inv.Workers()[0].Name)
 	probe := startProbe(t, env, nodePort)
 	// The upgrade reads 1.32 from a patch bundle against the installed 1.31 bundle, as a bank carries it across the
-	// gap; every host holds 1.31's content already, so staging moves only what 1.32 adds.
+	// gap, without 1.31 itself: every host holds 1.31's content already, so staging moves only what 1.32 adds.
 	patch, patchKey := makePatch(t, env, next)
+	t.Run("a host that lacks what the patch takes from its base is named before any host changes", func(t *testing.T) {
+		testPatchNeedsBase(t, env, patch, patchKey)
+	})
+	if t.Failed() {
+		return
+	}
 	args := func(extra ...string) []string {
-		return append([]string{"upgrade", "apply", "-i", env.invPath, "-b", patch, "--base", env.bundle, "--key", env.key, "--key", patchKey,
+		return append([]string{"upgrade", "apply", "-i", env.invPath, "-b", patch, "--key", env.key, "--key", patchKey,
 			"--state-dir", env.stateDir, "--yes"}, extra...)
 	}
 	start := time.Now()
@@ -182,6 +188,64 @@ func makePatch(t testing.TB, env *e2eEnv, next string) (patch, pub string) {
 	figure(t, "patch bundle 1.31 -> 1.32: %.1f MiB, %.1f%% of the full 1.32 bundle (%.1f MiB)", float64(part.Size())/(1<<20),
 		100*float64(part.Size())/float64(full.Size()), float64(full.Size())/(1<<20))
 	return patch, pub
+}
+
+// testPatchNeedsBase: with the patch bundle alone (no --base), a worker that lacks one file the patch takes from
+// its base (set aside for the test) stops plan and apply at their checks, naming the worker, the file and --base;
+// nothing changes on any host. The file is put back at the end.
+func testPatchNeedsBase(t *testing.T, env *e2eEnv, patch, patchKey string) {
+	var keys []ed25519.PublicKey
+	for _, k := range []string{env.key, patchKey} {
+		pub, err := bundles.LoadPublicKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, pub)
+	}
+	b, err := bundles.Open(context.Background(), patch, bundles.VerifyOptions{PublicKeys: keys, WithoutBase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var relied *bundles.File
+	for _, f := range airgap.FilesOf(b.Manifest, bundles.KindPackage) {
+		if !b.Holds(f.Path) {
+			relied = &f
+			break
+		}
+	}
+	if relied == nil {
+		t.Fatal("the 1.31 -> 1.32 patch carries every package: nothing to take from the base")
+	}
+	worker := env.inv.Workers()[1].Name
+	staged := airgap.StagePath(relied.SHA256)
+	if out, err := env.exec(t, worker, "mv "+staged+" "+staged+".aside"); err != nil {
+		t.Fatalf("set %s aside on %s: %v\n%s", staged, worker, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := env.exec(t, worker, "mv "+staged+".aside "+staged); err != nil {
+			t.Errorf("put %s back on %s: %v\n%s", staged, worker, err, out)
+		}
+	})
+	before := kubeletVersions(t, env.kube(t))
+	for _, verb := range []string{"plan", "apply"} {
+		args := []string{"upgrade", verb, "-i", env.invPath, "-b", patch, "--key", env.key, "--key", patchKey, "--state-dir", env.stateDir}
+		if verb == "apply" {
+			args = append(args, "--yes")
+		}
+		code, stdout, stderr := env.run(t, 10*time.Minute, args...)
+		out := stdout + stderr
+		if code != 1 || !strings.Contains(out, worker+": staged content") || !strings.Contains(out, relied.Path) ||
+			!strings.Contains(out, "--base") || !strings.Contains(out, b.Manifest.Base.ManifestDigest) {
+			t.Errorf("upgrade %s with the patch alone, %s lacking %s: exit %d, want 1 naming the host, the file, --base and the base\n%s",
+				verb, worker, relied.Path, code, out)
+		}
+	}
+	if after := kubeletVersions(t, env.kube(t)); fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("kubelets changed: %v -> %v", before, after)
+	}
+	if out, _ := env.exec(t, worker, "test -f "+staged+" && echo staged"); strings.Contains(out, "staged") {
+		t.Errorf("the refused apply staged %s on %s", relied.Path, worker)
+	}
 }
 
 // checkStagedBytes compares what the upgrade staged on each node (the byte totals of the stage phase's progress

@@ -246,6 +246,11 @@ func clusterConfiguration(c Cluster) map[string]any {
 	return cc
 }
 
+// EvictionDiskPercent is the free share of a node's file system under which its kubelet evicts pods and removes
+// every image no container uses, whatever the image GC thresholds: images from the bundle that are not running yet
+// (an upgrade's, just loaded) included. Staging must leave more than this free.
+const EvictionDiskPercent = 5
+
 func kubeletConfiguration(c Cluster) map[string]any {
 	k := map[string]any{
 		"apiVersion":    "kubelet.config.k8s.io/v1beta1",
@@ -256,7 +261,8 @@ func kubeletConfiguration(c Cluster) map[string]any {
 		// Images come from the bundle, never from a registry: keep them on disk pressure too.
 		"imageGCHighThresholdPercent": 100,
 		"imageGCLowThresholdPercent":  99,
-		"evictionHard":                map[string]string{"nodefs.available": "5%", "imagefs.available": "5%", "memory.available": "100Mi"},
+		"evictionHard": map[string]string{"nodefs.available": fmt.Sprintf("%d%%", EvictionDiskPercent),
+			"imagefs.available": fmt.Sprintf("%d%%", EvictionDiskPercent), "memory.available": "100Mi"},
 	}
 	if len(c.ClusterDNS) > 0 {
 		k["clusterDNS"] = c.ClusterDNS

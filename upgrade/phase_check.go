@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
+	"github.com/berthsh/berth/manifests"
 )
 
 // healthWait is how long apply waits for the cluster to be healthy before it counts a health check as failed (a
@@ -94,6 +96,7 @@ func (r *run) makePlan(ctx context.Context, s *phase.Session) (*Plan, *Path) {
 		target.Manifest.Version, target.Manifest.Target.OS, target.Manifest.Target.Arch))
 	r.checkDisk(plan, add)
 	if !plan.Nothing {
+		r.checkStaged(ctx, add)
 		r.checkHealth(ctx, s, add)
 		r.checkDisruption(ctx, plan)
 	}
@@ -184,28 +187,61 @@ func (r *run) planSteps(plan *Plan) {
 }
 
 // checkDisk checks every node has room under /var/lib for what staging puts there, twice over (the archive and
-// containerd's copy of the images), plus 512 MiB.
+// containerd's copy of the images), plus 512 MiB, above the kubelet's eviction threshold (manifests.EvictionDiskPercent
+// of the file system): a node that crosses it mid-upgrade evicts pods and deletes the images just loaded.
 func (r *run) checkDisk(plan *Plan, add func(string, bool, string, ...Problem)) {
 	content := r.c.Content()
 	var problems []Problem
 	least := int64(-1)
 	for _, n := range content.Nodes {
-		need := 2*stagedBytes(content, n) + 512<<20
 		facts, err := r.c.OSFacts(n.Name)
 		if err != nil {
 			problems = append(problems, Problem{Check: "disk", Host: n.Name, Detail: err.Error(), Fix: "make the host reachable"})
 			continue
 		}
+		// Below the eviction threshold the kubelet removes unused images, the upgrade's among them, mid-upgrade.
+		need := 2*stagedBytes(content, n) + 512<<20 + facts.DiskSizeBytes*manifests.EvictionDiskPercent/100
 		if least < 0 || facts.DiskFreeBytes < least {
 			least = facts.DiskFreeBytes
 		}
 		if facts.DiskFreeBytes < need {
 			problems = append(problems, Problem{Check: "disk", Host: n.Name,
-				Detail: fmt.Sprintf("%s free under /var/lib, the upgrade needs %s", airgap.HumanBytes(facts.DiskFreeBytes), airgap.HumanBytes(need)),
-				Fix:    "free space under /var/lib (old images: crictl rmi --prune; old logs), or grow the file system"})
+				Detail: fmt.Sprintf("%s free under /var/lib, the upgrade needs %s (with the %d%% the kubelet keeps free: below it, it evicts pods and deletes unused images)",
+					airgap.HumanBytes(facts.DiskFreeBytes), airgap.HumanBytes(need), manifests.EvictionDiskPercent),
+				Fix: "free space under /var/lib (old images: crictl rmi --prune; old logs), or grow the file system"})
 		}
 	}
 	add("disk", len(problems) == 0, fmt.Sprintf("room to stage the bundle on every node (least free: %s)", airgap.HumanBytes(max(least, 0))), problems...)
+}
+
+// checkStaged checks that every node holds what a patch bundle opened without its base (no --base) takes from that
+// base: the content the node staged from the base at install or at the last upgrade. A full bundle, or a patch
+// with its base here, reads no host.
+func (r *run) checkStaged(ctx context.Context, add func(string, bool, string, ...Problem)) {
+	contents := append([]*airgap.Content{r.c.Content()}, r.hopContents()...)
+	partial := 0
+	var problems []Problem
+	for _, c := range contents {
+		if !c.Bundle.WithoutBase {
+			continue
+		}
+		partial++
+		err := c.Lacking(ctx)
+		var lack *airgap.LackingError
+		switch {
+		case errors.As(err, &lack):
+			for _, n := range c.NodeNames() {
+				if _, ok := lack.Hosts[n]; ok {
+					problems = append(problems, Problem{Check: "staged content", Host: n, Detail: lack.HostProblem(n), Fix: lack.Fix()})
+				}
+			}
+		case err != nil:
+			problems = append(problems, Problem{Check: "staged content", Detail: err.Error(), Fix: "make every node reachable, or pass the base bundle with --base"})
+		}
+	}
+	if partial > 0 {
+		add("staged content", len(problems) == 0, "every node holds what the patch bundles take from their bases (not given with --base)", problems...)
+	}
 }
 
 // stagedBytes is what staging puts on a node: its files and its image set's blobs.

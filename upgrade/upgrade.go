@@ -139,8 +139,23 @@ func (r *run) readPhases() []phase.Phase {
 func (r *run) phases() []phase.Phase {
 	content := r.c.Content()
 	ps := append(r.readPhases(), &snapshot{r: r}, &airgap.Stage{Content: content}, &airgap.Images{Content: content})
-	// The control planes also need the binaries and images of every minor on the way.
-	target := r.o.target()
+	for _, hop := range r.hopContents() {
+		ps = append(ps, phase.Group("Stage the bundle of Kubernetes "+hop.Bundle.Manifest.KubernetesVersion+" on the control planes",
+			&airgap.Stage{Content: hop}, &airgap.Images{Content: hop}))
+	}
+	return append(ps,
+		&controlPlanes{r: r},
+		installer.CNI(r.c),
+		installer.DNS(r.c),
+		installer.DNSCache(r.c),
+		&workers{r: r},
+	)
+}
+
+// hopContents are the bundles of the minors on the way, each for the control planes, which step through them.
+func (r *run) hopContents() []*airgap.Content {
+	content, target := r.c.Content(), r.o.target()
+	var out []*airgap.Content
 	for _, b := range r.o.Bundles {
 		if b == target {
 			continue
@@ -151,16 +166,9 @@ func (r *run) phases() []phase.Phase {
 				hop.Nodes = append(hop.Nodes, n)
 			}
 		}
-		ps = append(ps, phase.Group("Stage the bundle of Kubernetes "+b.Manifest.KubernetesVersion+" on the control planes",
-			&airgap.Stage{Content: hop}, &airgap.Images{Content: hop}))
+		out = append(out, hop)
 	}
-	return append(ps,
-		&controlPlanes{r: r},
-		installer.CNI(r.c),
-		installer.DNS(r.c),
-		installer.DNSCache(r.c),
-		&workers{r: r},
-	)
+	return out
 }
 
 // PlanUpgrade reads the hosts and the cluster, changes nothing, and returns what an apply would do and every check's

@@ -155,6 +155,23 @@ func openPatchInput(ctx context.Context, a *app, path string, trust *trustFlags,
 	return bundles.Open(ctx, path, opts)
 }
 
+// openClusterBundle opens (verifies) a bundle that install or upgrade applies. A patch bundle is verified with its
+// base when --base gives one; without it, on what it carries, and staging then checks that every host holds what
+// the patch takes from its base (the hosts staged it at install or at the last upgrade) before it sends anything.
+func openClusterBundle(ctx context.Context, a *app, path, base string, verify bundles.VerifyOptions) (*bundles.Bundle, error) {
+	fmt.Fprintf(a.errOut, "Verifying bundle %s ...\n", path)
+	verify.WithoutBase = base == ""
+	b, err := bundles.OpenPatch(ctx, path, base, verify)
+	if err != nil {
+		return nil, err
+	}
+	if b.WithoutBase {
+		fmt.Fprintf(a.errOut, "Bundle %s is a patch of %s, not given with --base: the hosts must hold what it takes from that base "+
+			"(checked on every host before anything is sent)\n", path, b.Manifest.Base)
+	}
+	return b, nil
+}
+
 // printPatchSummary says what a patch of base written to path carries, against the release's full size.
 func printPatchSummary(w io.Writer, path string, base *bundles.Bundle, release *bundles.Manifest, compressed int64) {
 	d := bundles.Compare(base.Manifest, release)

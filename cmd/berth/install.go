@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/installer"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
@@ -36,7 +35,7 @@ func (f *installFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	inventoryFlag(cmd, &f.inventory, true)
 	fl.StringVarP(&f.bundle, "bundle", "b", "", "offline bundle (required); verified before anything else")
-	fl.StringVar(&f.base, "base", "", "the full bundle a patch bundle (-b) completes; verified with it")
+	fl.StringVar(&f.base, "base", "", "the full bundle a patch bundle (-b) completes, verified with it; without it the hosts must hold its content")
 	cmd.MarkFlagFilename("bundle", "tar")
 	f.trust.register(cmd, true)
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (unattended installs)")
@@ -160,8 +159,7 @@ func runInstall(cmd *cobra.Command, a *app, f *installFlags, only []string) erro
 		return err
 	}
 	warnings := f.trust.warn(a)
-	fmt.Fprintf(a.errOut, "Verifying bundle %s ...\n", f.bundle)
-	b, err := bundles.OpenPatch(ctx, f.bundle, f.base, verify)
+	b, err := openClusterBundle(ctx, a, f.bundle, f.base, verify)
 	if err != nil {
 		return err
 	}

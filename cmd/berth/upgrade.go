@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/upgrade"
 )
@@ -31,7 +30,7 @@ func (f *upgradeFlags) register(cmd *cobra.Command, apply bool) {
 	fl := cmd.Flags()
 	inventoryFlag(cmd, &f.inventory, true)
 	fl.StringArrayVarP(&f.bundles, "bundle", "b", nil, "offline bundle of the target version (required); repeat it with the bundle of each minor in between for a multi-minor upgrade")
-	fl.StringVar(&f.base, "base", "", "the full bundle that patch bundles (-b) complete, usually the one the cluster runs")
+	fl.StringVar(&f.base, "base", "", "the full bundle that patch bundles (-b) complete, usually the one the cluster runs; without it the hosts must hold its content")
 	f.trust.register(cmd, false)
 	fl.StringVar(&f.stateDir, "state-dir", "", "base directory of cluster state (journal, lock, snapshots); default ~/.local/state/berth")
 	fl.StringVar(&f.maxUnavailable, "max-unavailable", "1", "workers upgraded at once: a number, or a percentage of the workers (25%)")
@@ -126,10 +125,15 @@ func newUpgradeApplyCmd(a *app) *cobra.Command {
 Progress is journaled: if berth is stopped (even kill -9), run the same command again and it resumes; a node
 already upgraded is not drained again. A finished upgrade run again changes nothing. Progress goes to stderr, each
 phase with its step number and the time so far; --events FILE also writes every event as one JSON line the moment
-it happens.`,
+it happens.
+
+A patch bundle (berth bundle delta) works with its base given by --base, or without it when every host already
+holds the base's content: the hosts staged it when they installed or last upgraded to that base. Without --base
+the plan checks every host for what the patch takes from its base, and names any host that lacks it.`,
 		Example: `  berth upgrade apply -i inventory.yaml -b berth-v1.32.tar --key bundle.pub --dry-run
   berth upgrade apply -i inventory.yaml -b berth-v1.32.tar --key bundle.pub --yes
-  berth upgrade apply -i inventory.yaml -b berth-v1.32.tar --key bundle.pub --yes --max-unavailable 25%`,
+  berth upgrade apply -i inventory.yaml -b berth-v1.32.tar --key bundle.pub --yes --max-unavailable 25%
+  berth upgrade apply -i inventory.yaml -b v1.31-to-v1.32-patch.tar --key bundle.pub --yes   # hosts hold v1.31`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := upgradeOptions(cmd, a, &f)
@@ -178,8 +182,7 @@ func upgradeOptions(cmd *cobra.Command, a *app, f *upgradeFlags) (upgrade.Option
 		return o, usageError{err, cmd.CommandPath()}
 	}
 	for _, p := range f.bundles {
-		fmt.Fprintf(a.errOut, "Verifying bundle %s ...\n", p)
-		b, err := bundles.OpenPatch(ctx, p, f.base, verify)
+		b, err := openClusterBundle(ctx, a, p, f.base, verify)
 		if err != nil {
 			return o, err
 		}

@@ -60,6 +60,7 @@ type Facts struct {
 	SwapBytes     int64             `json:"swapBytes"`
 	Swaps         []string          `json:"swaps,omitempty"`
 	DiskFreeBytes int64             `json:"diskFreeBytes"` // on the file system holding /var/lib
+	DiskSizeBytes int64             `json:"diskSizeBytes"` // the size of that file system
 	Links         map[string]Link   `json:"links"`
 	Addrs         []Addr            `json:"addrs"`
 	Listeners     []Listener        `json:"listeners"`
@@ -205,6 +206,7 @@ func parseFacts(f *Facts, out string) error {
 		f.Swaps = append(f.Swaps, strings.Fields(l)[0])
 	}
 	if fs := strings.Fields(first(sections["disk"])); len(fs) >= 4 {
+		f.DiskSizeBytes, _ = strconv.ParseInt(fs[1], 10, 64)
 		f.DiskFreeBytes, _ = strconv.ParseInt(fs[3], 10, 64)
 	}
 	f.Links = parseLinks(sections["links"])
