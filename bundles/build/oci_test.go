@@ -4,14 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,88 +17,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/internal/registrytest"
 )
-
-// registryVersion is the CNCF distribution registry the OCI tests run: built from the module proxy once and
-// cached under ~/.cache/berth/registry/.
-const registryVersion = "v3.1.2"
-
-// registryBinary returns the cached registry binary, building it when absent (a few minutes, once per machine).
-func registryBinary(t *testing.T) string {
-	t.Helper()
-	base, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(base, "berth", "registry", registryVersion)
-	bin := filepath.Join(dir, "registry")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	requireTools(t, "go")
-	t.Logf("building the distribution registry %s into %s (once per machine)", registryVersion, dir)
-	cmd := exec.Command("go", "install", "-trimpath", "github.com/distribution/distribution/v3/cmd/registry@"+registryVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false", "GOWORK=off")
-	cmd.Dir = os.TempDir()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		missing(t, "cannot build the registry from the module proxy: %v\n%s", err, tail(string(out), 20))
-	}
-	return bin
-}
-
-// startRegistry runs a real registry on a free loopback port for the test and returns its host:port.
-func startRegistry(t *testing.T) string {
-	t.Helper()
-	bin := registryBinary(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			data, _ := os.ReadFile(logf.Name())
-			t.Fatalf("registry did not answer on %s: %v\n%s", addr, err, data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // TestOCISourceFromRegistry pushes a multi-platform index and a plain image to a real registry on loopback, then
 // builds a bundle whose oci sources pull them: the target platform's image must arrive byte for byte, tagged as the
 // spec says, and verify.
 func TestOCISourceFromRegistry(t *testing.T) {
 	slow(t, "builds and runs a registry")
-	addr := startRegistry(t)
+	addr := registrytest.Start(t, registrytest.Options{})
 	ctx := context.Background()
 
 	amd64, err := random.Image(2048, 2)

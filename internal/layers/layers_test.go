@@ -49,12 +49,14 @@ var rules = []struct {
 	{pkg: "manifests", own: true},
 	{pkg: "internal/remote"},
 	{pkg: "internal/remote/remotetest", allow: []string{"internal/remote"}}, // test support: in-memory hosts
+	{pkg: "internal/registrytest"},                                          // test support: a real registry on loopback
 	{pkg: "internal/phase"},
 	{pkg: "internal/buildinfo"},
 	{pkg: "internal/dnsprobe"},
 	{pkg: "internal/layers"},
 	{pkg: "internal/localfile"},
 	{pkg: "internal/digest"},
+	{pkg: "internal/pki"},
 }
 
 // everywhere are tiny leaf helpers below every row, even the leaves: reading a local file with a bound and checking

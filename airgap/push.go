@@ -1,0 +1,202 @@
+package airgap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/berthsh/berth/bundles"
+)
+
+// Replica is one registry instance that berth pushes a bundle's images to.
+type Replica struct {
+	Name string // for people: "system on reg1"
+	Addr string // host:port it answers on
+	// Transport reaches it: TLS trusting the registry CA, through SSH when the registry's plane is not routed from
+	// here. Requests that are not https are refused unless PlainHTTP. nil: http.DefaultTransport.
+	Transport http.RoundTripper
+	// PlainHTTP allows http: for tests against a registry on loopback only; berth's registries speak TLS.
+	PlainHTTP bool
+}
+
+// ReplicaPush is what pushing to one replica did.
+type ReplicaPush struct {
+	Replica  string        `json:"replica"`
+	Images   int           `json:"images"`
+	Sent     int64         `json:"sentBytes"` // request bodies sent: the blobs it lacked and the manifests
+	Duration time.Duration `json:"duration"`
+}
+
+// MirrorRef is where a registry that mirrors an image's upstream keeps it: the upstream's host becomes the first
+// element of the repository, so images of every upstream live side by side and a containerd mirror entry per
+// upstream (hosts.toml, with the path /v2/<upstream>) finds them.
+//
+//	MirrorRef("10.0.3.100:5000", "registry.k8s.io/etcd:3.5.15-0") = 10.0.3.100:5000/registry.k8s.io/etcd:3.5.15-0
+//	MirrorRef("10.0.3.100:5000", "nginx:1.27")                    = 10.0.3.100:5000/docker.io/library/nginx:1.27
+//	MirrorRef("10.0.3.100:5000", "reg.example:8443/app:1")        = 10.0.3.100:5000/reg.example_8443/app:1
+func MirrorRef(registry, ref string, opts ...name.Option) (name.Reference, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	upstream := r.Context().RegistryStr()
+	if upstream == name.DefaultRegistry {
+		upstream = "docker.io" // containerd's name for it, and the directory of its hosts.toml
+	}
+	// A port cannot be part of a repository name: "registry.example:8443" is kept as "registry.example_8443".
+	repo := registry + "/" + strings.ReplaceAll(upstream, ":", "_") + "/" + r.Context().RepositoryStr()
+	if d, ok := r.(name.Digest); ok {
+		return name.NewDigest(repo+"@"+d.DigestStr(), opts...)
+	}
+	return name.NewTag(repo+":"+r.Identifier(), opts...)
+}
+
+// PushImages pushes the given images of the bundle, from this machine's cache of it, to every replica, each under
+// every reference it has (MirrorRef), sending only the blobs a replica lacks. Then it reads every reference back
+// from every replica and compares the digest with the bundle's: nothing may rely on a replica before it serves
+// each image with the bundle's digest. A second push of the same images sends only their manifests' checks.
+func PushImages(ctx context.Context, c *Content, images []bundles.Image, replicas []Replica) ([]ReplicaPush, error) {
+	b := c.Bundle
+	for _, im := range images {
+		for _, d := range im.Blobs() {
+			if !b.Holds(bundles.BlobPath(d)) {
+				return nil, fmt.Errorf("push %s: blob %s is in the base of patch bundle %s, not in the patch: pass the base with --base (%s)",
+					im.Refs[0], d, b.Path, b.Manifest.Base)
+			}
+		}
+	}
+	cache, err := c.Cache(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lp, err := cache.layout(b.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	var out []ReplicaPush
+	for _, r := range replicas {
+		res, err := pushReplica(ctx, lp, images, r)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// pushReplica pushes the images to one replica and checks what it serves.
+func pushReplica(ctx context.Context, lp layout.Path, images []bundles.Image, r Replica) (ReplicaPush, error) {
+	start := time.Now()
+	tr := &countingTransport{next: r.Transport, plain: r.PlainHTTP}
+	if tr.next == nil {
+		tr.next = http.DefaultTransport
+	}
+	var opts []name.Option
+	if r.PlainHTTP {
+		opts = append(opts, name.Insecure)
+	}
+	todo := map[name.Reference]remote.Taggable{}
+	want := map[name.Reference]string{}
+	for _, im := range images {
+		h, err := v1.NewHash(im.Digest)
+		if err != nil {
+			return ReplicaPush{}, fmt.Errorf("image %s: %w", im.Name, err)
+		}
+		var t remote.Taggable
+		if types.MediaType(im.MediaType).IsIndex() {
+			t, err = lp.ImageIndex()
+			if err == nil {
+				t, err = t.(v1.ImageIndex).ImageIndex(h)
+			}
+		} else {
+			t, err = lp.Image(h)
+		}
+		if err != nil {
+			return ReplicaPush{}, fmt.Errorf("read image %s from the bundle cache: %w", im.Name, err)
+		}
+		for _, ref := range im.Refs {
+			dst, err := MirrorRef(r.Addr, ref, opts...)
+			if err != nil {
+				return ReplicaPush{}, err
+			}
+			todo[dst], want[dst] = t, im.Digest
+		}
+	}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr), remote.WithJobs(4)}
+	if err := remote.MultiWrite(todo, ropts...); err != nil {
+		return ReplicaPush{}, fmt.Errorf("push to registry %s (%s): %w", r.Name, r.Addr, err)
+	}
+	var problems []string
+	for ref, digest := range want {
+		d, err := remote.Head(ref, ropts...)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: %v", ref, err))
+		case d.Digest.String() != digest:
+			problems = append(problems, fmt.Sprintf("%s serves %s, the bundle has %s", ref, d.Digest, digest))
+		}
+	}
+	if len(problems) > 0 {
+		return ReplicaPush{}, fmt.Errorf("registry %s (%s) does not serve the bundle's images after the push:\n - %s", r.Name, r.Addr,
+			strings.Join(problems, "\n - "))
+	}
+	return ReplicaPush{Replica: r.Name, Images: len(images), Sent: tr.sent.Load(), Duration: time.Since(start)}, nil
+}
+
+// layout makes the cache's image blobs an OCI image layout of every image of the bundle (its index.json and
+// oci-layout marker, written from the manifest) and returns it.
+func (c *Cache) layout(m *bundles.Manifest) (layout.Path, error) {
+	dir := filepath.Join(c.Dir, filepath.FromSlash(bundles.ImagesDir))
+	idx, err := m.OCIIndex(m.Images)
+	if err != nil {
+		return "", err
+	}
+	for name, data := range map[string][]byte{"index.json": idx, "oci-layout": []byte(bundles.OCILayoutFile)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return layout.Path(dir), nil
+}
+
+// countingTransport counts the request bytes sent and refuses plain http unless allowed.
+type countingTransport struct {
+	next  http.RoundTripper
+	plain bool
+	sent  atomic.Int64
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" && !t.plain {
+		return nil, errors.New("refused: " + req.URL.Scheme + " to " + req.URL.Host + ": berth talks to its registries over TLS only")
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		req = req.Clone(req.Context())
+		req.Body = &countingBody{ReadCloser: req.Body, n: &t.sent}
+	}
+	return t.next.RoundTrip(req)
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
