@@ -2,15 +2,24 @@ package airgap
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/bundles/bundletest"
+	"github.com/berthsh/berth/internal/pki"
 	"github.com/berthsh/berth/internal/registrytest"
+	"github.com/berthsh/berth/manifests"
 )
 
 func TestMirrorRef(t *testing.T) {
@@ -106,5 +115,76 @@ func TestPushImages(t *testing.T) {
 	tls := []Replica{{Name: "system on reg1", Addr: replicas[0].Addr}}
 	if _, err := PushImages(ctx, c, images, tls); err == nil || !strings.Contains(err.Error(), "TLS only") {
 		t.Errorf("push over plain http to a replica that speaks TLS: %v", err)
+	}
+}
+
+// TestPushToBerthRegistry runs the System registry the way berth configures it (manifests.RegistryConfig), two
+// listeners of the real registry on one storage: a read-only one where every client pulls, a writable one on
+// loopback that berth pushes through; both speak TLS with a certificate of the registry CA (internal/pki).
+// Pushed through the writable listener, every image is served by the read-only one with the bundle's digest; a
+// push to the read-only listener is refused, and a client that does not trust the registry CA gets nothing.
+func TestPushToBerthRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs two registries")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	ca, _, err := pki.LoadOrCreateCA(filepath.Join(dir, "state"), "registry", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.Issue(pki.Leaf{Name: "registry system", IPs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if os.WriteFile(certFile, certPEM, 0o644) != nil || os.WriteFile(keyFile, keyPEM, 0o600) != nil {
+		t.Fatal("write the certificate")
+	}
+	trusting := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}
+	root := filepath.Join(dir, "data")
+	listener := func(readOnly bool) string {
+		return registrytest.Start(t, registrytest.Options{Client: &http.Client{Transport: trusting}, Config: func(addr string) []byte {
+			cfg, err := manifests.RegistryConfig(manifests.RegistryListener{Name: "system", Addr: addr, Root: root, CertFile: certFile,
+				KeyFile: keyFile, ReadOnly: readOnly, Secret: strings.Repeat("s3cret", 6)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cfg
+		}})
+	}
+	public, push := listener(true), listener(false)
+
+	key := bundletest.NewKey(t)
+	b := bundletest.Open(t, t.TempDir(), bundletest.Spec{}, key)
+	c := &Content{Bundle: b, CacheDir: t.TempDir()}
+	images := b.Manifest.Images
+	if _, err := PushImages(ctx, c, images, []Replica{{Name: "system push listener", Addr: push, Transport: trusting}}); err != nil {
+		t.Fatal(err)
+	}
+	// What berth pushed is there for every client of the read-only listener.
+	for _, im := range images {
+		dst, _ := MirrorRef(public, im.Refs[0])
+		d, err := remote.Head(dst, remote.WithContext(ctx), remote.WithTransport(trusting))
+		if err != nil || d.Digest.String() != im.Digest {
+			t.Errorf("read-only listener serves %s as %v (%v), the bundle has %s", dst, d, err, im.Digest)
+		}
+	}
+	// An image the registry does not have: the read-only listener refuses it, the push listener takes it.
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, wantOK := range map[string]bool{public: false, push: true} {
+		dst, _ := MirrorRef(addr, "registry.bank.example/payments/api:1.0")
+		err := remote.Write(dst, img, remote.WithContext(ctx), remote.WithTransport(trusting))
+		if (err == nil) != wantOK {
+			t.Errorf("push of a new image to %s (read-only %v): %v", addr, !wantOK, err)
+		}
+	}
+	stranger := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+	if _, err := PushImages(ctx, c, images, []Replica{{Name: "system", Addr: push, Transport: stranger}}); err == nil ||
+		!strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a client that does not trust the registry CA: %v", err)
 	}
 }

@@ -24,7 +24,14 @@ func (l *Lab) StopHost(ctx context.Context, host string) error {
 		return err
 	}
 	timeout := stopTimeout
-	if err := l.docker.ContainerStop(ctx, h.Container, container.StopOptions{Timeout: &timeout}); err != nil {
+	err = l.docker.ContainerStop(ctx, h.Container, container.StopOptions{Timeout: &timeout})
+	if err != nil {
+		// A cgroup runc left frozen holds processes that cannot die (see thawHost): thaw, and stop again.
+		if n, terr := thawHost(ctx, l.docker, h.Container); terr == nil && n > 0 {
+			err = l.docker.ContainerStop(ctx, h.Container, container.StopOptions{Timeout: &timeout})
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("stop host %s: %w", host, err)
 	}
 	return nil

@@ -176,6 +176,12 @@ func attachedToAll(lab string, h *Host, insp container.InspectResponse) bool {
 func removeContainer(ctx context.Context, cli *client.Client, id string) error {
 	err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
+		// A cgroup runc left frozen holds processes that cannot die (see thawHost): thaw, and remove again.
+		if n, terr := thawHost(ctx, cli, id); terr == nil && n > 0 {
+			err = cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		}
+	}
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	return nil

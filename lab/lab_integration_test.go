@@ -173,6 +173,11 @@ func TestLabIntegration(t *testing.T) {
 	t.Run("stop and start a host", func(t *testing.T) {
 		c := dial(t, inv, worker)
 		run(t, c, "echo '10.99.0.1 bank-dns' | sudo -n tee -a /etc/hosts >/dev/null")
+		// runc freezes a pod's cgroup while it kills the pod's processes; a host stopped at that moment keeps a frozen
+		// process that cannot die, and Docker alone gives up on it. StopHost (and lab down) must stop it anyway.
+		if _, err := l.Exec(ctx, "worker1", "sh", "-c", frozenProcess); err != nil {
+			t.Fatalf("freeze a process on worker1: %v", err)
+		}
 		if err := l.StopHost(ctx, "worker1"); err != nil {
 			t.Fatal(err)
 		}
@@ -269,3 +274,13 @@ func TestLabIntegration(t *testing.T) {
 		}
 	})
 }
+
+// frozenProcess leaves a process in a frozen cgroup of its own, as runc does when it dies between freezing a pod's
+// cgroup and thawing it (cgroup v1 freezer, or v2's cgroup.freeze).
+const frozenProcess = `set -e
+if [ -d /sys/fs/cgroup/freezer ]; then d=/sys/fs/cgroup/freezer/berth-test-frozen f=freezer.state v=FROZEN
+else d=/sys/fs/cgroup/berth-test-frozen f=cgroup.freeze v=1; fi
+mkdir -p $d
+sleep 100000 </dev/null >/dev/null 2>&1 &
+echo $! > $d/cgroup.procs
+echo $v > $d/$f`

@@ -51,9 +51,14 @@ type Options struct {
 	ReadOnly bool
 	// Root is the storage directory; "" for a new one. Two registries given the same Root serve the same images.
 	Root string
+	// Config, when set, writes the registry's whole configuration for the address it is to listen on (ReadOnly
+	// and Root are then the config's business), and Client checks it answers (with the TLS the config sets up).
+	Config func(addr string) []byte
+	Client *http.Client
 }
 
-// Start runs a registry on a free loopback port until the test ends and returns its host:port, once it answers.
+// Start runs a registry on a free loopback port until the test ends and returns its host:port, once it answers
+// (200, or 401 when it asks for credentials).
 func Start(t testing.TB, o Options) string {
 	t.Helper()
 	bin := Binary(t)
@@ -72,6 +77,9 @@ func Start(t testing.TB, o Options) string {
 		cfg += "  maintenance:\n    readonly:\n      enabled: true\n"
 	}
 	cfg += fmt.Sprintf("http:\n  addr: %s\n", addr)
+	if o.Config != nil {
+		cfg = string(o.Config(addr))
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -90,12 +98,16 @@ func Start(t testing.TB, o Options) string {
 		cmd.Wait()
 		logf.Close()
 	})
+	client, scheme := http.DefaultClient, "http"
+	if o.Client != nil {
+		client, scheme = o.Client, "https"
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
+		resp, err := client.Get(scheme + "://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return addr
 			}
 		}
