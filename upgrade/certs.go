@@ -106,8 +106,8 @@ func readHostCerts(ctx context.Context, c *installer.Cluster, host string) (*hos
 	return hc, nil
 }
 
-// RenewCertificates renews kubeadm's certificates on every control plane, one at a time, with the API answering
-// throughout: each control plane is taken out of every haproxy and its etcd member's leadership handed on, then
+// RenewCertificates renews kubeadm's certificates on every control plane, one at a time and the etcd leader's last,
+// with the API answering throughout: each control plane is taken out of every haproxy and its etcd member's leadership handed on, then
 // kubeadm certs renew all runs (as a systemd unit that finishes even if berth dies), its API server, controller
 // manager, scheduler and etcd restart so that they load the new certificates (the kubelet starts each again), and
 // once they run with them, its API server answers and its etcd member is healthy, it goes back into haproxy. The

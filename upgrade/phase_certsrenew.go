@@ -33,20 +33,34 @@ func (p *renewCerts) Name() string  { return "renew" }
 
 func (p *renewCerts) Run(ctx context.Context) error {
 	c := p.r.c
-	if err := p.EachBatched(ctx, 1, hostNames(c.Inv.ControlPlanes()), p.renew); err != nil {
+	hosts := hostNames(c.Inv.ControlPlanes())
+	// As in the upgrade, the control plane whose etcd member leads goes last and hands its leadership to a renewed
+	// member: the leadership moves once, and every move can fail a request in flight.
+	if leader, err := c.EtcdLeader(ctx); err == nil {
+		hosts = leaderLast(hosts, func(h string) string { return h }, leader)
+	}
+	var done []string
+	err := p.EachBatched(ctx, 1, hosts, func(ctx context.Context, host string) error {
+		err := p.renew(ctx, host, done)
+		if err == nil {
+			done = append(done, host)
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	c.ForgetKube() // admin.conf was renewed too: the kubeconfig phase reads it again
 	if p.IsDryRun() {
 		return nil
 	}
-	var err error
 	p.r.after, err = readCertificates(ctx, c)
 	return err
 }
 
-// renew renews one control plane and waits until it serves with the new certificates.
-func (p *renewCerts) renew(ctx context.Context, host string) error {
+// renew renews one control plane and waits until it serves with the new certificates; done are the control planes
+// already renewed, which take etcd's leadership if this one holds it.
+func (p *renewCerts) renew(ctx context.Context, host string, done []string) error {
 	c, s := p.r.c, p.Session
 	h, err := c.Host(host)
 	if err != nil {
@@ -57,7 +71,7 @@ func (p *renewCerts) renew(ctx context.Context, host string) error {
 		if err := installer.SetAPIBackend(ctx, s, c, host, installer.BackendMaint); err != nil {
 			return err
 		}
-		if err := c.HandOffEtcdLeader(ctx, s, host); err != nil {
+		if err := c.HandOffEtcdLeader(ctx, s, host, done...); err != nil {
 			return err
 		}
 	}

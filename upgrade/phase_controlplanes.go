@@ -91,7 +91,7 @@ func (p *controlPlanes) Run(ctx context.Context) error {
 		// The control plane whose etcd member leads goes last, and each leadership hand-off goes to a member done
 		// with the hop: the leadership moves once per hop, and every move can fail a request in flight.
 		if leader, err := r.c.EtcdLeader(ctx); err == nil {
-			keys = leaderLast(keys, host, leader)
+			keys = leaderLast(keys, func(k string) string { return host[k] }, leader)
 		}
 		var done []string
 		err := p.EachBatched(ctx, 1, keys, func(ctx context.Context, key string) error {
@@ -108,12 +108,12 @@ func (p *controlPlanes) Run(ctx context.Context) error {
 	return nil
 }
 
-// leaderLast puts the key of the leader's host at the end, the others in their order.
-func leaderLast(keys []string, host map[string]string, leader string) []string {
+// leaderLast puts the keys of the leader's host at the end, the others in their order.
+func leaderLast(keys []string, hostOf func(key string) string, leader string) []string {
 	out := make([]string, 0, len(keys))
 	var last []string
 	for _, k := range keys {
-		if host[k] == leader {
+		if hostOf(k) == leader {
 			last = append(last, k)
 		} else {
 			out = append(out, k)

@@ -104,7 +104,7 @@ func TestLeaderLast(t *testing.T) {
 		"":    "cp1 to v1.32.5,cp2 to v1.32.5,cp3 to v1.32.5", // no leader known: the order stays
 		"cp9": "cp1 to v1.32.5,cp2 to v1.32.5,cp3 to v1.32.5", // a leader done with the hop already
 	} {
-		if got := strings.Join(leaderLast(keys, host, leader), ","); got != want {
+		if got := strings.Join(leaderLast(keys, func(k string) string { return host[k] }, leader), ","); got != want {
 			t.Errorf("leader %q: order %s, want %s", leader, got, want)
 		}
 	}
