@@ -42,7 +42,7 @@ func PrepareCache(ctx context.Context, b *bundles.Bundle, base string) (*Cache, 
 	if err := writeCacheLabel(dir, b.Manifest); err != nil {
 		return nil, err
 	}
-	kinds := []bundles.FileKind{bundles.KindBinary, bundles.KindCNI, bundles.KindPackage, bundles.KindImageBlob}
+	kinds := []bundles.FileKind{bundles.KindBinary, bundles.KindCNI, bundles.KindPackage, bundles.KindImageBlob, bundles.KindFile}
 	filter := bundles.Filter{Kinds: kinds}
 	if b.WithoutBase {
 		// A patch without its base holds only what it carries; the nodes must hold the rest (Stage checks).

@@ -14,10 +14,31 @@ import (
 	"github.com/berthsh/berth/internal/remote"
 )
 
-// Node is a host that bundle content goes to. A control plane also gets the control-plane images and etcdctl.
+// Node is a host that bundle content goes to. A control plane also gets the control-plane images and etcdctl; a
+// host that runs a registry also gets the registry engine (RegistryFiles).
 type Node struct {
 	Name         string
 	ControlPlane bool
+	Registry     bool // runs a registry
+	RegistryOnly bool // a registry host that is not a Kubernetes node: it gets the registry engine and nothing else
+}
+
+// RegistryFiles is the bundle directory of the registry engine: what a registry host gets, and only it.
+const RegistryFiles = "files/registry/"
+
+// RegistryEngine returns the registry engine's binary in the bundle: the one file under RegistryFiles.
+func RegistryEngine(m *bundles.Manifest) (bundles.File, error) {
+	var found []bundles.File
+	for _, f := range FilesOf(m, bundles.KindFile) {
+		if strings.HasPrefix(f.Path, RegistryFiles) {
+			found = append(found, f)
+		}
+	}
+	if len(found) != 1 {
+		return bundles.File{}, fmt.Errorf("bundle %s %s carries %d files under %s, not the one registry engine: the inventory's registries need a bundle built with it (a source installed to %sregistry)",
+			m.Name, m.Version, len(found), RegistryFiles, RegistryFiles)
+	}
+	return found[0], nil
 }
 
 // Content is one bundle's content and the nodes it goes to: what the Stage and Images phases of an action move.
@@ -72,6 +93,9 @@ func (c *Content) FilesFor(cache *Cache, n Node) []Staged {
 			s.Local = filepath.Join(cache.Dir, filepath.FromSlash(f.Path))
 		}
 		out = append(out, s)
+	}
+	if n.RegistryOnly {
+		return out
 	}
 	ix := cache.Indexes[set.Name]
 	return append(out, Staged{Local: ix.Path, Remote: StagePath(ix.SHA256), SHA256: ix.SHA256, Size: ix.Size})
@@ -189,6 +213,9 @@ func (c *Content) Needs(n Node) (map[string]int64, error) {
 	for _, f := range files {
 		out[f.SHA256] = f.Size
 	}
+	if n.RegistryOnly {
+		return out, nil
+	}
 	ix, err := c.Bundle.Manifest.OCIIndex(set.Images)
 	if err != nil {
 		return nil, err
@@ -220,7 +247,18 @@ func Moves(base, next *bundles.Bundle, n Node) (move, whole int64, err error) {
 // bundleFiles lists the bundle's files a node needs, and its image set.
 func (c *Content) bundleFiles(n Node) ([]bundles.File, ImageSet) {
 	m := c.Bundle.Manifest
-	out := FilesOf(m, bundles.KindPackage, bundles.KindCNI)
+	var out []bundles.File
+	if n.Registry || n.RegistryOnly {
+		for _, f := range FilesOf(m, bundles.KindFile) {
+			if strings.HasPrefix(f.Path, RegistryFiles) {
+				out = append(out, f)
+			}
+		}
+	}
+	if n.RegistryOnly {
+		return out, ImageSet{}
+	}
+	out = append(out, FilesOf(m, bundles.KindPackage, bundles.KindCNI)...)
 	for _, f := range FilesOf(m, bundles.KindBinary) {
 		if path.Base(f.Path) == "etcdctl" && !n.ControlPlane {
 			continue

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ type Replica struct {
 type ReplicaPush struct {
 	Replica  string        `json:"replica"`
 	Images   int           `json:"images"`
+	Pushed   int           `json:"pushed"`    // references it lacked, pushed
 	Sent     int64         `json:"sentBytes"` // request bodies sent: the blobs it lacked and the manifests
 	Duration time.Duration `json:"duration"`
 }
@@ -52,10 +54,7 @@ func MirrorRef(registry, ref string, opts ...name.Option) (name.Reference, error
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", ref, err)
 	}
-	upstream := r.Context().RegistryStr()
-	if upstream == name.DefaultRegistry {
-		upstream = "docker.io" // containerd's name for it, and the directory of its hosts.toml
-	}
+	upstream := upstreamOf(r)
 	// A port cannot be part of a repository name: "registry.example:8443" is kept as "registry.example_8443".
 	repo := registry + "/" + strings.ReplaceAll(upstream, ":", "_") + "/" + r.Context().RepositoryStr()
 	if d, ok := r.(name.Digest); ok {
@@ -64,31 +63,52 @@ func MirrorRef(registry, ref string, opts ...name.Option) (name.Reference, error
 	return name.NewTag(repo+":"+r.Identifier(), opts...)
 }
 
-// PushImages pushes the given images of the bundle, from this machine's cache of it, to every replica, each under
-// every reference it has (MirrorRef), sending only the blobs a replica lacks. Then it reads every reference back
-// from every replica and compares the digest with the bundle's: nothing may rely on a replica before it serves
-// each image with the bundle's digest. A second push of the same images sends only their manifests' checks.
-func PushImages(ctx context.Context, c *Content, images []bundles.Image, replicas []Replica) ([]ReplicaPush, error) {
-	b := c.Bundle
+// Upstreams returns the registries the images are named after, as containerd names them (docker.io for Docker
+// Hub: the directory of its hosts.toml), sorted.
+func Upstreams(images []bundles.Image) ([]string, error) {
+	set := map[string]bool{}
 	for _, im := range images {
-		for _, d := range im.Blobs() {
-			if !b.Holds(bundles.BlobPath(d)) {
-				return nil, fmt.Errorf("push %s: blob %s is in the base of patch bundle %s, not in the patch: pass the base with --base (%s)",
-					im.Refs[0], d, b.Path, b.Manifest.Base)
+		for _, ref := range im.Refs {
+			r, err := name.ParseReference(ref)
+			if err != nil {
+				return nil, fmt.Errorf("image %s: reference %q: %w", im.Name, ref, err)
 			}
+			set[upstreamOf(r)] = true
 		}
 	}
+	out := make([]string, 0, len(set))
+	for u := range set {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func upstreamOf(r name.Reference) string {
+	if u := r.Context().RegistryStr(); u != name.DefaultRegistry {
+		return u
+	}
+	return "docker.io"
+}
+
+// PushImages pushes the given images of the bundle, from this machine's cache of it, to every replica, each under
+// every reference it has (MirrorRef). A replica is read first: only the references it does not serve with the
+// bundle's digest are pushed, and of those only the blobs it lacks are sent, so a patch bundle opened without its
+// base fills a replica that holds the base. Then every reference is read back from every replica and compared with
+// the bundle's digest: nothing may rely on a replica before it serves each image with the bundle's digest. A second
+// push of the same images sends nothing but those reads.
+func PushImages(ctx context.Context, c *Content, images []bundles.Image, replicas []Replica) ([]ReplicaPush, error) {
 	cache, err := c.Cache(ctx)
 	if err != nil {
 		return nil, err
 	}
-	lp, err := cache.layout(b.Manifest)
+	lp, err := cache.layout(c.Bundle.Manifest)
 	if err != nil {
 		return nil, err
 	}
 	var out []ReplicaPush
 	for _, r := range replicas {
-		res, err := pushReplica(ctx, lp, images, r)
+		res, err := pushReplica(ctx, c.Bundle, lp, images, r)
 		if err != nil {
 			return out, err
 		}
@@ -97,21 +117,22 @@ func PushImages(ctx context.Context, c *Content, images []bundles.Image, replica
 	return out, nil
 }
 
-// pushReplica pushes the images to one replica and checks what it serves.
-func pushReplica(ctx context.Context, lp layout.Path, images []bundles.Image, r Replica) (ReplicaPush, error) {
+// pushReplica pushes to one replica the references it lacks and checks what it serves.
+func pushReplica(ctx context.Context, b *bundles.Bundle, lp layout.Path, images []bundles.Image, r Replica) (ReplicaPush, error) {
 	start := time.Now()
-	tr := &countingTransport{next: r.Transport, plain: r.PlainHTTP}
-	if tr.next == nil {
-		tr.next = http.DefaultTransport
-	}
-	var opts []name.Option
-	if r.PlainHTTP {
-		opts = append(opts, name.Insecure)
+	tr := r.transport()
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr), remote.WithJobs(4)}
+	refs, err := r.refs(images)
+	if err != nil {
+		return ReplicaPush{}, err
 	}
 	todo := map[name.Reference]remote.Taggable{}
-	want := map[name.Reference]string{}
-	for _, im := range images {
-		h, err := v1.NewHash(im.Digest)
+	for ref, digest := range refs {
+		if d, err := remote.Head(ref, ropts...); err == nil && d.Digest.String() == digest {
+			continue
+		}
+		im, _ := imageWithDigest(images, digest)
+		h, err := v1.NewHash(digest)
 		if err != nil {
 			return ReplicaPush{}, fmt.Errorf("image %s: %w", im.Name, err)
 		}
@@ -125,20 +146,77 @@ func pushReplica(ctx context.Context, lp layout.Path, images []bundles.Image, r 
 			t, err = lp.Image(h)
 		}
 		if err != nil {
+			if b.WithoutBase {
+				return ReplicaPush{}, fmt.Errorf("push %s to registry %s: its manifest is in the base of patch bundle %s, not in the patch, and the registry does not serve it: pass the base with --base (%s)",
+					ref, r.Name, b.Path, b.Manifest.Base)
+			}
 			return ReplicaPush{}, fmt.Errorf("read image %s from the bundle cache: %w", im.Name, err)
 		}
+		todo[ref] = t
+	}
+	if len(todo) > 0 {
+		if err := remote.MultiWrite(todo, ropts...); err != nil {
+			if b.WithoutBase {
+				err = fmt.Errorf("%w (a blob the patch bundle does not carry is missing there too: pass the base with --base (%s))", err, b.Manifest.Base)
+			}
+			return ReplicaPush{}, fmt.Errorf("push to registry %s (%s): %w", r.Name, r.Addr, err)
+		}
+	}
+	if problems := lacks(ropts, refs); len(problems) > 0 {
+		return ReplicaPush{}, fmt.Errorf("registry %s (%s) does not serve the bundle's images after the push:\n - %s", r.Name, r.Addr,
+			strings.Join(problems, "\n - "))
+	}
+	return ReplicaPush{Replica: r.Name, Images: len(images), Pushed: len(todo), Sent: tr.sent.Load(), Duration: time.Since(start)}, nil
+}
+
+func imageWithDigest(images []bundles.Image, digest string) (bundles.Image, bool) {
+	for _, im := range images {
+		if im.Digest == digest {
+			return im, true
+		}
+	}
+	return bundles.Image{}, false
+}
+
+// ReplicaLacks reads every reference of the images from a replica and returns, for each it does not serve with
+// the bundle's digest, why (empty: the replica serves them all). It sends nothing but manifest HEAD requests.
+func ReplicaLacks(ctx context.Context, images []bundles.Image, r Replica) ([]string, error) {
+	refs, err := r.refs(images)
+	if err != nil {
+		return nil, err
+	}
+	return lacks([]remote.Option{remote.WithContext(ctx), remote.WithTransport(r.transport())}, refs), nil
+}
+
+// refs maps every reference of the images on the replica (MirrorRef) to the digest it must serve.
+func (r Replica) refs(images []bundles.Image) (map[name.Reference]string, error) {
+	var opts []name.Option
+	if r.PlainHTTP {
+		opts = append(opts, name.Insecure)
+	}
+	out := map[name.Reference]string{}
+	for _, im := range images {
 		for _, ref := range im.Refs {
 			dst, err := MirrorRef(r.Addr, ref, opts...)
 			if err != nil {
-				return ReplicaPush{}, err
+				return nil, err
 			}
-			todo[dst], want[dst] = t, im.Digest
+			out[dst] = im.Digest
 		}
 	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr), remote.WithJobs(4)}
-	if err := remote.MultiWrite(todo, ropts...); err != nil {
-		return ReplicaPush{}, fmt.Errorf("push to registry %s (%s): %w", r.Name, r.Addr, err)
+	return out, nil
+}
+
+func (r Replica) transport() *countingTransport {
+	tr := &countingTransport{next: r.Transport, plain: r.PlainHTTP}
+	if tr.next == nil {
+		tr.next = http.DefaultTransport
 	}
+	return tr
+}
+
+// lacks returns what the replica does not serve as wanted, one line per reference, sorted.
+func lacks(ropts []remote.Option, want map[name.Reference]string) []string {
 	var problems []string
 	for ref, digest := range want {
 		d, err := remote.Head(ref, ropts...)
@@ -149,11 +227,8 @@ func pushReplica(ctx context.Context, lp layout.Path, images []bundles.Image, r 
 			problems = append(problems, fmt.Sprintf("%s serves %s, the bundle has %s", ref, d.Digest, digest))
 		}
 	}
-	if len(problems) > 0 {
-		return ReplicaPush{}, fmt.Errorf("registry %s (%s) does not serve the bundle's images after the push:\n - %s", r.Name, r.Addr,
-			strings.Join(problems, "\n - "))
-	}
-	return ReplicaPush{Replica: r.Name, Images: len(images), Sent: tr.sent.Load(), Duration: time.Since(start)}, nil
+	slices.Sort(problems)
+	return problems
 }
 
 // layout makes the cache's image blobs an OCI image layout of every image of the bundle (its index.json and

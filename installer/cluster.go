@@ -90,8 +90,14 @@ func (c *Cluster) OSFacts(host string) (*preflight.Facts, error) {
 // Content returns the bundle's content for the inventory's nodes, for the airgap phases.
 func (c *Cluster) Content() *airgap.Content {
 	var nodes []airgap.Node
+	registry := c.registryHosts()
 	for _, h := range c.Inv.Nodes() {
-		nodes = append(nodes, airgap.Node{Name: h.Name, ControlPlane: h.Has(inventory.RoleControlPlane)})
+		nodes = append(nodes, airgap.Node{Name: h.Name, ControlPlane: h.Has(inventory.RoleControlPlane), Registry: registry[h.Name]})
+	}
+	for i := range c.Inv.Hosts {
+		if h := &c.Inv.Hosts[i]; registry[h.Name] && !h.IsNode() {
+			nodes = append(nodes, airgap.Node{Name: h.Name, Registry: true, RegistryOnly: true})
+		}
 	}
 	plane := c.Inv.PlaneFor(inventory.TrafficImages)
 	relays := &airgap.Relays{Address: func(name string) string {

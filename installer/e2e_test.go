@@ -29,7 +29,7 @@ import (
 
 // installLab is the lab every end-to-end test of the install shares: three control planes, two workers, and a host
 // of the storage zone (management and storage NICs only, no Kubernetes node) that the install must leave alone.
-var installLab = lab.Options{Name: "t-install", ControlPlanes: 3, Workers: 2, Storage: 1}
+var installLab = lab.Options{Name: "t-install", ControlPlanes: 3, Workers: 2, Registries: 2, Storage: 1}
 
 // TestE2EInstall installs a real HA cluster on a fresh lab from the lab bundle, with every host's egress blocked,
 // and checks it the way an operator would: through the VIP, across workers, after killing berth mid-join, on a
@@ -70,6 +70,7 @@ func TestE2EInstall(t *testing.T) {
 	})
 	t.Run("cluster is healthy through the VIP", func(t *testing.T) { testHealthy(t, env) })
 	t.Run("the storage-zone host is no node and was left alone", func(t *testing.T) { testNoNodeHostsUntouched(t, env) })
+	t.Run("the System registry runs on both registry hosts with the bundle's images", func(t *testing.T) { testRegistries(t, env) })
 	t.Run("pods on different workers reach each other", func(t *testing.T) { testPodNetwork(t, env) })
 	t.Run("second install is a no-op", func(t *testing.T) { testNoOp(t, env) })
 	t.Run("a moved VIP is refused before any host changes", func(t *testing.T) { testMovedVIP(t, env) })
@@ -85,11 +86,12 @@ func TestE2EInstall(t *testing.T) {
 }
 
 // testNoNodeHostsUntouched: the lab's storage-zone host, with NICs on the management and storage planes only, is in
-// the inventory the cluster was installed from, yet is no node of it and carries nothing of the install.
+// the inventory the cluster was installed from, yet is no node of it and carries nothing of the install. (The
+// registry hosts are no nodes either, and carry the registries: testRegistries.)
 func testNoNodeHostsUntouched(t *testing.T, env *e2eEnv) {
 	var others []string
 	for _, h := range env.inv.Hosts {
-		if !h.IsNode() {
+		if !h.IsNode() && !h.Has(inventory.RoleRegistry) {
 			others = append(others, h.Name)
 		}
 	}

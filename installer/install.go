@@ -55,6 +55,8 @@ func phases(c *Cluster) []phase.Phase {
 		&prepareOS{c: c},
 		&setupRuntime{c: c},
 		&airgap.Images{Content: content},
+		&setupRegistries{c: c, content: content},
+		&registryMirrors{c: c},
 		&setupLoadBalancer{c: c},
 		&initCluster{c: c},
 		&prepareJoins{c: c},
@@ -71,6 +73,15 @@ func phases(c *Cluster) []phase.Phase {
 // CNI returns the phase that applies the pod network from the cluster's bundle: the install's, and the upgrade's
 // add-on step (a changed image rolls the DaemonSet).
 func CNI(c *Cluster) phase.Phase { return &installCNI{c: c} }
+
+// Registries returns the phase that runs the inventory's registries and fills the System registry with the
+// bundle's images (the upgrade's too: every System replica serves the new images before any node moves).
+func Registries(c *Cluster, content *airgap.Content) phase.Phase {
+	return &setupRegistries{c: c, content: content}
+}
+
+// RegistryMirrors returns the phase that writes every node's containerd mirror configuration for the registries.
+func RegistryMirrors(c *Cluster) phase.Phase { return &registryMirrors{c: c} }
 
 // DNS returns the phase that installs or upgrades cluster DNS from the cluster's bundle and waits until it answers.
 func DNS(c *Cluster) phase.Phase { return &installDNS{c: c} }

@@ -13,8 +13,8 @@ import (
 
 // TestPlanInstallLeavesHostsThatAreNoNodes plans a fresh install (in-memory hosts) of an inventory whose registry
 // and storage hosts sit in the storage zone with only management and storage NICs: every node gets its full plan,
-// and the install plans nothing at all on the other two hosts. They are connected and read (connect, facts), never
-// staged, prepared, joined or given DNS. Every node gets the kubelet's resolv.conf of the inventory's search domains.
+// and the install plans nothing of a node on the other two hosts. They are connected and read (connect, facts), never
+// prepared, joined or given DNS; the registry host is staged the registry engine and runs the registry. Every node gets the kubelet's resolv.conf of the inventory's search domains.
 func TestPlanInstallLeavesHostsThatAreNoNodes(t *testing.T) {
 	src, err := os.ReadFile("../inventory/testdata/valid/storage-zone.yaml")
 	if err != nil {
@@ -60,10 +60,12 @@ func TestPlanInstallLeavesHostsThatAreNoNodes(t *testing.T) {
 			t.Errorf("%s: the os phase does not write %s", h.Name, manifests.KubeletResolvConfPath)
 		}
 	}
-	for _, name := range []string{"reg1", "st1"} {
-		if got := perHost[name]; len(got) > 0 {
-			t.Errorf("the install plans changes on %s, which is no Kubernetes node: %v", name, got)
-		}
+	if got := perHost["st1"]; len(got) > 0 {
+		t.Errorf("the install plans changes on st1, which is no Kubernetes node: %v", got)
+	}
+	// The registry host is staged the registry engine alone and runs the registry; nothing of a node.
+	if got := perHost["reg1"]; len(got) != 2 || got["stage"] != 1 || got["registries"] == 0 {
+		t.Errorf("the install plans on reg1 %v; want the stage of the registry engine and the registry, nothing else", got)
 	}
 	if len(inv.Nodes()) != 4 {
 		t.Fatalf("nodes %d", len(inv.Nodes()))

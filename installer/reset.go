@@ -57,6 +57,8 @@ systemctl disable --now kubelet keepalived haproxy dnsmasq >/dev/null 2>&1
 rm -f ` + manifests.DNSHostConfPath + `
 rm -f ` + kubeletUnitFile + ` ` + kubeletDropInFile + `
 rmdir ` + "/etc/systemd/system/kubelet.service.d" + ` 2>/dev/null
+for u in $(cd /etc/systemd/system && ls berth-registry-*.service 2>/dev/null); do systemctl disable --now "$u" >/dev/null 2>&1; rm -f /etc/systemd/system/"$u"; done
+rm -f ` + registryBinary + `
 systemctl daemon-reload
 if systemctl is-active --quiet containerd; then
   ctr -n k8s.io tasks ls -q 2>/dev/null | xargs -r -n1 ctr -n k8s.io tasks kill -s SIGKILL >/dev/null 2>&1
@@ -98,7 +100,7 @@ func (p *resetHosts) Prepare(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		out, err := e.Exec(ctx, "for p in /var/lib/berth /etc/kubernetes "+kubeletUnitFile+" "+containerdConfig+" "+configDir+"; do [ -e $p ] && echo $p; done; grep -c '^"+hostsBegin+"$' /etc/hosts || true")
+		out, err := e.Exec(ctx, "for p in /var/lib/berth /etc/kubernetes "+kubeletUnitFile+" "+containerdConfig+" "+configDir+" "+registryBinary+"; do [ -e $p ] && echo $p; done; grep -c '^"+hostsBegin+"$' /etc/hosts || true")
 		if err != nil {
 			return err
 		}
@@ -117,9 +119,20 @@ func (p *resetHosts) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return p.Wet(host, "kubeadm reset; stop kubelet, keepalived, haproxy, containerd; remove their data, berth's files and the packages berth installed", func() error {
+		var registryData []string
+		for _, ri := range p.c.registryInstances() {
+			if ri.host.Name == host {
+				registryData = append(registryData, remote.Quote(ri.root()))
+			}
+		}
+		return p.Wet(host, "kubeadm reset; stop kubelet, keepalived, haproxy, containerd and the registries; remove their data, berth's files and the packages berth installed", func() error {
 			if _, err := e.Exec(ctx, resetScript); err != nil {
 				return err
+			}
+			if len(registryData) > 0 {
+				if _, err := e.Exec(ctx, "rm -rf "+strings.Join(registryData, " ")); err != nil {
+					return err
+				}
 			}
 			// /etc/hosts may be a bind mount: edit a copy and write it back in place.
 			_, err := e.Exec(ctx, "cp /etc/hosts /etc/hosts.berth-copy && sed -i '/^"+hostsBegin+"$/,/^"+hostsEnd+"$/d' /etc/hosts.berth-copy && cat /etc/hosts.berth-copy > /etc/hosts && rm -f /etc/hosts.berth-copy")

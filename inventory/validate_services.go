@@ -130,6 +130,10 @@ func (v *validator) registries() {
 			v.errorf(path+".name", "use lower case letters, digits and '-'", "%q is not a valid registry name", r.Name)
 		}
 		v.port(r.Port, path+".port")
+		if r.Engine == EngineHarbor {
+			v.errorf(path+".engine", "use engine: distribution (the CNCF distribution registry, built into the bundle); see docs/registries.md",
+				"berth does not install Harbor: it cannot be built or tested where berth is made, and berth ships nothing it has not run")
+		}
 		if r.Plane != "" && v.inv.NetworkPlanes.Get(r.Plane) == nil {
 			v.errorf(path+".plane", "choose a defined plane: "+planeList(v.inv.NetworkPlanes.Defined()), "plane %q is not defined", r.Plane)
 		}

@@ -66,3 +66,46 @@ func RegistryUnit(l RegistryListener, binary, config string) ([]byte, error) {
 		Binary, Config string
 	}{l, binary, config})
 }
+
+// ContainerdMirror is what a node's containerd reads for one upstream registry (registry.k8s.io, docker.io, ...):
+// pulls of its images go to a berth registry, the registry's VIP first and then each replica, every one trusted
+// through the registry CA. The registry keeps the upstream's images under the upstream's name (airgap.MirrorRef),
+// so each mirror's path is /v2/<upstream>.
+type ContainerdMirror struct {
+	Upstream string   // the registry host the images are named after: "registry.k8s.io", "docker.io", "reg.example:8443"
+	Registry string   // the berth registry's name, for people
+	Hosts    []string // "address:port" of the VIP (when there is one) and of each replica, in the order tried
+	CAFile   string   // the registry CA on the node
+}
+
+var upstreamRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
+
+// ContainerdHostsDir is where containerd looks for a registry's hosts.toml (its config_path).
+const ContainerdHostsDir = "/etc/containerd/certs.d"
+
+// Path is the mirror's hosts.toml on the node.
+func (m ContainerdMirror) Path() string {
+	return path.Join(ContainerdHostsDir, m.Upstream, "hosts.toml")
+}
+
+// ContainerdHostsTOML renders the upstream's hosts.toml. containerd reads it at every pull; nothing restarts.
+func ContainerdHostsTOML(m ContainerdMirror) ([]byte, error) {
+	if !upstreamRe.MatchString(m.Upstream) {
+		return nil, fmt.Errorf("upstream registry %q is not a host name (with an optional port)", m.Upstream)
+	}
+	if len(m.Hosts) == 0 {
+		return nil, fmt.Errorf("mirror of %s: no registry address", m.Upstream)
+	}
+	for _, h := range m.Hosts {
+		if _, err := netip.ParseAddrPort(h); err != nil {
+			return nil, fmt.Errorf("mirror of %s: registry address %q: %w", m.Upstream, h, err)
+		}
+	}
+	if !path.IsAbs(m.CAFile) {
+		return nil, fmt.Errorf("mirror of %s: CA path %q is not absolute", m.Upstream, m.CAFile)
+	}
+	return render("hosts.toml", struct {
+		ContainerdMirror
+		Repo string
+	}{m, strings.ReplaceAll(m.Upstream, ":", "_")})
+}

@@ -194,13 +194,25 @@ func (r *run) checkDisk(plan *Plan, add func(string, bool, string, ...Problem)) 
 	var problems []Problem
 	least := int64(-1)
 	for _, n := range content.Nodes {
+		if n.RegistryOnly {
+			continue // it stages the registry engine alone, tens of MiB, and runs no kubelet
+		}
 		facts, err := r.c.OSFacts(n.Name)
 		if err != nil {
 			problems = append(problems, Problem{Check: "disk", Host: n.Name, Detail: err.Error(), Fix: "make the host reachable"})
 			continue
 		}
 		// Below the eviction threshold the kubelet removes unused images, the upgrade's among them, mid-upgrade.
-		need := 2*stagedBytes(content, n) + 512<<20 + facts.DiskSizeBytes*manifests.EvictionDiskPercent/100
+		staged, err := content.Needs(n)
+		if err != nil {
+			problems = append(problems, Problem{Check: "disk", Host: n.Name, Detail: err.Error(), Fix: "rebuild the bundle"})
+			continue
+		}
+		var bytes int64
+		for _, size := range staged {
+			bytes += size
+		}
+		need := 2*bytes + 512<<20 + facts.DiskSizeBytes*manifests.EvictionDiskPercent/100
 		if least < 0 || facts.DiskFreeBytes < least {
 			least = facts.DiskFreeBytes
 		}
@@ -242,27 +254,6 @@ func (r *run) checkStaged(ctx context.Context, add func(string, bool, string, ..
 	if partial > 0 {
 		add("staged content", len(problems) == 0, "every node holds what the patch bundles take from their bases (not given with --base)", problems...)
 	}
-}
-
-// stagedBytes is what staging puts on a node: its files and its image set's blobs.
-func stagedBytes(c *airgap.Content, n airgap.Node) int64 {
-	m := c.Bundle.Manifest
-	var total int64
-	for _, f := range airgap.FilesOf(m, bundles.KindPackage, bundles.KindCNI, bundles.KindBinary) {
-		total += f.Size
-	}
-	seen := map[string]bool{}
-	for _, im := range c.SetFor(n).Images {
-		for _, d := range im.Blobs() {
-			if !seen[d] {
-				seen[d] = true
-				if f, ok := m.FileByPath(bundles.BlobPath(d)); ok {
-					total += f.Size
-				}
-			}
-		}
-	}
-	return total
 }
 
 // checkHealth checks what must hold before the first change: every node Ready, every etcd member healthy, and the

@@ -138,7 +138,8 @@ func (r *run) readPhases() []phase.Phase {
 // phases are the apply's phases, in order.
 func (r *run) phases() []phase.Phase {
 	content := r.c.Content()
-	ps := append(r.readPhases(), &snapshot{r: r}, &airgap.Stage{Content: content}, &airgap.Images{Content: content})
+	ps := append(r.readPhases(), &snapshot{r: r}, &airgap.Stage{Content: content}, &airgap.Images{Content: content},
+		installer.Registries(r.c, content), installer.RegistryMirrors(r.c))
 	for _, hop := range r.hopContents() {
 		ps = append(ps, phase.Group("Stage the bundle of Kubernetes "+hop.Bundle.Manifest.KubernetesVersion+" on the control planes",
 			&airgap.Stage{Content: hop}, &airgap.Images{Content: hop}))

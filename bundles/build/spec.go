@@ -76,7 +76,8 @@ type GoSource struct {
 	Ldflags []string `yaml:"ldflags,omitempty"`
 	Tags    []string `yaml:"tags,omitempty"`
 	CGO     bool     `yaml:"cgo,omitempty"`
-	// Install copies built commands into the bundle, e.g. {kubeadm: bin/kubeadm}. Images use them by
+	// Install copies built commands into the bundle, e.g. {kubeadm: bin/kubeadm} (every node installs what is
+	// under bin/) or {registry: files/registry/registry} (only the hosts that need it get it). Images use them by
 	// "<source>/<command>" whether installed or not.
 	Install map[string]string `yaml:"install,omitempty"`
 }
@@ -261,8 +262,8 @@ func (src *Source) problems() []string {
 			p = append(p, "go: module needs a version, e.g. version: v1.31.4")
 		}
 		for cmd, to := range g.Install {
-			if !strings.HasPrefix(to, "bin/") || path.Clean(to) != to {
-				p = append(p, fmt.Sprintf("go: install %s: %q must be a clean path under bin/", cmd, to))
+			if (!strings.HasPrefix(to, "bin/") && !strings.HasPrefix(to, "files/")) || path.Clean(to) != to {
+				p = append(p, fmt.Sprintf("go: install %s: %q must be a clean path under bin/ or files/", cmd, to))
 			}
 		}
 		for _, r := range g.Replace {

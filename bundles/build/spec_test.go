@@ -51,7 +51,7 @@ func TestSpecErrors(t *testing.T) {
 		{"bad name", head + "  - name: A B\n    file: {path: x, to: bin/x}\n", []string{"lower-case"}},
 		{"module without version", head + "  - name: a\n    go: {module: example.com/x}\n", []string{"needs a version"}},
 		{"module and local", head + "  - name: a\n    go: {module: example.com/x, version: v1, local: ./x}\n", []string{"either module"}},
-		{"install outside bin", head + "  - name: a\n    go: {local: ./x, install: {x: etc/x}}\n", []string{"under bin/"}},
+		{"install outside bin", head + "  - name: a\n    go: {local: ./x, install: {x: etc/x}}\n", []string{"under bin/ or files/"}},
 		{"file escapes", head + "  - name: a\n    file: {path: x, to: ../x}\n", []string{"under bin/ or files/"}},
 		{"bad mode", head + "  - name: a\n    file: {path: x, to: bin/x, mode: rwx}\n", []string{"octal"}},
 		{"image without refs", head + "  - name: a\n    image: {entrypoint: [/x]}\n", []string{"refs is required"}},

@@ -138,6 +138,7 @@ func Manifest(s Spec) (*bundles.Manifest, map[string][]byte) {
 	for _, cni := range []string{"bridge", "host-local", "loopback", "portmap", "flannel"} {
 		b.add("bin/cni/"+cni, content("cni "+cni+" "+s.Arch), bundles.KindCNI)
 	}
+	b.add("files/registry/registry", content("registry v3.1.2 "+s.Arch), bundles.KindFile) // the registry engine, as the lab bundles carry it
 	for _, name := range sortedKeys(s.Packages) {
 		v := s.Packages[name]
 		p := fmt.Sprintf("packages/debian-12/%s_%s_%s.deb", name, strings.ReplaceAll(v, ":", "%3a"), s.Arch)

@@ -68,7 +68,8 @@ resumes. kubeadm init and join run as systemd units on the hosts, so they finish
 Progress goes to stderr, each phase with its step number and the time so far; --events FILE also writes every
 event as one JSON line the moment it happens, for a dashboard or a change ticket to follow.
 
-The admin kubeconfig (0600, server: the VIP) is written to the cluster's state directory.`,
+The admin kubeconfig (0600, server: the VIP) is written to the cluster's state directory. With registries in the
+inventory, the registry hosts run them (docs/registries.md); the registry CA (key 0600) is kept there too.`,
 		Example: `  berth install -i inventory.yaml -b berth-v1.31.tar --key bundle.pub
   berth install -i inventory.yaml -b berth-v1.31.tar --key bundle.pub --dry-run
   berth install -i inventory.yaml -b berth-v1.31.tar --key bundle.pub --yes      # unattended
