@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -31,6 +32,8 @@ type Replica struct {
 	Transport http.RoundTripper
 	// PlainHTTP allows http: for tests against a registry on loopback only; berth's registries speak TLS.
 	PlainHTTP bool
+	// Auth answers a registry that asks for credentials (a User registry's push listener); nil for none.
+	Auth authn.Authenticator
 }
 
 // ReplicaPush is what pushing to one replica did.
@@ -84,6 +87,16 @@ func Upstreams(images []bundles.Image) ([]string, error) {
 	return out, nil
 }
 
+// UpstreamOf returns the registry an image reference is named after, as containerd names it (docker.io for Docker
+// Hub).
+func UpstreamOf(ref string) (string, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	return upstreamOf(r), nil
+}
+
 func upstreamOf(r name.Reference) string {
 	if u := r.Context().RegistryStr(); u != name.DefaultRegistry {
 		return u
@@ -106,9 +119,46 @@ func PushImages(ctx context.Context, c *Content, images []bundles.Image, replica
 	if err != nil {
 		return nil, err
 	}
+	b := c.Bundle
+	items := make([]pushable, 0, len(images))
+	for _, im := range images {
+		items = append(items, pushable{name: im.Name, digest: im.Digest, refs: im.Refs, read: func() (remote.Taggable, error) {
+			h, err := v1.NewHash(im.Digest)
+			if err != nil {
+				return nil, err
+			}
+			if types.MediaType(im.MediaType).IsIndex() {
+				ix, err := lp.ImageIndex()
+				if err != nil {
+					return nil, err
+				}
+				return ix.ImageIndex(h)
+			}
+			return lp.Image(h)
+		}})
+	}
+	hint := func(err error) error { return err }
+	if b.WithoutBase {
+		hint = func(err error) error {
+			return fmt.Errorf("%w (the patch bundle %s does not carry it and the registry does not have it: pass the base with --base (%s))", err, b.Path, b.Manifest.Base)
+		}
+	}
+	return pushAll(ctx, items, replicas, hint)
+}
+
+// pushable is one image to push: its digest, every reference it goes under, and how to read it.
+type pushable struct {
+	name   string
+	digest string
+	refs   []string
+	read   func() (remote.Taggable, error)
+}
+
+// pushAll pushes the images to each replica in turn; hint explains a failure to read or send content.
+func pushAll(ctx context.Context, items []pushable, replicas []Replica, hint func(error) error) ([]ReplicaPush, error) {
 	var out []ReplicaPush
 	for _, r := range replicas {
-		res, err := pushReplica(ctx, c.Bundle, lp, images, r)
+		res, err := pushReplica(ctx, items, r, hint)
 		if err != nil {
 			return out, err
 		}
@@ -118,90 +168,80 @@ func PushImages(ctx context.Context, c *Content, images []bundles.Image, replica
 }
 
 // pushReplica pushes to one replica the references it lacks and checks what it serves.
-func pushReplica(ctx context.Context, b *bundles.Bundle, lp layout.Path, images []bundles.Image, r Replica) (ReplicaPush, error) {
+func pushReplica(ctx context.Context, items []pushable, r Replica, hint func(error) error) (ReplicaPush, error) {
 	start := time.Now()
 	tr := r.transport()
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr), remote.WithJobs(4)}
-	refs, err := r.refs(images)
+	ropts := r.options(ctx, tr)
+	refs, err := r.refsOf(items)
 	if err != nil {
 		return ReplicaPush{}, err
+	}
+	byDigest := map[string]pushable{}
+	for _, it := range items {
+		byDigest[it.digest] = it
 	}
 	todo := map[name.Reference]remote.Taggable{}
 	for ref, digest := range refs {
 		if d, err := remote.Head(ref, ropts...); err == nil && d.Digest.String() == digest {
 			continue
 		}
-		im, _ := imageWithDigest(images, digest)
-		h, err := v1.NewHash(digest)
+		it := byDigest[digest]
+		t, err := it.read()
 		if err != nil {
-			return ReplicaPush{}, fmt.Errorf("image %s: %w", im.Name, err)
-		}
-		var t remote.Taggable
-		if types.MediaType(im.MediaType).IsIndex() {
-			t, err = lp.ImageIndex()
-			if err == nil {
-				t, err = t.(v1.ImageIndex).ImageIndex(h)
-			}
-		} else {
-			t, err = lp.Image(h)
-		}
-		if err != nil {
-			if b.WithoutBase {
-				return ReplicaPush{}, fmt.Errorf("push %s to registry %s: its manifest is in the base of patch bundle %s, not in the patch, and the registry does not serve it: pass the base with --base (%s)",
-					ref, r.Name, b.Path, b.Manifest.Base)
-			}
-			return ReplicaPush{}, fmt.Errorf("read image %s from the bundle cache: %w", im.Name, err)
+			return ReplicaPush{}, fmt.Errorf("push %s to registry %s: read image %s: %w", ref, r.Name, it.name, hint(err))
 		}
 		todo[ref] = t
 	}
 	if len(todo) > 0 {
 		if err := remote.MultiWrite(todo, ropts...); err != nil {
-			if b.WithoutBase {
-				err = fmt.Errorf("%w (a blob the patch bundle does not carry is missing there too: pass the base with --base (%s))", err, b.Manifest.Base)
-			}
-			return ReplicaPush{}, fmt.Errorf("push to registry %s (%s): %w", r.Name, r.Addr, err)
+			return ReplicaPush{}, fmt.Errorf("push to registry %s (%s): %w", r.Name, r.Addr, hint(err))
 		}
 	}
 	if problems := lacks(ropts, refs); len(problems) > 0 {
-		return ReplicaPush{}, fmt.Errorf("registry %s (%s) does not serve the bundle's images after the push:\n - %s", r.Name, r.Addr,
+		return ReplicaPush{}, fmt.Errorf("registry %s (%s) does not serve the images after the push:\n - %s", r.Name, r.Addr,
 			strings.Join(problems, "\n - "))
 	}
-	return ReplicaPush{Replica: r.Name, Images: len(images), Pushed: len(todo), Sent: tr.sent.Load(), Duration: time.Since(start)}, nil
-}
-
-func imageWithDigest(images []bundles.Image, digest string) (bundles.Image, bool) {
-	for _, im := range images {
-		if im.Digest == digest {
-			return im, true
-		}
-	}
-	return bundles.Image{}, false
+	return ReplicaPush{Replica: r.Name, Images: len(items), Pushed: len(todo), Sent: tr.sent.Load(), Duration: time.Since(start)}, nil
 }
 
 // ReplicaLacks reads every reference of the images from a replica and returns, for each it does not serve with
 // the bundle's digest, why (empty: the replica serves them all). It sends nothing but manifest HEAD requests.
 func ReplicaLacks(ctx context.Context, images []bundles.Image, r Replica) ([]string, error) {
-	refs, err := r.refs(images)
+	items := make([]pushable, len(images))
+	for i, im := range images {
+		items[i] = pushable{name: im.Name, digest: im.Digest, refs: im.Refs}
+	}
+	refs, err := r.refsOf(items)
 	if err != nil {
 		return nil, err
 	}
-	return lacks([]remote.Option{remote.WithContext(ctx), remote.WithTransport(r.transport())}, refs), nil
+	return lacks(r.options(ctx, r.transport()), refs), nil
 }
 
-// refs maps every reference of the images on the replica (MirrorRef) to the digest it must serve.
-func (r Replica) refs(images []bundles.Image) (map[name.Reference]string, error) {
+// options are the registry client's options for the replica: its transport and, when it asks for them, its
+// credentials.
+func (r Replica) options(ctx context.Context, tr http.RoundTripper) []remote.Option {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr), remote.WithJobs(4)}
+	if r.Auth != nil {
+		opts = append(opts, remote.WithAuth(r.Auth))
+	}
+	return opts
+}
+
+// refsOf maps every reference of the images on the replica (MirrorRef) to the digest it must serve.
+func (r Replica) refsOf(items []pushable) (map[name.Reference]string, error) {
 	var opts []name.Option
 	if r.PlainHTTP {
 		opts = append(opts, name.Insecure)
 	}
 	out := map[name.Reference]string{}
-	for _, im := range images {
-		for _, ref := range im.Refs {
+	for _, it := range items {
+		for _, ref := range it.refs {
 			dst, err := MirrorRef(r.Addr, ref, opts...)
 			if err != nil {
 				return nil, err
 			}
-			out[dst] = im.Digest
+			out[dst] = it.digest
 		}
 	}
 	return out, nil

@@ -171,7 +171,7 @@ func (env *e2eEnv) loadNetcheck(t testing.TB) {
 		return
 	}
 	archive := filepath.Join(t.TempDir(), "netcheck.tar")
-	if err := writeNetcheckImage(env.netcheck, buildDNSLoad(t), archive); err != nil {
+	if err := writeNetcheckImage(env.netcheck, buildDNSLoad(t), archive, NetcheckImage); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -192,7 +192,7 @@ func (env *e2eEnv) loadNetcheck(t testing.TB) {
 }
 
 // writeNetcheckImage writes a one-layer image holding netcheck (its entrypoint) and dnsload as a docker-archive tar.
-func writeNetcheckImage(binary, dnsload, out string) error {
+func writeNetcheckImage(binary, dnsload, out, named string) error {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range []struct{ name, path string }{{"netcheck", binary}, {"dnsload", dnsload}} {
@@ -227,7 +227,7 @@ func writeNetcheckImage(binary, dnsload, out string) error {
 	if err != nil {
 		return err
 	}
-	ref, err := name.ParseReference(NetcheckImage)
+	ref, err := name.ParseReference(named)
 	if err != nil {
 		return err
 	}

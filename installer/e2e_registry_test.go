@@ -5,12 +5,14 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
+	"github.com/berthsh/berth/installer"
 	"github.com/berthsh/berth/inventory"
 )
 
@@ -53,7 +56,10 @@ func testRegistries(t *testing.T, env *e2eEnv) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		t.Fatalf("%s holds no certificate", caPath)
 	}
+	// Every image of the bundle, under every reference, with the bundle's digest, on every System replica.
+	checkSystemServes(t, env, b.Manifest.Images)
 	t.Run("a worker pulls a platform image it lacks through the storage NIC", func(t *testing.T) { testPullThroughRegistry(t, env, b) })
+	t.Run("the User registry takes pushes with credentials only, and a pod runs an image pushed there", func(t *testing.T) { testUserRegistry(t, env, pool) })
 	for _, r := range env.inv.Registries {
 		if r.Role != inventory.RegistrySystem {
 			continue
@@ -71,9 +77,32 @@ func testRegistries(t *testing.T, env *e2eEnv) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// Every registry of the host: the System registry's storage and loopback push addresses, the User
+				// registry's business address at its port and its push port. Nothing else, nothing on every address.
+				var want []string
+				for _, other := range env.inv.Registries {
+					if !slices.Contains(other.Hosts, host) {
+						continue
+					}
+					a := h.AddressOn(other.Plane)
+					want = append(want, net.JoinHostPort(a, strconv.Itoa(other.Port)))
+					if other.Role == inventory.RegistryUser {
+						want = append(want, net.JoinHostPort(a, strconv.Itoa(other.PushPort)))
+					}
+				}
 				got := strings.Fields(out)
-				if len(got) != 2 || got[1] != addr || !strings.HasPrefix(got[0], "127.0.1.") {
-					t.Errorf("registry %s on %s listens on %q; want its storage address %s and a 127.0.1.x push address", r.Name, host, got, addr)
+				var loopback int
+				got = slices.DeleteFunc(got, func(l string) bool {
+					if strings.HasPrefix(l, "127.0.1.") {
+						loopback++
+						return true
+					}
+					return false
+				})
+				slices.Sort(want)
+				slices.Sort(got)
+				if !slices.Equal(got, want) || loopback != 1 {
+					t.Errorf("the registries on %s listen on %q and %d loopback addresses; want %q and the System registry's 127.0.1.x push address", host, got, loopback, want)
 				}
 				for _, f := range []string{"/etc/berth/registry/" + r.Name + "/tls.key", "/etc/berth/registry/" + r.Name + "/config.yml", "/etc/berth/registry/" + r.Name + "/push.yml"} {
 					if m, err := env.exec(t, host, "stat -c %a "+f); err != nil || strings.TrimSpace(m) != "600" {
@@ -82,13 +111,8 @@ func testRegistries(t *testing.T, env *e2eEnv) {
 				}
 				trusting := &http.Transport{DialContext: e.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
 				defer trusting.CloseIdleConnections()
-				// Every image of the bundle, under every reference, with the bundle's digest.
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
-				lacking, err := airgap.ReplicaLacks(ctx, b.Manifest.Images, airgap.Replica{Name: host, Addr: addr, Transport: trusting})
-				if err != nil || len(lacking) > 0 {
-					t.Errorf("registry %s on %s (%s) does not serve the bundle's images: %v\n%s", r.Name, host, addr, err, strings.Join(lacking, "\n"))
-				}
 				// A client that does not trust the registry CA is refused at the handshake.
 				untrusting := &http.Transport{DialContext: e.DialContext, TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}
 				defer untrusting.CloseIdleConnections()
@@ -205,6 +229,205 @@ func testPullThroughRegistry(t *testing.T, env *e2eEnv, b *bundles.Bundle) {
 	for plane, d := range delta {
 		if plane != inventory.StorageNet && d > layerBytes/4 {
 			t.Errorf("the %s NIC of %s received %d bytes during the pull (the image's layers are %d bytes): the pull went there", plane, worker.Name, d, layerBytes)
+		}
+	}
+}
+
+// testUserRegistry: the User registry runs on the business plane of both registry hosts. Nobody pushes to it
+// without its credentials (its plane listener is read-only, its push listener asks for them), berth images push
+// fills every replica from a docker archive with the credentials berth keeps (never printed), a second push sends
+// nothing, a push to the System registry is refused, and a pod whose image came that way starts on a worker that
+// never had it, pulled through the node's mirror configuration for docker.io.
+func testUserRegistry(t *testing.T, env *e2eEnv, pool *x509.CertPool) {
+	var r *inventory.Registry
+	for i := range env.inv.Registries {
+		if env.inv.Registries[i].Role == inventory.RegistryUser {
+			r = &env.inv.Registries[i]
+		}
+	}
+	if r == nil {
+		t.Fatal("the shared lab has no User registry")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range r.Hosts {
+		e, err := env.pool.Get(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := &http.Transport{DialContext: e.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
+		defer tr.CloseIdleConnections()
+		a := env.inv.Host(host).AddressOn(r.Plane)
+		for _, port := range []int{r.Port, r.PushPort} {
+			addr := net.JoinHostPort(a, strconv.Itoa(port))
+			ref, _ := name.ParseReference(addr + "/docker.io/anonymous/push:refused")
+			err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithTransport(tr))
+			if err == nil {
+				t.Errorf("an anonymous push to registry %s on %s succeeded", r.Name, addr)
+				continue
+			}
+			t.Logf("anonymous push to %s refused: %v", addr, err)
+		}
+	}
+
+	const appImage = "docker.io/berthtest/netcheck:user"
+	archive := filepath.Join(t.TempDir(), "app.tar")
+	if err := writeNetcheckImage(env.netcheck, buildDNSLoad(t), archive, appImage); err != nil {
+		t.Fatal(err)
+	}
+	push := func() (installer.ImagesPushResult, string) {
+		var res installer.ImagesPushResult
+		code, out := env.runJSON(t, 5*time.Minute, &res, "images", "push", "-i", env.invPath, "--state-dir", env.stateDir, "--registry", r.Name, archive, "-o", "json")
+		if code != 0 {
+			t.Fatalf("berth images push: exit %d\n%s", code, out)
+		}
+		return res, out
+	}
+	first, out := push()
+	credFile := filepath.Join(env.stateDir, "clusters", env.inv.Metadata.Name, "registry", r.Name+".password")
+	mode0600(t, credFile)
+	password, err := os.ReadFile(credFile)
+	if err != nil || len(password) < 32 {
+		t.Fatalf("push credentials in %s: %q, %v", credFile, password, err)
+	}
+	if strings.Contains(out, string(password)) {
+		t.Error("berth images push printed the registry's password")
+	}
+	if len(first.Images) != 1 || len(first.Pushes) != len(r.Hosts) {
+		t.Fatalf("first push: %+v", first)
+	}
+	for _, p := range first.Pushes {
+		if p.Pushed != 1 || p.Sent == 0 {
+			t.Errorf("first push to %s: %d references pushed, %d bytes sent", p.Replica, p.Pushed, p.Sent)
+		}
+	}
+	figure(t, "berth images push: %s to %d User registry replicas, %s sent to the first in %s", appImage, len(first.Pushes),
+		airgap.HumanBytes(first.Pushes[0].Sent), first.Pushes[0].Duration.Round(time.Millisecond))
+	again, _ := push()
+	for _, p := range again.Pushes {
+		if p.Pushed != 0 || p.Sent != 0 {
+			t.Errorf("second push to %s: %d references pushed, %d bytes sent; want nothing but reads", p.Replica, p.Pushed, p.Sent)
+		}
+	}
+	for _, host := range r.Hosts {
+		if m, err := env.exec(t, host, "stat -c %a /etc/berth/registry/"+r.Name+"/htpasswd"); err != nil || strings.TrimSpace(m) != "600" {
+			t.Errorf("htpasswd on %s: mode %q, %v", host, strings.TrimSpace(m), err)
+		}
+		e, _ := env.pool.Get(host)
+		tr := &http.Transport{DialContext: e.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
+		addr := net.JoinHostPort(env.inv.Host(host).AddressOn(r.Plane), strconv.Itoa(r.Port))
+		lacking, err := airgap.ReplicaLacks(ctx, []bundles.Image{{Name: appImage, Refs: []string{appImage}, Digest: first.Images[0].Digest}},
+			airgap.Replica{Name: host, Addr: addr, Transport: tr})
+		if err != nil || len(lacking) > 0 {
+			t.Errorf("replica on %s does not serve %s anonymously on %s: %v %v", host, appImage, addr, lacking, err)
+		}
+		tr.CloseIdleConnections()
+	}
+	if code, out := env.runJSON(t, time.Minute, &installer.ImagesPushResult{}, "images", "push", "-i", env.invPath, "--state-dir", env.stateDir,
+		"--registry", "system", archive); code == 0 || !strings.Contains(out, "only berth fills it") {
+		t.Errorf("berth images push --registry system: exit %d\n%s", code, out)
+	}
+
+	// A pod on a worker that never had the image: the kubelet pulls docker.io/berthtest/netcheck:user through the
+	// node's docker.io mirror, the User registry.
+	worker := env.inv.Workers()[len(env.inv.Workers())-1].Name
+	cs := env.kube(t)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "from-user-registry", Namespace: "default"},
+		Spec: corev1.PodSpec{NodeName: worker, Containers: []corev1.Container{{Name: "app", Image: appImage,
+			ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"serve", ":8080"}}}},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer cs.CoreV1().Pods("default").Delete(context.Background(), pod.Name, metav1.DeleteOptions{})
+	err = waitUntil(3*time.Minute, time.Second, func() error {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase == corev1.PodRunning {
+			return nil
+		}
+		for _, st := range p.Status.ContainerStatuses {
+			if w := st.State.Waiting; w != nil && w.Message != "" {
+				return fmt.Errorf("the pod is %s: %s: %s", p.Status.Phase, w.Reason, w.Message)
+			}
+		}
+		return fmt.Errorf("the pod is %s", p.Status.Phase)
+	})
+	if err != nil {
+		t.Errorf("a pod with %s on %s: %v", appImage, worker, err)
+	}
+}
+
+// checkRegistriesFilledFirst: the upgrade's registries phase ended, with every System replica serving the new
+// release's images, before its first control plane moved.
+func checkRegistriesFilledFirst(t *testing.T, env *e2eEnv, bundlePath, events string) {
+	t.Helper()
+	data, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var filled, moved int
+	for i, line := range strings.Split(string(data), "\n") {
+		var ev struct{ Kind, Phase, Status string }
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		switch {
+		case ev.Kind == "phase-finish" && ev.Phase == "registries" && ev.Status == "ok":
+			filled = i + 1
+		case ev.Kind == "phase-start" && ev.Phase == "control-planes" && moved == 0:
+			moved = i + 1
+		}
+	}
+	if filled == 0 || moved == 0 || filled > moved {
+		t.Errorf("the upgrade's registries phase ended at event %d, its control planes started at event %d: the System registry must be filled first\n%s", filled, moved, stepEvents(events))
+	}
+	pub, err := bundles.LoadPublicKey(env.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := bundles.Open(context.Background(), bundlePath, bundles.VerifyOptions{PublicKeys: []ed25519.PublicKey{pub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSystemServes(t, env, next.Manifest.Images)
+}
+
+// checkSystemServes fails the test unless every System registry replica serves every image, under each of its
+// references, with its digest, to an anonymous client that trusts the registry CA.
+func checkSystemServes(t *testing.T, env *e2eEnv, images []bundles.Image) {
+	t.Helper()
+	caPEM, err := os.ReadFile(filepath.Join(env.stateDir, "clusters", env.inv.Metadata.Name, "registry-ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	for _, r := range env.inv.Registries {
+		if r.Role != inventory.RegistrySystem {
+			continue
+		}
+		for _, host := range r.Hosts {
+			e, err := env.pool.Get(host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := &http.Transport{DialContext: e.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
+			addr := net.JoinHostPort(env.inv.Host(host).AddressOn(r.Plane), strconv.Itoa(r.Port))
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			lacking, err := airgap.ReplicaLacks(ctx, images, airgap.Replica{Name: host, Addr: addr, Transport: tr})
+			cancel()
+			tr.CloseIdleConnections()
+			if err != nil || len(lacking) > 0 {
+				t.Errorf("registry %s on %s (%s) does not serve the images: %v\n%s", r.Name, host, addr, err, strings.Join(lacking, "\n"))
+			}
 		}
 	}
 }

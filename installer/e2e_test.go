@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/berthsh/berth/internal/kube"
+	"github.com/berthsh/berth/installer"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
 )
@@ -431,8 +432,9 @@ func testMovedVIP(t *testing.T, env *e2eEnv) {
 }
 
 func testStatus(t *testing.T, env *e2eEnv) {
-	code, stdout, stderr := env.run(t, 5*time.Minute, "status", "-i", env.invPath, "-o", "json")
+	code, stdout, stderr := env.run(t, 5*time.Minute, "status", "-i", env.invPath, "--state-dir", env.stateDir, "-o", "json")
 	var st struct {
+		Registries []installer.RegistryStatus
 		VIPHolder  string
 		VIPAnswers bool
 		Nodes      []struct {
@@ -471,7 +473,16 @@ func testStatus(t *testing.T, env *e2eEnv) {
 			t.Errorf("API server on %s not ready", a.Host)
 		}
 	}
-	_, text, _ := env.run(t, 5*time.Minute, "status", "-i", env.invPath)
+	// Every replica of both registries answers as a client reads it, serves images and agrees with its peer.
+	if code != 0 || len(st.Registries) != 4 {
+		t.Errorf("status: exit %d, %d registry replicas (want 4)\n%s", code, len(st.Registries), stderr)
+	}
+	for _, r := range st.Registries {
+		if !r.Reachable || !r.InSync || r.Images == 0 {
+			t.Errorf("registry %s on %s (%s): %+v", r.Registry, r.Host, r.Address, r)
+		}
+	}
+	_, text, _ := env.run(t, 5*time.Minute, "status", "-i", env.invPath, "--state-dir", env.stateDir)
 	t.Logf("berth status:\n%s", text)
 }
 

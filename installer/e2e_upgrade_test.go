@@ -88,6 +88,7 @@ func testUpgrade(t *testing.T, env *e2eEnv) {
 	}
 	figure(t, "upgrade stopped at the blocking budget after %s", time.Since(start).Round(time.Second))
 	checkStagedBytes(t, env, next, events)
+	checkRegistriesFilledFirst(t, env, next, events)
 
 	// The budget relaxed, the same command resumes; killed with SIGKILL during the worker batches, it resumes again.
 	blockingBudget(t, cs, 0)

@@ -13,6 +13,7 @@ import (
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/pki"
 	"github.com/berthsh/berth/internal/remote"
+	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/manifests"
 )
 
@@ -64,13 +65,18 @@ func (p *setupRegistries) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	secrets := map[string]string{}
+	secrets := map[string]registrySecrets{}
 	for _, r := range c.Inv.Registries {
-		s, err := c.registrySecret(r.Name, !p.IsDryRun())
-		if err != nil {
+		var rs registrySecrets
+		if rs.upload, err = c.registrySecret(r.Name, !p.IsDryRun()); err != nil {
 			return err
 		}
-		secrets[r.Name] = s
+		if r.Role == inventory.RegistryUser {
+			if _, rs.htpasswd, err = c.registryCredentials(r.Name, !p.IsDryRun()); err != nil {
+				return err
+			}
+		}
+		secrets[r.Name] = rs
 	}
 	byHost := map[string][]registryInstance{}
 	var hosts []string
@@ -85,8 +91,15 @@ func (p *setupRegistries) Run(ctx context.Context) error {
 	})
 }
 
+// registrySecrets are what berth keeps in the state directory for one registry: its upload secret and, for a User
+// registry, the htpasswd line of its push credentials.
+type registrySecrets struct {
+	upload   string
+	htpasswd []byte
+}
+
 // host sets up every registry instance of one host, then fills its System registry instances.
-func (p *setupRegistries) host(ctx context.Context, host string, insts []registryInstance, engineSHA string, ca *pki.CA, secrets map[string]string, now time.Time) error {
+func (p *setupRegistries) host(ctx context.Context, host string, insts []registryInstance, engineSHA string, ca *pki.CA, secrets map[string]registrySecrets, now time.Time) error {
 	c, s := p.c, p.Session
 	e, err := c.Host(host)
 	if err != nil {
@@ -116,7 +129,7 @@ func (p *setupRegistries) host(ctx context.Context, host string, insts []registr
 		}
 	}
 	for _, ri := range insts {
-		if ri.pushAddr() == "" {
+		if ri.reg.Role != inventory.RegistrySystem {
 			continue
 		}
 		if p.IsDryRun() {
@@ -132,7 +145,7 @@ func (p *setupRegistries) host(ctx context.Context, host string, insts []registr
 
 // instance writes one registry instance's files, (re)starts its listeners when something they read changed, and
 // waits until each answers.
-func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri registryInstance, ca *pki.CA, secret string, newEngine bool, tr *http.Transport, now time.Time) error {
+func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri registryInstance, ca *pki.CA, secrets registrySecrets, newEngine bool, tr *http.Transport, now time.Time) error {
 	c, s, host := p.c, p.Session, ri.host.Name
 	leaf, err := registryLeaf(c.Inv, ri.reg, ri.index)
 	if err != nil {
@@ -158,7 +171,10 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 		}
 		files = append(files, airgap.File{Path: certPath, Content: certPEM, Mode: 0o644}, airgap.File{Path: keyPath, Content: keyPEM, Mode: 0o600})
 	}
-	listeners := ri.listeners(secret)
+	listeners := ri.listeners(secrets.upload)
+	if ri.reg.Role == inventory.RegistryUser && secrets.htpasswd != nil {
+		files = append(files, airgap.File{Path: ri.htpasswdPath(), Content: secrets.htpasswd, Mode: 0o600})
+	}
 	for i, l := range listeners {
 		cfg, err := manifests.RegistryConfig(l)
 		if err != nil {
@@ -196,7 +212,8 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 	for i, l := range listeners {
 		unit := strings.TrimSuffix(ri.unitName(i), ".service")
 		restart := newEngine || tlsChanged || slices.Contains(changed, ri.configPath(i)) ||
-			slices.Contains(changed, path.Join("/etc/systemd/system", ri.unitName(i)))
+			slices.Contains(changed, path.Join("/etc/systemd/system", ri.unitName(i))) ||
+			(l.HTPasswd != "" && slices.Contains(changed, l.HTPasswd))
 		if err := ensureService(ctx, s, host, e, unit, restart); err != nil {
 			return err
 		}

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/pki"
 	"github.com/berthsh/berth/inventory"
@@ -24,10 +26,10 @@ import (
 
 // Where a registry lives on its hosts.
 const (
-	registryBinary  = "/usr/local/bin/berth-registry"
-	registryEtc     = "/etc/berth/registry"
-	registryCAName  = "registry" // the registry CA's files in the state directory: registry-ca.crt, registry-ca.key
-	registrySecrets = "registry" // <state>/registry/<name>.secret: each registry's upload secret (0600)
+	registryBinary   = "/usr/local/bin/berth-registry"
+	registryEtc      = "/etc/berth/registry"
+	registryCAName   = "registry" // the registry CA's files in the state directory: registry-ca.crt, registry-ca.key
+	registryStateDir = "registry" // <state>/registry/: each registry's secrets (0600)
 )
 
 // registryHosts returns the hosts that run a registry berth installs.
@@ -81,28 +83,38 @@ func (ri registryInstance) planeAddr() string {
 	return net.JoinHostPort(ri.host.AddressOn(ri.reg.Plane), strconv.Itoa(ri.reg.Port))
 }
 
-// pushAddr is the System registry's writable listener: a loopback address of its own (127.0.1.<index+1>), which
-// only processes on the host reach, berth through its SSH connection. Other registries have none.
+// pushAddr is where the registry takes pushes. The System registry's is a loopback address of its own
+// (127.0.1.<index+1>), which only processes on the host reach, berth through its SSH connection; the User
+// registry's is its plane address at pushPort, where a push needs the registry's credentials.
 func (ri registryInstance) pushAddr() string {
-	if ri.reg.Role != inventory.RegistrySystem {
-		return ""
+	switch ri.reg.Role {
+	case inventory.RegistrySystem:
+		return net.JoinHostPort(registryLoopback(ri.index).String(), strconv.Itoa(ri.reg.Port))
+	case inventory.RegistryUser:
+		return net.JoinHostPort(ri.host.AddressOn(ri.reg.Plane), strconv.Itoa(ri.reg.PushPort))
 	}
-	return net.JoinHostPort(registryLoopback(ri.index).String(), strconv.Itoa(ri.reg.Port))
+	return ""
 }
 
 func registryLoopback(index int) netip.Addr {
 	return netip.AddrFrom4([4]byte{127, 0, 1, byte(index%250 + 1)})
 }
 
-// listeners returns the instance's processes: the plane's listener (read-only for the System registry) and, for
-// the System registry, the writable loopback one.
+// htpasswdPath is the User registry's credentials file on its hosts (bcrypt hashes only).
+func (ri registryInstance) htpasswdPath() string { return path.Join(ri.dir(), "htpasswd") }
+
+// listeners returns the instance's processes: the plane's listener, read-only and open to every client, and the
+// push listener (pushAddr): for the System registry without credentials (only berth reaches it), for the User
+// registry with them.
 func (ri registryInstance) listeners(secret string) []manifests.RegistryListener {
 	l := manifests.RegistryListener{Name: ri.reg.Name, Addr: ri.planeAddr(), Root: ri.root(),
-		CertFile: path.Join(ri.dir(), "tls.crt"), KeyFile: path.Join(ri.dir(), "tls.key"), Secret: secret,
-		ReadOnly: ri.reg.Role == inventory.RegistrySystem}
+		CertFile: path.Join(ri.dir(), "tls.crt"), KeyFile: path.Join(ri.dir(), "tls.key"), Secret: secret, ReadOnly: true}
 	out := []manifests.RegistryListener{l}
 	if push := ri.pushAddr(); push != "" {
-		l.Name, l.Addr, l.ReadOnly = ri.reg.Name, push, false
+		l.Addr, l.ReadOnly = push, false
+		if ri.reg.Role == inventory.RegistryUser {
+			l.HTPasswd = ri.htpasswdPath()
+		}
 		out = append(out, l)
 	}
 	return out
@@ -184,36 +196,69 @@ func (c *Cluster) registryCAExists() bool {
 // registrySecret returns the registry's upload secret (it signs the state of uploads in progress; the listeners of
 // one registry share it), made on first use and kept in the state directory, 0600.
 func (c *Cluster) registrySecret(name string, create bool) (string, error) {
-	p := filepath.Join(c.StateDir, registrySecrets, name+".secret")
+	data, err := c.stateSecret(name+".secret", create, func() ([]byte, error) { return randomText(), nil })
+	return string(data), err
+}
+
+// RegistryCredentials authenticate pushes to a User registry. They are made on first use and kept in the state
+// directory (0600); the registry hosts get only their bcrypt hash. berth never prints the password: the operator
+// reads it from CredentialsFile.
+type RegistryCredentials struct {
+	User            string
+	Password        string
+	CredentialsFile string
+}
+
+// registryPushUser is the name the User registry's push credentials carry.
+const registryPushUser = "push"
+
+// registryCredentials returns a User registry's push credentials and their htpasswd line, made on first use.
+func (c *Cluster) registryCredentials(name string, create bool) (RegistryCredentials, []byte, error) {
+	pw, err := c.stateSecret(name+".password", create, func() ([]byte, error) { return randomText(), nil })
+	if err != nil || pw == nil {
+		return RegistryCredentials{}, nil, err
+	}
+	cred := RegistryCredentials{User: registryPushUser, Password: string(pw), CredentialsFile: filepath.Join(c.StateDir, registryStateDir, name+".password")}
+	// The hash is kept too: bcrypt salts every hash anew, and a file that changed at every run would restart the
+	// registry at every run.
+	line, err := c.stateSecret(name+".htpasswd", create, func() ([]byte, error) {
+		h, err := bcrypt.GenerateFromPassword(pw, bcrypt.DefaultCost)
+		return []byte(registryPushUser + ":" + string(h) + "\n"), err
+	})
+	if err != nil {
+		return cred, nil, err
+	}
+	return cred, line, nil
+}
+
+// stateSecret returns the content of <state>/registry/<file>, 0600, made with make when absent and create is set
+// (nil when absent and not created). A file readable by others than its owner is refused.
+func (c *Cluster) stateSecret(file string, create bool, make func() ([]byte, error)) ([]byte, error) {
+	p := filepath.Join(c.StateDir, registryStateDir, file)
 	data, err := os.ReadFile(p)
 	switch {
 	case err == nil:
 		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			return "", fmt.Errorf("%s is readable by others than its owner (mode %v): chmod 600 %s", p, fi.Mode().Perm(), p)
+			return nil, fmt.Errorf("%s is readable by others than its owner (mode %v): chmod 600 %s", p, fi.Mode().Perm(), p)
 		}
-		return string(data), nil
+		return data, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return "", err
+		return nil, err
 	case !create:
-		return "", nil
+		return nil, nil
 	}
-	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 48)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	for i := range b {
-		b[i] = letters[int(b[i])%len(letters)]
+	if data, err = make(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return "", err
+		return nil, err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return "", err
-	}
-	return string(b), os.Rename(tmp, p)
+	_, err = writePrivateFile(p, data)
+	return data, err
 }
+
+// randomText returns 52 random characters of base32 (A-Z, 2-7): 256 bits.
+func randomText() []byte { return []byte(rand.Text() + rand.Text()) }
 
 // registryTransport reaches a registry instance's listeners from this machine through its host's SSH connection,
 // trusting only the registry CA.

@@ -28,6 +28,7 @@ type Status struct {
 	APIServers  []EndpointStatus `json:"apiServers"`
 	Etcd        []EtcdStatus     `json:"etcd"`
 	DNS         []EndpointStatus `json:"dns,omitempty"`
+	Registries  []RegistryStatus `json:"registries,omitempty"`
 	Versions    []HostVersions   `json:"versions"`              // what runs on each node that answered
 	Unreachable []string         `json:"unreachable,omitempty"` // hosts berth could not reach over SSH
 }
@@ -90,17 +91,27 @@ func (s *Status) Healthy() bool {
 			return false
 		}
 	}
+	for _, r := range s.Registries {
+		if !r.Reachable || !r.InSync {
+			return false
+		}
+	}
 	return true
 }
 
-// ClusterStatus reads the status of the cluster an inventory describes. It only reads.
-func ClusterStatus(ctx context.Context, inv *inventory.Inventory, log *slog.Logger) (*Status, error) {
+// ClusterStatus reads the status of the cluster an inventory describes. It only reads. stateDir is the base of the
+// state directories ("" for the default): the registries are read with the registry CA kept there.
+func ClusterStatus(ctx context.Context, inv *inventory.Inventory, stateDir string, log *slog.Logger) (*Status, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	dir, err := phase.StateDir(stateDir, inv.Metadata.Name)
+	if err != nil {
+		return nil, err
+	}
 	pool := action.NewPool(inv, log)
 	defer pool.Close()
-	c := &Cluster{Inv: inv, Pool: pool, Log: log}
+	c := &Cluster{Inv: inv, Pool: pool, Log: log, StateDir: dir}
 	st := &Status{Cluster: inv.Metadata.Name, Endpoint: inv.APIEndpoint()}
 
 	// Read every node that answers (its state and component versions); the others are reported, not fatal.
@@ -156,6 +167,7 @@ func ClusterStatus(ctx context.Context, inv *inventory.Inventory, log *slog.Logg
 	st.readAPIServers(ctx, c, reachable)
 	st.readEtcd(ctx, c, reachable)
 	st.DNS = dnsStatus(ctx, c)
+	st.readRegistries(ctx, c)
 	return st, nil
 }
 

@@ -75,6 +75,9 @@ func (inv *Inventory) Default() {
 		if r.Port == 0 {
 			r.Port = defaultRegistryPort
 		}
+		if r.PushPort == 0 && r.Role == RegistryUser {
+			r.PushPort = r.Port + 1
+		}
 		setDefault(&r.Engine, EngineDistribution)
 		setDefault(&r.StoragePath, defaultRegistryStore)
 	}

@@ -240,7 +240,8 @@ type Registry struct {
 	Role        string    `yaml:"role" json:"role" required:"true" enum:"system,user" desc:"system serves platform images; user serves application images."`
 	Hosts       []string  `yaml:"hosts" json:"hosts" required:"true" desc:"Hosts that run it; each must carry the registry role."`
 	Plane       PlaneName `yaml:"plane,omitempty" json:"plane,omitempty" enum:"management,control,storage,business" desc:"Plane it listens on; defaults to storage (else management)."`
-	Port        int       `yaml:"port,omitempty" json:"port,omitempty" default:"5000" desc:"Listening port."`
+	Port        int       `yaml:"port,omitempty" json:"port,omitempty" default:"5000" desc:"Listening port, where every client pulls (read-only, no credentials)."`
+	PushPort    int       `yaml:"pushPort,omitempty" json:"pushPort,omitempty" desc:"User registry: the port, on the same address, where pushes go with credentials; defaults to port + 1."`
 	VIP         string    `yaml:"vip,omitempty" json:"vip,omitempty" desc:"Virtual IP in front of the registry hosts, on its plane."`
 	Engine      string    `yaml:"engine,omitempty" json:"engine,omitempty" enum:"distribution,harbor" default:"distribution" desc:"Registry software."`
 	StoragePath string    `yaml:"storagePath,omitempty" json:"storagePath,omitempty" default:"/var/lib/berth/registry" desc:"Where image data is kept on the hosts."`

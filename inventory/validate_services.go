@@ -130,6 +130,16 @@ func (v *validator) registries() {
 			v.errorf(path+".name", "use lower case letters, digits and '-'", "%q is not a valid registry name", r.Name)
 		}
 		v.port(r.Port, path+".port")
+		switch {
+		case r.Role != RegistryUser && r.PushPort != 0:
+			v.errorf(path+".pushPort", "remove pushPort: only berth pushes to a System registry, through its own loopback listener",
+				"pushPort is for a User registry")
+		case r.Role == RegistryUser:
+			v.port(r.PushPort, path+".pushPort")
+			if r.PushPort == r.Port {
+				v.errorf(path+".pushPort", "choose a pushPort other than port", "the push listener needs a port of its own")
+			}
+		}
 		if r.Engine == EngineHarbor {
 			v.errorf(path+".engine", "use engine: distribution (the CNCF distribution registry, built into the bundle); see docs/registries.md",
 				"berth does not install Harbor: it cannot be built or tested where berth is made, and berth ships nothing it has not run")
@@ -152,12 +162,18 @@ func (v *validator) registries() {
 				v.errorf(hp, fmt.Sprintf("add the registry role to host %s, or run the registry elsewhere", name),
 					"host %s does not carry the registry role", name)
 			}
-			key := fmt.Sprintf("%s/%s/%d", name, r.Plane, r.Port)
-			if other, dup := listeners[key]; dup {
-				v.errorf(path+".port", fmt.Sprintf("registry %s already listens on %s:%d of host %s; choose another port", other, r.Plane, r.Port, name),
-					"two registries on one listener")
+			ports := []int{r.Port}
+			if r.PushPort != 0 && r.PushPort != r.Port { // the same port twice is reported above
+				ports = append(ports, r.PushPort)
 			}
-			listeners[key] = r.Name
+			for _, port := range ports {
+				key := fmt.Sprintf("%s/%s/%d", name, r.Plane, port)
+				if other, dup := listeners[key]; dup {
+					v.errorf(path+".port", fmt.Sprintf("registry %s already listens on %s:%d of host %s; choose another port", other, r.Plane, port, name),
+						"two registries on one listener")
+				}
+				listeners[key] = r.Name
+			}
 		}
 		if r.VIP != "" {
 			v.vip(r.VIP, r.Plane, path+".vip", path+".plane")

@@ -54,8 +54,12 @@ func (l *Lab) buildInventory() *inventory.Inventory {
 		}
 	}
 	if len(registryHosts) > 0 {
-		inv.Registries = []inventory.Registry{{Name: "system", Role: inventory.RegistrySystem, Hosts: registryHosts,
-			Plane: inventory.StorageNet}}
+		// The reference bank's two registries on their planes: platform images on storage, applications' on
+		// business (where application traffic goes), the User registry mirroring Docker Hub's names.
+		inv.Registries = []inventory.Registry{
+			{Name: "system", Role: inventory.RegistrySystem, Hosts: registryHosts, Plane: inventory.StorageNet},
+			{Name: "user", Role: inventory.RegistryUser, Hosts: registryHosts, Plane: inventory.Business, Mirrors: []string{"docker.io"}},
+		}
 	}
 	return inv
 }

@@ -64,3 +64,46 @@ func TestRegistryConfig(t *testing.T) {
 		t.Error("a unit path with a space was accepted")
 	}
 }
+
+// TestContainerdHostsTOML: the mirror of an upstream lists each registry address in order, under the upstream's
+// path, trusting the registry CA; an upstream with a port keeps it as the registry stores it (":" as "_"); bad
+// input is refused.
+func TestContainerdHostsTOML(t *testing.T) {
+	m := ContainerdMirror{Upstream: "registry.k8s.io", Registry: "system", Hosts: []string{"10.0.3.100:5000", "10.0.3.31:5000", "10.0.3.32:5000"},
+		CAFile: "/etc/containerd/berth-registry-ca.crt"}
+	out, err := ContainerdHostsTOML(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	var last int
+	for _, h := range m.Hosts {
+		i := strings.Index(s, `[host."https://`+h+`/v2/registry.k8s.io"]`)
+		if i < last {
+			t.Errorf("%s missing or out of order:\n%s", h, s)
+		}
+		last = i
+	}
+	if strings.Count(s, `ca = "/etc/containerd/berth-registry-ca.crt"`) != 3 || strings.Count(s, "override_path = true") != 3 ||
+		strings.Contains(s, `"push"`) {
+		t.Errorf("hosts.toml:\n%s", s)
+	}
+	if m.Path() != "/etc/containerd/certs.d/registry.k8s.io/hosts.toml" {
+		t.Errorf("path %s", m.Path())
+	}
+	m.Upstream = "registry.example:8443"
+	if out, err := ContainerdHostsTOML(m); err != nil || !strings.Contains(string(out), "/v2/registry.example_8443\"]") {
+		t.Errorf("upstream with a port: %v\n%s", err, out)
+	}
+	for _, bad := range []ContainerdMirror{
+		{Upstream: "Registry.K8s.io", Hosts: m.Hosts, CAFile: m.CAFile},
+		{Upstream: "docker.io\n[host]", Hosts: m.Hosts, CAFile: m.CAFile},
+		{Upstream: "docker.io", CAFile: m.CAFile},
+		{Upstream: "docker.io", Hosts: []string{"reg:5000"}, CAFile: m.CAFile},
+		{Upstream: "docker.io", Hosts: m.Hosts, CAFile: "ca.crt"},
+	} {
+		if _, err := ContainerdHostsTOML(bad); err == nil {
+			t.Errorf("%+v was rendered", bad)
+		}
+	}
+}

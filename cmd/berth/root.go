@@ -141,6 +141,7 @@ To rehearse on one machine: berth lab up, then install with the inventory it wri
 		newUpgradeCmd(a),
 		newEtcdCmd(a),
 		newKubeconfigCmd(a),
+		newImagesCmd(a),
 		newCertsCmd(a),
 		newNodeCmd(a),
 		newStatusCmd(a),

@@ -13,7 +13,7 @@ import (
 )
 
 func newStatusCmd(a *app) *cobra.Command {
-	var invPath string
+	var invPath, stateDir string
 	cmd := &cobra.Command{
 		Use:   "status -i INVENTORY",
 		Short: "Show the cluster: nodes, API servers, etcd members, the VIP's holder, DNS, component versions",
@@ -21,7 +21,9 @@ func newStatusCmd(a *app) *cobra.Command {
 and changes nothing: every node with its version and readiness, each API server's /readyz, each etcd member's
 health and the leader, which control plane holds the VIP and whether the API answers through it, cluster DNS, and
 the version of every component on every node (kubelet, kubeadm, the control plane's images, etcd, containerd,
-runc, keepalived, haproxy, dnsmasq and berth's add-ons), as upgrades plan from them.
+runc, keepalived, haproxy, dnsmasq and berth's add-ons), as upgrades plan from them, and every registry replica:
+its address and plane, whether it answers (TLS with the registry CA from the state directory, as a client pulls),
+how many images it serves and whether it serves the same as the registry's other replicas.
 Exits 1 when anything is unhealthy.`,
 		Example: `  berth status -i inventory.yaml
   berth status -i inventory.yaml -o json`,
@@ -31,7 +33,7 @@ Exits 1 when anything is unhealthy.`,
 			if err != nil {
 				return err
 			}
-			st, err := installer.ClusterStatus(cmd.Context(), inv, a.log)
+			st, err := installer.ClusterStatus(cmd.Context(), inv, stateDir, a.log)
 			if st != nil {
 				if a.machine() {
 					if perr := a.print(st); perr != nil {
@@ -51,6 +53,7 @@ Exits 1 when anything is unhealthy.`,
 		},
 	}
 	inventoryFlag(cmd, &invPath, true)
+	cmd.Flags().StringVar(&stateDir, "state-dir", "", "base directory of cluster state (the registry CA); default ~/.local/state/berth")
 	return cmd
 }
 
@@ -112,6 +115,13 @@ func printStatus(a *app, st *installer.Status) {
 	fmt.Fprintln(w, "\nDNS\tADDRESS\tSTATUS\tDETAIL")
 	for _, d := range st.DNS {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", d.Host, d.Address, yesNo(d.Healthy, "ready", "NOT READY"), d.Detail)
+	}
+	if len(st.Registries) > 0 {
+		fmt.Fprintln(w, "\nREGISTRY\tHOST\tADDRESS\tPLANE\tSTATUS\tIMAGES\tREPLICAS\tDETAIL")
+		for _, r := range st.Registries {
+			fmt.Fprintf(w, "%s (%s)\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Registry, r.Role, r.Host, r.Address, r.Plane,
+				yesNo(r.Reachable, "answers", "UNREACHABLE"), r.Images, yesNo(r.InSync, "in sync", "OUT OF SYNC"), r.Detail)
+		}
 	}
 	printVersions(w, st.Versions)
 	if len(st.Unreachable) > 0 {
