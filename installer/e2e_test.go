@@ -22,8 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/installer"
+	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/lab"
 )
