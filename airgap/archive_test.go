@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/berthsh/berth/bundles/bundletest"
 	"github.com/berthsh/berth/internal/registrytest"
 )
 
@@ -165,4 +166,64 @@ func FuzzOpenArchive(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCopyImages copies images from one real registry to two others, as berth registry sync does: ReplicaRefs
+// lists what the source keeps under the upstreams' names, every named image arrives on both destinations with the
+// source's digest, a second copy sends nothing, and a name the source does not serve is refused, naming it.
+func TestCopyImages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs three registries")
+	}
+	ctx := context.Background()
+	key := bundletest.NewKey(t)
+	b := bundletest.Open(t, t.TempDir(), bundletest.Spec{}, key)
+	src := Replica{Name: "system on reg1", Addr: registrytest.Start(t, registrytest.Options{}), PlainHTTP: true}
+	if _, err := PushImages(ctx, &Content{Bundle: b, CacheDir: t.TempDir()}, b.Manifest.Images, []Replica{src}); err != nil {
+		t.Fatal(err)
+	}
+	served, err := ReplicaRefs(ctx, src, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, im := range b.Manifest.Images {
+		for _, ref := range im.Refs {
+			want++
+			mr, _ := MirrorRef("x", ref)
+			if served[strings.TrimPrefix(mr.String(), "x/")] != im.Digest {
+				t.Errorf("ReplicaRefs: %s not listed with %s (%v)", ref, im.Digest, served)
+			}
+		}
+	}
+	if len(served) != want {
+		t.Errorf("ReplicaRefs listed %d references, the registry holds %d", len(served), want)
+	}
+	if _, err := ReplicaRefs(ctx, src, 2); err == nil {
+		t.Error("ReplicaRefs read past its bound")
+	}
+	dst := []Replica{
+		{Name: "user on reg1", Addr: registrytest.Start(t, registrytest.Options{}), PlainHTTP: true},
+		{Name: "user on reg2", Addr: registrytest.Start(t, registrytest.Options{}), PlainHTTP: true},
+	}
+	refs := []string{b.Manifest.Images[0].Refs[0], b.Manifest.Images[1].Refs[0]}
+	images, pushes, err := CopyImages(ctx, src, refs, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(images) != 2 || len(pushes) != 2 || pushes[0].Pushed != 2 || pushes[1].Pushed != 2 {
+		t.Errorf("copy: %+v %+v", images, pushes)
+	}
+	for _, d := range dst {
+		have, err := ReplicaRefs(ctx, d, 100)
+		if err != nil || len(have) != 2 {
+			t.Errorf("%s serves %v after the copy (%v); want the 2 copied", d.Name, have, err)
+		}
+	}
+	if _, again, err := CopyImages(ctx, src, refs, dst); err != nil || again[0].Sent != 0 || again[1].Sent != 0 {
+		t.Errorf("second copy: %+v %v; want nothing sent", again, err)
+	}
+	if _, _, err := CopyImages(ctx, src, []string{"registry.k8s.io/nosuch:1"}, dst); err == nil || !strings.Contains(err.Error(), "registry.k8s.io/nosuch:1") {
+		t.Errorf("copy of an image the source lacks: %v", err)
+	}
 }

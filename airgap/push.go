@@ -315,3 +315,79 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	b.n.Add(int64(n))
 	return n, err
 }
+
+// ReplicaRefs lists what a replica serves, at most max references: each as the name it is kept under (the
+// upstream's, MirrorRef) -> its manifest digest, read from the registry's catalog, tags and manifests.
+func ReplicaRefs(ctx context.Context, r Replica, max int) (map[string]string, error) {
+	opts := r.options(ctx, r.transport())
+	var nopts []name.Option
+	if r.PlainHTTP {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(r.Addr, nopts...)
+	if err != nil {
+		return nil, err
+	}
+	repos, err := remote.Catalog(ctx, reg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, repo := range repos {
+		rp, err := name.NewRepository(r.Addr+"/"+repo, nopts...)
+		if err != nil {
+			return nil, err
+		}
+		tags, err := remote.List(rp, opts...)
+		if err != nil {
+			return nil, err
+		}
+		for _, tag := range tags {
+			if len(out) >= max {
+				return out, fmt.Errorf("registry %s (%s) serves more than %d references", r.Name, r.Addr, max)
+			}
+			d, err := remote.Head(rp.Tag(tag), opts...)
+			if err != nil {
+				return nil, err
+			}
+			out[repo+":"+tag] = d.Digest.String()
+		}
+	}
+	return out, nil
+}
+
+// CopyImages copies images from one replica to others. refs are names as the source keeps them (the upstream's:
+// registry.k8s.io/pause:3.10); each goes to every destination under the same name, sending only the blobs a
+// destination lacks, and every digest is read back there.
+func CopyImages(ctx context.Context, src Replica, refs []string, dst []Replica) ([]ArchiveImage, []ReplicaPush, error) {
+	sopts := src.options(ctx, src.transport())
+	var nopts []name.Option
+	if src.PlainHTTP {
+		nopts = append(nopts, name.Insecure)
+	}
+	var images []ArchiveImage
+	var items []pushable
+	for _, ref := range refs {
+		at, err := MirrorRef(src.Addr, ref, nopts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := remote.Head(at, sopts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("registry %s (%s) does not serve %s: %w", src.Name, src.Addr, ref, err)
+		}
+		images = append(images, ArchiveImage{Refs: []string{ref}, Digest: d.Digest.String()})
+		items = append(items, pushable{name: ref, digest: d.Digest.String(), refs: []string{ref}, read: func() (remote.Taggable, error) {
+			desc, err := remote.Get(at, sopts...)
+			if err != nil {
+				return nil, err
+			}
+			if desc.MediaType.IsIndex() {
+				return desc.ImageIndex()
+			}
+			return desc.Image()
+		}})
+	}
+	pushes, err := pushAll(ctx, items, dst, func(err error) error { return err })
+	return images, pushes, err
+}

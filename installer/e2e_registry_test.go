@@ -59,7 +59,7 @@ func testRegistries(t *testing.T, env *e2eEnv) {
 	// Every image of the bundle, under every reference, with the bundle's digest, on every System replica.
 	checkSystemServes(t, env, b.Manifest.Images)
 	t.Run("a worker pulls a platform image it lacks through the storage NIC", func(t *testing.T) { testPullThroughRegistry(t, env, b) })
-	t.Run("the User registry takes pushes with credentials only, and a pod runs an image pushed there", func(t *testing.T) { testUserRegistry(t, env, pool) })
+	t.Run("the User registry takes pushes with credentials only, and a pod runs an image pushed there", func(t *testing.T) { testUserRegistry(t, env, pool, b) })
 	for _, r := range env.inv.Registries {
 		if r.Role != inventory.RegistrySystem {
 			continue
@@ -238,7 +238,7 @@ func testPullThroughRegistry(t *testing.T, env *e2eEnv, b *bundles.Bundle) {
 // fills every replica from a docker archive with the credentials berth keeps (never printed), a second push sends
 // nothing, a push to the System registry is refused, and a pod whose image came that way starts on a worker that
 // never had it, pulled through the node's mirror configuration for docker.io.
-func testUserRegistry(t *testing.T, env *e2eEnv, pool *x509.CertPool) {
+func testUserRegistry(t *testing.T, env *e2eEnv, pool *x509.CertPool, b *bundles.Bundle) {
 	var r *inventory.Registry
 	for i := range env.inv.Registries {
 		if env.inv.Registries[i].Role == inventory.RegistryUser {
@@ -330,6 +330,38 @@ func testUserRegistry(t *testing.T, env *e2eEnv, pool *x509.CertPool) {
 	if code, out := env.runJSON(t, time.Minute, &installer.ImagesPushResult{}, "images", "push", "-i", env.invPath, "--state-dir", env.stateDir,
 		"--registry", "system", archive); code == 0 || !strings.Contains(out, "only berth fills it") {
 		t.Errorf("berth images push --registry system: exit %d\n%s", code, out)
+	}
+
+	// berth registry sync copies a platform image from the System registry into both User replicas.
+	pause, err := airgap.ImageRef(b.Manifest, "pause")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var synced installer.RegistrySyncResult
+	code, out := env.runJSON(t, 5*time.Minute, &synced, "registry", "sync", "-i", env.invPath, "--state-dir", env.stateDir,
+		"--from", "system", "--to", r.Name, "--image", pause, "-o", "json")
+	if code != 0 || len(synced.Images) != 1 || len(synced.Pushes) != len(r.Hosts) {
+		t.Fatalf("berth registry sync: exit %d, %+v\n%s", code, synced, out)
+	}
+	for _, p := range synced.Pushes {
+		if p.Pushed != 1 {
+			t.Errorf("sync to %s pushed %d references, want 1", p.Replica, p.Pushed)
+		}
+	}
+	for _, host := range r.Hosts {
+		e, _ := env.pool.Get(host)
+		tr := &http.Transport{DialContext: e.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
+		addr := net.JoinHostPort(env.inv.Host(host).AddressOn(r.Plane), strconv.Itoa(r.Port))
+		lacking, err := airgap.ReplicaLacks(ctx, []bundles.Image{{Name: pause, Refs: []string{pause}, Digest: synced.Images[0].Digest}},
+			airgap.Replica{Name: host, Addr: addr, Transport: tr})
+		tr.CloseIdleConnections()
+		if err != nil || len(lacking) > 0 {
+			t.Errorf("after the sync, the User replica on %s does not serve %s: %v %v", host, pause, lacking, err)
+		}
+	}
+	if code, out := env.runJSON(t, time.Minute, &installer.RegistrySyncResult{}, "registry", "sync", "-i", env.invPath, "--state-dir", env.stateDir,
+		"--from", r.Name, "--to", "system"); code == 0 || !strings.Contains(out, "only berth fills it") {
+		t.Errorf("berth registry sync --to system: exit %d\n%s", code, out)
 	}
 
 	// A pod on a worker that never had the image: the kubelet pulls docker.io/berthtest/netcheck:user through the

@@ -42,22 +42,9 @@ type ImagesPushResult struct {
 // digest back. Each image must be named after an upstream the registry mirrors, or no node would find it.
 func PushImageArchives(ctx context.Context, o ImagesPushOptions) (*ImagesPushResult, error) {
 	inv := o.Inventory
-	var reg *inventory.Registry
-	index := -1
-	for i := range inv.Registries {
-		if inv.Registries[i].Name == o.Registry {
-			reg, index = &inv.Registries[i], i
-		}
-	}
-	switch {
-	case reg == nil:
-		var names []string
-		for _, r := range inv.Registries {
-			names = append(names, r.Name)
-		}
-		return nil, fmt.Errorf("the inventory has no registry %q (it has: %s)", o.Registry, strings.Join(names, ", "))
-	case reg.Role != inventory.RegistryUser:
-		return nil, fmt.Errorf("registry %s is a System registry: only berth fills it, from a bundle (berth install, berth upgrade apply); push application images to a User registry", reg.Name)
+	reg, index, err := pushTarget(inv, o.Registry)
+	if err != nil {
+		return nil, err
 	}
 	var archives []*airgap.Archive
 	res := &ImagesPushResult{Registry: reg.Name, Replicas: reg.Hosts}
@@ -83,6 +70,43 @@ func PushImageArchives(ctx context.Context, o ImagesPushOptions) (*ImagesPushRes
 	}
 	defer a.Close()
 	c := NewCluster(a, inv, nil, "")
+	replicas, err := c.userReplicas(reg, index)
+	if err != nil {
+		return nil, err
+	}
+	push := &pushArchives{c: c, archives: archives, replicas: replicas, hosts: reg.Hosts}
+	if _, err := a.Run(ctx, &Connect{C: c, Hosts: reg.Hosts}, push); err != nil {
+		return nil, err
+	}
+	res.Pushes = push.done
+	return res, nil
+}
+
+// findRegistry returns the inventory's registry called name and its place, or an error listing the names.
+func findRegistry(inv *inventory.Inventory, name string) (*inventory.Registry, int, error) {
+	var names []string
+	for i := range inv.Registries {
+		if inv.Registries[i].Name == name {
+			return &inv.Registries[i], i, nil
+		}
+		names = append(names, inv.Registries[i].Name)
+	}
+	return nil, -1, fmt.Errorf("the inventory has no registry %q (it has: %s)", name, strings.Join(names, ", "))
+}
+
+// pushTarget returns the registry called name when something other than berth's install may push to it: a User
+// registry.
+func pushTarget(inv *inventory.Inventory, name string) (*inventory.Registry, int, error) {
+	reg, index, err := findRegistry(inv, name)
+	if err == nil && reg.Role != inventory.RegistryUser {
+		err = fmt.Errorf("registry %s is a System registry: only berth fills it, from a bundle (berth install, berth upgrade apply); push application images to a User registry", reg.Name)
+	}
+	return reg, index, err
+}
+
+// userReplicas returns the replicas of a User registry as a push reaches them: each replica's push listener through
+// its host's SSH connection, TLS with the registry CA, and the registry's credentials.
+func (c *Cluster) userReplicas(reg *inventory.Registry, index int) ([]airgap.Replica, error) {
 	if !c.registryCAExists() {
 		return nil, fmt.Errorf("no registry CA in %s: the registries are not installed yet (berth install)", c.StateDir)
 	}
@@ -99,20 +123,14 @@ func PushImageArchives(ctx context.Context, o ImagesPushOptions) (*ImagesPushRes
 	}
 	var replicas []airgap.Replica
 	for _, h := range reg.Hosts {
-		ri := registryInstance{reg: reg, index: index, host: inv.Host(h)}
-		rep, err := c.registryReplica(ri, ca)
+		rep, err := c.registryReplica(registryInstance{reg: reg, index: index, host: c.Inv.Host(h)}, ca)
 		if err != nil {
 			return nil, err
 		}
 		rep.Auth = authn.FromConfig(authn.AuthConfig{Username: cred.User, Password: cred.Password})
 		replicas = append(replicas, rep)
 	}
-	push := &pushArchives{c: c, archives: archives, replicas: replicas, hosts: reg.Hosts}
-	if _, err := a.Run(ctx, &Connect{C: c, Hosts: reg.Hosts}, push); err != nil {
-		return nil, err
-	}
-	res.Pushes = push.done
-	return res, nil
+	return replicas, nil
 }
 
 // mirrored checks that nodes find an image pushed to the registry: the registry mirrors the upstream it is named

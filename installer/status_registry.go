@@ -7,9 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/internal/pki"
 	"github.com/berthsh/berth/inventory"
@@ -87,8 +85,8 @@ func (st *Status) readRegistries(ctx context.Context, c *Cluster) {
 	st.Registries = out
 }
 
-// replicaRefs lists what a replica serves, reference -> digest, reading its catalog, tags and manifests through its
-// host's SSH connection with the registry CA.
+// replicaRefs lists what a replica serves to any client: its plane listener, anonymously, through its host's SSH
+// connection with the registry CA.
 func (c *Cluster) replicaRefs(ctx context.Context, ri registryInstance, ca *pki.CA) (map[string]string, error) {
 	tr, err := c.registryTransport(ri.host.Name, ca)
 	if err != nil {
@@ -97,37 +95,7 @@ func (c *Cluster) replicaRefs(ctx context.Context, ri registryInstance, ca *pki.
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr)}
-	reg, err := name.NewRegistry(ri.planeAddr())
-	if err != nil {
-		return nil, err
-	}
-	repos, err := remote.Catalog(ctx, reg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, repo := range repos {
-		r, err := name.NewRepository(ri.planeAddr() + "/" + repo)
-		if err != nil {
-			return nil, err
-		}
-		tags, err := remote.List(r, opts...)
-		if err != nil {
-			return nil, err
-		}
-		for _, tag := range tags {
-			if len(out) >= maxStatusRefs {
-				return out, nil
-			}
-			d, err := remote.Head(r.Tag(tag), opts...)
-			if err != nil {
-				return nil, err
-			}
-			out[repo+":"+tag] = d.Digest.String()
-		}
-	}
-	return out, nil
+	return airgap.ReplicaRefs(ctx, airgap.Replica{Name: ri.String(), Addr: ri.planeAddr(), Transport: tr}, maxStatusRefs)
 }
 
 func indexes(n int) []int {

@@ -142,6 +142,7 @@ To rehearse on one machine: berth lab up, then install with the inventory it wri
 		newEtcdCmd(a),
 		newKubeconfigCmd(a),
 		newImagesCmd(a),
+		newRegistryCmd(a),
 		newCertsCmd(a),
 		newNodeCmd(a),
 		newStatusCmd(a),
