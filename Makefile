@@ -32,8 +32,8 @@ help: ## list targets
 build: ## static binary in bin/berth
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/berth ./cmd/berth
 
-demo: deps build bundle ## the main job: build the lab bundle, start 3+2 lab hosts, install a real HA cluster, print its state
-	bin/berth lab up --name $(DEMO_LAB) --control-planes 3 --workers 2
+demo: deps build bundle ## the main job: build the lab bundle, start 3+2 lab hosts and 2 registry hosts, install a real HA cluster, print its state
+	bin/berth lab up --name $(DEMO_LAB) --control-planes 3 --workers 2 --registries 2
 	bin/berth install -i $(LAB_STATE)/$(DEMO_LAB)/inventory.yaml -b $(BUNDLE) --key $(BUNDLE_KEY) --yes
 	bin/berth status -i $(LAB_STATE)/$(DEMO_LAB)/inventory.yaml
 

@@ -99,20 +99,7 @@ func TestStagedContent(t *testing.T) {
 // file, how much it lacks and the base to pass with --base.
 func TestPatchWithoutBaseContent(t *testing.T) {
 	ctx := context.Background()
-	key := bundletest.NewKey(t)
-	dir := t.TempDir()
-	oldB := bundletest.Open(t, dir, bundletest.Spec{}, key)
-	newB := bundletest.Open(t, dir, bundletest.Spec{KubernetesVersion: "v1.32.5"}, key)
-	patchPath := dir + "/patch.tar"
-	if err := bundles.WritePatch(ctx, patchPath, oldB, newB, bundles.WriteOptions{SignKey: key.Private}); err != nil {
-		t.Fatal(err)
-	}
-	opts := key.Verify()
-	opts.WithoutBase = true
-	patch, err := bundles.Open(ctx, patchPath, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldB, _, patch := patchWithoutBase(t)
 	c := &Content{Bundle: patch, CacheDir: t.TempDir()}
 	cache, err := c.Cache(ctx)
 	if err != nil {
@@ -159,4 +146,26 @@ func TestPatchWithoutBaseContent(t *testing.T) {
 			t.Errorf("the refusal does not say %q:\n%s", want, msg)
 		}
 	}
+}
+
+// patchWithoutBase returns a 1.31 test bundle, its 1.32 successor and the patch from one to the other, opened
+// without its base.
+func patchWithoutBase(t *testing.T) (oldB, newB, patch *bundles.Bundle) {
+	t.Helper()
+	ctx := context.Background()
+	key := bundletest.NewKey(t)
+	dir := t.TempDir()
+	oldB = bundletest.Open(t, dir, bundletest.Spec{}, key)
+	newB = bundletest.Open(t, dir, bundletest.Spec{KubernetesVersion: "v1.32.5"}, key)
+	patchPath := dir + "/patch.tar"
+	if err := bundles.WritePatch(ctx, patchPath, oldB, newB, bundles.WriteOptions{SignKey: key.Private}); err != nil {
+		t.Fatal(err)
+	}
+	opts := key.Verify()
+	opts.WithoutBase = true
+	patch, err := bundles.Open(ctx, patchPath, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return oldB, newB, patch
 }

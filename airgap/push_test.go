@@ -123,20 +123,7 @@ func TestPushPatchWithoutBase(t *testing.T) {
 		t.Skip("slow: runs two registries")
 	}
 	ctx := context.Background()
-	key := bundletest.NewKey(t)
-	dir := t.TempDir()
-	oldB := bundletest.Open(t, dir, bundletest.Spec{}, key)
-	newB := bundletest.Open(t, dir, bundletest.Spec{KubernetesVersion: "v1.32.5"}, key)
-	patchPath := dir + "/patch.tar"
-	if err := bundles.WritePatch(ctx, patchPath, oldB, newB, bundles.WriteOptions{SignKey: key.Private}); err != nil {
-		t.Fatal(err)
-	}
-	opts := key.Verify()
-	opts.WithoutBase = true
-	patch, err := bundles.Open(ctx, patchPath, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldB, newB, patch := patchWithoutBase(t)
 	holding := Replica{Name: "system on reg1", Addr: registrytest.Start(t, registrytest.Options{}), PlainHTTP: true}
 	if _, err := PushImages(ctx, &Content{Bundle: oldB, CacheDir: t.TempDir()}, oldB.Manifest.Images, []Replica{holding}); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/bundles"
@@ -193,25 +194,7 @@ func testPullThroughRegistry(t *testing.T, env *e2eEnv, b *bundles.Bundle) {
 		t.Fatal(err)
 	}
 	defer cs.CoreV1().Pods("default").Delete(context.Background(), pod.Name, metav1.DeleteOptions{})
-	err := waitUntil(3*time.Minute, time.Second, func() error {
-		p, err := cs.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		switch p.Status.Phase {
-		case corev1.PodSucceeded:
-			return nil
-		case corev1.PodFailed:
-			return fmt.Errorf("the pod failed: %s", podLogs(cs, "default", pod.Name))
-		}
-		for _, st := range p.Status.ContainerStatuses {
-			if w := st.State.Waiting; w != nil && w.Message != "" {
-				return fmt.Errorf("the pod is %s: %s: %s", p.Status.Phase, w.Reason, w.Message)
-			}
-		}
-		return fmt.Errorf("the pod is %s", p.Status.Phase)
-	})
-	if err != nil {
+	if err := waitPod(cs, "default", pod.Name, corev1.PodSucceeded, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
@@ -377,22 +360,7 @@ func testUserRegistry(t *testing.T, env *e2eEnv, pool *x509.CertPool, b *bundles
 		t.Fatal(err)
 	}
 	defer cs.CoreV1().Pods("default").Delete(context.Background(), pod.Name, metav1.DeleteOptions{})
-	err = waitUntil(3*time.Minute, time.Second, func() error {
-		p, err := cs.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if p.Status.Phase == corev1.PodRunning {
-			return nil
-		}
-		for _, st := range p.Status.ContainerStatuses {
-			if w := st.State.Waiting; w != nil && w.Message != "" {
-				return fmt.Errorf("the pod is %s: %s: %s", p.Status.Phase, w.Reason, w.Message)
-			}
-		}
-		return fmt.Errorf("the pod is %s", p.Status.Phase)
-	})
-	if err != nil {
+	if err := waitPod(cs, "default", pod.Name, corev1.PodRunning, 3*time.Minute); err != nil {
 		t.Errorf("a pod with %s on %s: %v", appImage, worker, err)
 	}
 }
@@ -462,4 +430,27 @@ func checkSystemServes(t *testing.T, env *e2eEnv, images []bundles.Image) {
 			}
 		}
 	}
+}
+
+// waitPod waits until the pod reaches phase want; it fails at once when the pod fails, and says why a container
+// waits (an image that cannot be pulled, say).
+func waitPod(cs kubernetes.Interface, ns, name string, want corev1.PodPhase, timeout time.Duration) error {
+	return waitUntil(timeout, time.Second, func() error {
+		p, err := cs.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch p.Status.Phase {
+		case want:
+			return nil
+		case corev1.PodFailed:
+			return fmt.Errorf("pod %s failed: %s", name, podLogs(cs, ns, name))
+		}
+		for _, st := range p.Status.ContainerStatuses {
+			if w := st.State.Waiting; w != nil && w.Message != "" {
+				return fmt.Errorf("pod %s is %s: %s: %s", name, p.Status.Phase, w.Reason, w.Message)
+			}
+		}
+		return fmt.Errorf("pod %s is %s", name, p.Status.Phase)
+	})
 }

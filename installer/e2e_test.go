@@ -350,20 +350,7 @@ func testPodNetwork(t *testing.T, env *e2eEnv) {
 	if _, err := cs.CoreV1().Pods(ns).Create(ctx, client, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err = waitUntil(3*time.Minute, 2*time.Second, func() error {
-		p, err := cs.CoreV1().Pods(ns).Get(ctx, "client", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		switch p.Status.Phase {
-		case corev1.PodSucceeded:
-			return nil
-		case corev1.PodFailed:
-			return fmt.Errorf("client failed: %s", podLogs(cs, ns, "client"))
-		}
-		return fmt.Errorf("client is %s", p.Status.Phase)
-	})
-	if err != nil {
+	if err := waitPod(cs, ns, "client", corev1.PodSucceeded, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if logs := podLogs(cs, ns, "client"); !strings.Contains(logs, "netcheck on server") {
