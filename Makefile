@@ -24,7 +24,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
 # Fuzz targets: package and function. `make fuzz` runs each for FUZZTIME, one after the other.
 FUZZ_TARGETS := ./inventory:FuzzLoad ./bundles:FuzzParseManifest ./bundles:FuzzVerify ./bundles:FuzzReadHeader ./airgap:FuzzOpenArchive
 
-.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down e2e-multihop bundle-hop bench bench-bundle bench-patch bench-plan bench-upgrade bench-lab bench-install bench-fanout clean
+.PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down e2e-multihop bundle-hop bench bench-bundle bench-patch bench-plan bench-upgrade bench-lab bench-install bench-fanout bench-registry clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -114,6 +114,9 @@ bench-upgrade: deps build bundle bundle-upgrade ## berth upgrade 1.31 -> 1.32 ag
 
 bench-fanout: deps build bundle ## stage the lab bundle over a 100 Mbit/s uplink to 1 host, then 8 (relays between hosts): both times, their ratio, bytes per path
 	BERTH_BUNDLE=$(BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) $(GO) test -run '^$$' -bench '^BenchmarkStageFanOut$$' -benchtime 1x -timeout 60m ./installer
+
+bench-registry: deps build bundle ## seed 2 System replicas with the lab bundle's images and pull from one on the storage plane, each beside its floor (SSH files, bare TCP)
+	BERTH_BUNDLE=$(BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) $(GO) test -run '^$$' -bench '^BenchmarkRegistry$$' -benchtime 1x -timeout 60m ./installer
 
 bench-lab: deps build ## time `berth lab up --control-planes 3 --workers 2`, cold and warm
 	hack/bench-lab.sh bin/berth
