@@ -44,7 +44,7 @@ test: deps build lint bundle bundle-upgrade ## every test: unit, integration, la
 	status=0; figures=$(CACHE)/test-figures.txt; mkdir -p $(CACHE); rm -f $$figures; \
 	  BERTH_BUNDLE=$(BUNDLE) BERTH_UPGRADE_BUNDLE=$(UPGRADE_BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) BERTH_BENCH_OUT=$$figures \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
-	  [ "$${BERTH_LAB_KEEP:-}" = 1 ] || bin/berth lab down --tests; \
+	  [ "$${BERTH_LAB_KEEP:-}" = 1 ] || bin/berth lab down --tests || { sleep 10; bin/berth lab down --tests; }; \
 	  if [ -s $$figures ]; then echo "figures measured by the end-to-end tests:"; cat $$figures; fi; \
 	  exit $$status
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
@@ -91,7 +91,7 @@ e2e-multihop: deps build bundle bundle-upgrade bundle-hop ## install 1.31 on a 3
 	status=0; figures=$(CACHE)/multihop-figures.txt; rm -f $$figures; \
 	  CI=true BERTH_BUNDLE=$(BUNDLE) BERTH_UPGRADE_BUNDLE=$(UPGRADE_BUNDLE) BERTH_HOP_BUNDLE=$(HOP_BUNDLE) BERTH_BUNDLE_KEY=$(BUNDLE_KEY) \
 	  BERTH_BENCH_OUT=$$figures $(GO) test -count=1 -timeout 90m -run '^TestE2EMultiHop$$' ./installer || status=$$?; \
-	  [ "$${BERTH_LAB_KEEP:-}" = 1 ] || bin/berth lab down --tests; \
+	  [ "$${BERTH_LAB_KEEP:-}" = 1 ] || bin/berth lab down --tests || { sleep 10; bin/berth lab down --tests; }; \
 	  if [ -s $$figures ]; then echo "figures:"; cat $$figures; fi; exit $$status
 
 bench: deps build bundle ## benchmarks: Go benchmarks, bundle build/size/verify, DNS

@@ -54,7 +54,13 @@ func TestWrittenInventoryLoads(t *testing.T) {
 			if len(inv.DNS.Upstreams) != 0 {
 				t.Errorf("DNS upstreams %v: the lab must not point at resolvers outside it", inv.DNS.Upstreams)
 			}
-			if (tt.r > 0) != (len(inv.Registries) == 1) {
+			// Registry hosts run the two registries: System on storage, User on business.
+			wantRegistries := 0
+			if tt.r > 0 {
+				wantRegistries = 2
+			}
+			if len(inv.Registries) != wantRegistries || (wantRegistries == 2 && (inv.Registries[0].Plane != inventory.StorageNet ||
+				inv.Registries[1].Role != inventory.RegistryUser || inv.Registries[1].Plane != inventory.Business || len(inv.Registries[1].Hosts) != tt.r)) {
 				t.Errorf("registries: %+v", inv.Registries)
 			}
 			for i, h := range l.Hosts {
