@@ -87,3 +87,80 @@ func testEtcdBackupRestore(t *testing.T, env *e2eEnv) {
 	}
 	waitWhole(t, env, "every control plane")
 }
+
+// etcdStatus is one member's line of etcdctl endpoint status -w json.
+type etcdStatus struct {
+	Endpoint string
+	Status   struct {
+		Header struct {
+			MemberID uint64 `json:"member_id"`
+		}
+		Leader uint64
+	}
+}
+
+// testLeaderHandOffs moves etcd's leadership from member to member many times while busy clients read through the
+// VIP, and no read fails. Every leadership move berth makes (upgrade, certs renew, node remove) meets reads in
+// flight; an API server that hands them back as "etcdserver: leader changed" instead of retrying them fails its
+// clients. berth's API servers run with APIServerTracing off, which keeps etcd's client retries (manifests.
+// apiServerGates says why).
+func testLeaderHandOffs(t *testing.T, env *e2eEnv) {
+	const moves, readers = 20, 4
+	for _, h := range env.inv.ControlPlanes() {
+		out, err := env.exec(t, h.Name, "grep -- --feature-gates= /etc/kubernetes/manifests/kube-apiserver.yaml")
+		if err != nil || !strings.Contains(out, "APIServerTracing=false") {
+			t.Errorf("the API server on %s runs with tracing on (its feature gates: %q, %v)", h.Name, strings.TrimSpace(out), err)
+		}
+	}
+	on := env.inv.ControlPlanes()[0].Name
+	var endpoints []string
+	for _, h := range env.inv.ControlPlanes() {
+		endpoints = append(endpoints, "https://"+env.inv.NodeIP(h)+":2379")
+	}
+	etcdctl := "etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt " +
+		"--key=/etc/kubernetes/pki/etcd/healthcheck-client.key "
+	status := func() (leader string, follower uint64) {
+		t.Helper()
+		out, err := env.exec(t, on, etcdctl+"--endpoints="+strings.Join(endpoints, ",")+" endpoint status -w json")
+		if err != nil {
+			t.Fatalf("etcd endpoint status on %s: %v\n%s", on, err, out)
+		}
+		var st []etcdStatus
+		if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != len(endpoints) {
+			t.Fatalf("etcd endpoint status: %v\n%s", err, out)
+		}
+		for _, s := range st {
+			if s.Status.Header.MemberID == s.Status.Leader {
+				leader = s.Endpoint
+			} else if follower == 0 {
+				follower = s.Status.Header.MemberID
+			}
+		}
+		if leader == "" || follower == 0 {
+			t.Fatalf("etcd has no leader and follower:\n%s", out)
+		}
+		return leader, follower
+	}
+
+	probe := startBusyProbe(t, env, readers)
+	time.Sleep(2 * time.Second)
+	start := time.Now()
+	for range moves {
+		leader, to := status()
+		if out, err := env.exec(t, on, etcdctl+"--endpoints="+leader+" move-leader "+fmt.Sprintf("%x", to)); err != nil {
+			t.Fatalf("move etcd's leadership from %s: %v\n%s", leader, err, out)
+		}
+		time.Sleep(time.Second)
+	}
+	took := time.Since(start)
+	time.Sleep(time.Second)
+	failed, total, _, _ := probe.stop()
+	figure(t, "%d etcd leadership moves in %s under %d busy readers through the VIP: %d of %d reads failed (goal 0)",
+		moves, took.Round(time.Second), readers, failed, total)
+	if failed != 0 {
+		t.Errorf("%d of %d reads failed while etcd's leadership moved; first failures:\n%s", failed, total, probe.firstFailures())
+	}
+	if total < moves*50 {
+		t.Errorf("the readers sent only %d requests: they did not watch the moves", total)
+	}
+}

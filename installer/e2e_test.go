@@ -79,6 +79,7 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("cluster DNS", func(t *testing.T) { testDNS(t, env) })
 	t.Run("API answers through the VIP when its holder stops", func(t *testing.T) { testVIPFailover(t, env) })
 	t.Run("the API client fails over when the control plane it rides on stops", func(t *testing.T) { testKubeFailover(t, env) })
+	t.Run("etcd's leadership moves under busy readers and no read fails", func(t *testing.T) { testLeaderHandOffs(t, env) })
 	t.Run("rolling upgrade to the next minor with no failed request", func(t *testing.T) { testUpgrade(t, env) })
 	t.Run("etcd backup and restore", func(t *testing.T) { testEtcdBackupRestore(t, env) })
 	t.Run("kubeconfig: the admin's, and a user's that expires", func(t *testing.T) { testKubeconfig(t, env) })

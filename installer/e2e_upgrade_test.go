@@ -514,20 +514,7 @@ type probe struct {
 
 func startProbe(t testing.TB, env *e2eEnv, nodePort int32) *probe {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(cfg.CertData, cfg.KeyData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(cfg.CAData) {
-		t.Fatal("the kubeconfig holds no cluster CA")
-	}
-	api := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: roots}}}
+	api := apiClient(t, env)
 	app := &http.Client{Timeout: 5 * time.Second}
 	worker := env.inv.Workers()[0]
 	appURL := fmt.Sprintf("http://%s:%d/", worker.NICs.Business.Address, nodePort)
@@ -561,28 +548,6 @@ func startProbe(t testing.TB, env *e2eEnv, nodePort int32) *probe {
 		}
 	}
 	p := &probe{stopc: make(chan struct{})}
-	get := func(cl *http.Client, url, what string, ok, fail *atomic.Int64) {
-		resp, err := cl.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				// The API's answer says why (a Status with a message).
-				err = fmt.Errorf("%s: %.300s", resp.Status, bytes.TrimSpace(body))
-			}
-		}
-		if err != nil {
-			fail.Add(1)
-			p.mu.Lock()
-			if len(p.failures) < 20 {
-				p.failures = append(p.failures, time.Now().Format("15:04:05.000")+" "+what+": "+err.Error())
-			}
-			p.mu.Unlock()
-			return
-		}
-		ok.Add(1)
-	}
 	for _, target := range []struct {
 		cl        *http.Client
 		url, what string
@@ -601,19 +566,91 @@ func startProbe(t testing.TB, env *e2eEnv, nodePort int32) *probe {
 				case <-p.stopc:
 					return
 				case <-tick.C:
-					get(target.cl, target.url, target.what, target.ok, target.fail)
+					p.get(target.cl, target.url, target.what, target.ok, target.fail)
 				}
 			}
 		}()
 	}
-	t.Cleanup(func() {
-		select {
-		case <-p.stopc:
-		default:
-			p.stop()
-		}
-	})
+	t.Cleanup(p.stopOnce)
 	return p
+}
+
+// apiClient is an HTTP client of the API with the admin's certificate, the way a client of the cluster calls it
+// (keep-alive connections, a 5 s timeout).
+func apiClient(t testing.TB, env *e2eEnv) *http.Client {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(cfg.CertData, cfg.KeyData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(cfg.CAData) {
+		t.Fatal("the kubeconfig holds no cluster CA")
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, RootCAs: roots}}}
+}
+
+// startBusyProbe reads a namespace through the VIP from workers goroutines, each sending its next request as soon as
+// the last one is answered: many more reads in flight at any instant than startProbe's.
+func startBusyProbe(t testing.TB, env *e2eEnv, workers int) *probe {
+	t.Helper()
+	api := apiClient(t, env)
+	url := "https://" + env.inv.APIEndpoint() + "/api/v1/namespaces/" + metav1.NamespaceSystem
+	p := &probe{stopc: make(chan struct{})}
+	for range workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for {
+				select {
+				case <-p.stopc:
+					return
+				default:
+					p.get(api, url, "API", &p.apiOK, &p.apiFail)
+				}
+			}
+		}()
+	}
+	t.Cleanup(p.stopOnce)
+	return p
+}
+
+// get sends one GET and counts its outcome: a failure is an error or any status but 200.
+func (p *probe) get(cl *http.Client, url, what string, ok, fail *atomic.Int64) {
+	resp, err := cl.Get(url)
+	if err == nil {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			// The API's answer says why (a Status with a message).
+			err = fmt.Errorf("%s: %.300s", resp.Status, bytes.TrimSpace(body))
+		}
+	}
+	if err != nil {
+		fail.Add(1)
+		p.mu.Lock()
+		if len(p.failures) < 20 {
+			p.failures = append(p.failures, time.Now().Format("15:04:05.000")+" "+what+": "+err.Error())
+		}
+		p.mu.Unlock()
+		return
+	}
+	ok.Add(1)
+}
+
+// stopOnce stops the probe unless it stopped already: the test's clean-up.
+func (p *probe) stopOnce() {
+	select {
+	case <-p.stopc:
+	default:
+		p.stop()
+	}
 }
 
 // stop ends the probe and returns the failed and total requests of the API and of the workload.

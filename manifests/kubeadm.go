@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -224,7 +226,7 @@ func clusterConfiguration(c Cluster) map[string]any {
 	for k, v := range c.APIServerArgs {
 		apiArgs[k] = v
 	}
-	if gates := featureGates(c.FeatureGates); gates != "" {
+	if gates := featureGates(apiServerGates(c)); gates != "" {
 		apiArgs["feature-gates"] = gates
 	}
 	cc := map[string]any{
@@ -294,6 +296,38 @@ func kubeProxyConfiguration(c Cluster) map[string]any {
 		// maxPerCore 0 leaves nf_conntrack_max as the host has it (not writable in every environment).
 		"conntrack": map[string]any{"maxPerCore": 0},
 	}
+}
+
+// apiServerGates are the API server's feature gates: the inventory's, plus APIServerTracing=false on the minors where
+// that gate is beta and on by default (1.27 to 1.33), unless the inventory sets it.
+//
+// With tracing on, the API server hands etcd's client a gRPC unary interceptor of its own (grpc.WithUnaryInterceptor),
+// and gRPC keeps one such interceptor: the last. It takes the place of the client's retry interceptor, so a read that
+// an etcd member answers with "etcdserver: leader changed" (a leadership hand-off in flight, a retryable Unavailable)
+// reaches the API client as a 500 instead of being retried. Every leadership move that berth makes (upgrade, certs
+// renew, node remove) can meet such a read. berth configures no tracing, so the gate off costs nothing.
+func apiServerGates(c Cluster) map[string]bool {
+	gates := maps.Clone(c.FeatureGates)
+	if _, set := gates["APIServerTracing"]; set {
+		return gates
+	}
+	if minor, ok := kubernetesMinor(c.KubernetesVersion); ok && minor >= 27 && minor <= 33 {
+		if gates == nil {
+			gates = map[string]bool{}
+		}
+		gates["APIServerTracing"] = false
+	}
+	return gates
+}
+
+// kubernetesMinor reads the minor of a v1.N.P version.
+func kubernetesMinor(v string) (int, bool) {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 || parts[0] != "1" {
+		return 0, false
+	}
+	minor, err := strconv.Atoi(parts[1])
+	return minor, err == nil
 }
 
 func featureGates(g map[string]bool) string {

@@ -306,3 +306,30 @@ func TestControlPlanePatches(t *testing.T) {
 		t.Error("bad address accepted")
 	}
 }
+
+// The API servers keep etcd's client retries (APIServerTracing off) on the minors where tracing is a beta gate on by
+// default, and an inventory that sets the gate decides.
+func TestAPIServerGates(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		set     map[string]bool
+		want    string
+	}{
+		{"v1.31.4", nil, "APIServerTracing=false"},
+		{"v1.27.0", map[string]bool{"Foo": true}, "APIServerTracing=false,Foo=true"},
+		{"v1.33.13", nil, "APIServerTracing=false"},
+		{"v1.32.5", map[string]bool{"APIServerTracing": true}, "APIServerTracing=true"},
+		{"v1.26.3", nil, ""},
+		{"v1.34.0", nil, ""},
+		{"not-a-version", nil, ""},
+	} {
+		c := testCluster()
+		c.KubernetesVersion, c.FeatureGates = tc.version, tc.set
+		if got := featureGates(apiServerGates(c)); got != tc.want {
+			t.Errorf("%s with %v: feature gates %q, want %q", tc.version, tc.set, got, tc.want)
+		}
+		if tc.set == nil && c.FeatureGates != nil {
+			t.Errorf("%s: the cluster's gates were changed", tc.version)
+		}
+	}
+}
