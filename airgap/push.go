@@ -150,7 +150,8 @@ func PushImages(ctx context.Context, c *Content, images []bundles.Image, replica
 type pushable struct {
 	name   string
 	digest string
-	refs   []string
+	refs   []string // upstream references, kept under MirrorRef; with path, repository paths kept as they are
+	path   bool
 	read   func() (remote.Taggable, error)
 }
 
@@ -237,7 +238,13 @@ func (r Replica) refsOf(items []pushable) (map[name.Reference]string, error) {
 	out := map[name.Reference]string{}
 	for _, it := range items {
 		for _, ref := range it.refs {
-			dst, err := MirrorRef(r.Addr, ref, opts...)
+			var dst name.Reference
+			var err error
+			if it.path {
+				dst, err = name.ParseReference(r.Addr+"/"+ref, opts...)
+			} else {
+				dst, err = MirrorRef(r.Addr, ref, opts...)
+			}
 			if err != nil {
 				return nil, err
 			}

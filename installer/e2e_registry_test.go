@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -61,6 +62,7 @@ func testRegistries(t *testing.T, env *e2eEnv) {
 	checkSystemServes(t, env, b.Manifest.Images)
 	t.Run("a worker pulls a platform image it lacks through the storage NIC", func(t *testing.T) { testPullThroughRegistry(t, env, b) })
 	t.Run("the User registry takes pushes with credentials only, and a pod runs an image pushed there", func(t *testing.T) { testUserRegistry(t, env, pool, b) })
+	t.Run("the User registry's replicas converge after a push to one and after an outage", func(t *testing.T) { testUserRegistrySync(t, env, pool) })
 	for _, r := range env.inv.Registries {
 		if r.Role != inventory.RegistrySystem {
 			continue
@@ -362,6 +364,103 @@ func testUserRegistry(t *testing.T, env *e2eEnv, pool *x509.CertPool, b *bundles
 	defer cs.CoreV1().Pods("default").Delete(context.Background(), pod.Name, metav1.DeleteOptions{})
 	if err := waitPod(cs, "default", pod.Name, corev1.PodRunning, 3*time.Minute); err != nil {
 		t.Errorf("a pod with %s on %s: %v", appImage, worker, err)
+	}
+}
+
+// testUserRegistrySync: the sync services on the User registry's hosts keep its replicas in step. An image pushed to
+// one replica, as a team's CI pushes, is served by the other soon after (the push listener reports it to its sync
+// service); one pushed while the other replica is stopped is served there after it is started again (the periodic
+// round). The services run from berth's binary, with their configuration 0600, and never log the password.
+func testUserRegistrySync(t *testing.T, env *e2eEnv, pool *x509.CertPool) {
+	var r *inventory.Registry
+	for i := range env.inv.Registries {
+		if env.inv.Registries[i].Role == inventory.RegistryUser {
+			r = &env.inv.Registries[i]
+		}
+	}
+	if r == nil || len(r.Hosts) < 2 {
+		t.Fatal("the shared lab has no User registry on two hosts")
+	}
+	password, err := os.ReadFile(filepath.Join(env.stateDir, "clusters", env.inv.Metadata.Name, "registry", r.Name+".password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := &authn.Basic{Username: "push", Password: string(password)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	replicas := make([]airgap.Replica, len(r.Hosts))
+	for i, host := range r.Hosts {
+		out, err := env.exec(t, host, "systemctl is-active berth-registry-"+r.Name+"-sync; stat -c %a /etc/berth/registry/"+r.Name+"/sync.json")
+		if err != nil || strings.Fields(out)[0] != "active" || !strings.HasSuffix(strings.TrimSpace(out), "600") {
+			t.Errorf("sync service on %s: %q, %v; want active, its configuration 0600", host, out, err)
+		}
+		e, err := env.pool.Get(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := &http.Transport{DialContext: e.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
+		defer tr.CloseIdleConnections()
+		replicas[i] = airgap.Replica{Name: host, Addr: net.JoinHostPort(env.inv.Host(host).AddressOn(r.Plane), strconv.Itoa(r.PushPort)),
+			Transport: tr, Auth: auth}
+	}
+	push := func(tag string) string {
+		t.Helper()
+		img, err := random.Image(256<<10, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := name.ParseReference(replicas[0].Addr + "/docker.io/berthtest/synced:" + tag)
+		if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithTransport(replicas[0].Transport), remote.WithAuth(auth)); err != nil {
+			t.Fatalf("push to %s: %v", replicas[0].Name, err)
+		}
+		d, _ := img.Digest()
+		return d.String()
+	}
+	served := func(rep airgap.Replica, tag, digest string, bound time.Duration) (time.Duration, error) {
+		start := time.Now()
+		ref, _ := name.ParseReference(rep.Addr + "/docker.io/berthtest/synced:" + tag)
+		for {
+			d, err := remote.Head(ref, remote.WithContext(ctx), remote.WithTransport(rep.Transport), remote.WithAuth(auth))
+			if err == nil && d.Digest.String() == digest {
+				return time.Since(start), nil
+			}
+			if time.Since(start) > bound {
+				return 0, fmt.Errorf("%s does not serve synced:%s with %s after %s (%v)", rep.Name, tag, digest, bound, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	d1 := push("1")
+	took, err := served(replicas[1], "1", d1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	figure(t, "User registry sync: a push to %s served by %s %s later", replicas[0].Name, replicas[1].Name, took.Round(time.Millisecond))
+
+	units := "berth-registry-" + r.Name + " berth-registry-" + r.Name + "-push"
+	if out, err := env.exec(t, r.Hosts[1], "systemctl stop "+units); err != nil {
+		t.Fatalf("stop the User registry on %s: %v\n%s", r.Hosts[1], err, out)
+	}
+	d2 := push("2")
+	time.Sleep(2 * time.Second)
+	if out, err := env.exec(t, r.Hosts[1], "systemctl start "+units); err != nil {
+		t.Fatalf("start the User registry on %s: %v\n%s", r.Hosts[1], err, out)
+	}
+	took, err = served(replicas[1], "2", d2, 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	figure(t, "User registry sync: a push made while %s was stopped served there %s after it started again (periodic round every 30s)",
+		replicas[1].Name, took.Round(time.Millisecond))
+	round, err := airgap.SyncReplicas(ctx, replicas, 10000)
+	if err != nil || round.Changes() != 0 || len(round.Conflicts) != 0 || round.Reachable != len(replicas) {
+		t.Errorf("the replicas are not in step: %+v %v", round, err)
+	}
+	for _, host := range r.Hosts {
+		if out, _ := env.exec(t, host, "journalctl -u berth-registry-"+r.Name+"-sync --no-pager"); strings.Contains(out, string(password)) {
+			t.Errorf("the sync service's journal on %s holds the registry's password", host)
+		}
 	}
 }
 

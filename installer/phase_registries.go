@@ -75,8 +75,13 @@ func (p *setupRegistries) Run(ctx context.Context) error {
 			rs.upload = strings.Repeat("0", 52)
 		}
 		if r.Role == inventory.RegistryUser {
-			if _, rs.htpasswd, err = c.registryCredentials(r.Name, !p.IsDryRun()); err != nil {
+			var cred RegistryCredentials
+			if cred, rs.htpasswd, err = c.registryCredentials(r.Name, !p.IsDryRun()); err != nil {
 				return err
+			}
+			rs.password = cred.Password
+			if rs.password == "" { // a dry run before the registry's first install
+				rs.password = "planned"
 			}
 		}
 		secrets[r.Name] = rs
@@ -99,6 +104,7 @@ func (p *setupRegistries) Run(ctx context.Context) error {
 type registrySecrets struct {
 	upload   string
 	htpasswd []byte
+	password string // the push password, which the User registry's sync service pushes with
 }
 
 // host sets up every registry instance of one host, then fills its System registry instances.
@@ -121,13 +127,19 @@ func (p *setupRegistries) host(ctx context.Context, host string, insts []registr
 			return err
 		}
 	}
+	berthChanged := false
+	if slices.ContainsFunc(insts, registryInstance.syncs) {
+		if berthChanged, err = ensureHostBerth(ctx, s, host, e, c.Bundle.Manifest.Target.Arch); err != nil {
+			return err
+		}
+	}
 	tr, err := c.registryTransport(host, ca)
 	if err != nil {
 		return err
 	}
 	defer tr.CloseIdleConnections()
 	for _, ri := range insts {
-		if err := p.instance(ctx, e, ri, ca, secrets[ri.reg.Name], newEngine, tr, now); err != nil {
+		if err := p.instance(ctx, e, ri, ca, secrets[ri.reg.Name], newEngine, berthChanged, tr, now); err != nil {
 			return fmt.Errorf("registry %s: %w", ri, err)
 		}
 	}
@@ -148,7 +160,7 @@ func (p *setupRegistries) host(ctx context.Context, host string, insts []registr
 
 // instance writes one registry instance's files, (re)starts its listeners when something they read changed, and
 // waits until each answers.
-func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri registryInstance, ca *pki.CA, secrets registrySecrets, newEngine bool, tr *http.Transport, now time.Time) error {
+func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri registryInstance, ca *pki.CA, secrets registrySecrets, newEngine, berthChanged bool, tr *http.Transport, now time.Time) error {
 	c, s, host := p.c, p.Session, ri.host.Name
 	leaf, err := registryLeaf(c.Inv, ri.reg, ri.index)
 	if err != nil {
@@ -177,6 +189,15 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 	listeners := ri.listeners(secrets.upload)
 	if ri.reg.Role == inventory.RegistryUser && secrets.htpasswd != nil {
 		files = append(files, airgap.File{Path: ri.htpasswdPath(), Content: secrets.htpasswd, Mode: 0o600})
+	}
+	if ri.syncs() {
+		// The push listener reports each push to the sync service beside it.
+		listeners[len(listeners)-1].Notify = "http://" + ri.syncAddr() + "/events"
+		sf, err := c.registrySyncFiles(ri, ca.CertPEM, secrets.password)
+		if err != nil {
+			return err
+		}
+		files = append(files, sf...)
 	}
 	for i, l := range listeners {
 		cfg, err := manifests.RegistryConfig(l)
@@ -227,6 +248,9 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 			Every: time.Second, Check: registryAnswers(tr, l.Addr)}); err != nil {
 			return err
 		}
+	}
+	if ri.syncs() {
+		return p.syncService(ctx, e, ri, changed, berthChanged)
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ rm -f ` + kubeletUnitFile + ` ` + kubeletDropInFile + `
 rmdir ` + "/etc/systemd/system/kubelet.service.d" + ` 2>/dev/null
 for u in $(cd /etc/systemd/system && ls berth-registry-*.service 2>/dev/null); do systemctl disable --now "$u" >/dev/null 2>&1; rm -f /etc/systemd/system/"$u"; done
 rm -f ` + registryBinary + `
+rm -rf ` + hostBerthDir + `
 systemctl daemon-reload
 if systemctl is-active --quiet containerd; then
   ctr -n k8s.io tasks ls -q 2>/dev/null | xargs -r -n1 ctr -n k8s.io tasks kill -s SIGKILL >/dev/null 2>&1
@@ -100,7 +101,7 @@ func (p *resetHosts) Prepare(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		out, err := e.Exec(ctx, "for p in /var/lib/berth /etc/kubernetes "+kubeletUnitFile+" "+containerdConfig+" "+configDir+" "+registryBinary+"; do [ -e $p ] && echo $p; done; grep -c '^"+hostsBegin+"$' /etc/hosts || true")
+		out, err := e.Exec(ctx, "for p in /var/lib/berth /etc/kubernetes "+kubeletUnitFile+" "+containerdConfig+" "+configDir+" "+registryBinary+" "+hostBerthDir+"; do [ -e $p ] && echo $p; done; grep -c '^"+hostsBegin+"$' /etc/hosts || true")
 		if err != nil {
 			return err
 		}

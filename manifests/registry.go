@@ -2,7 +2,9 @@ package manifests
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -21,6 +23,9 @@ type RegistryListener struct {
 	ReadOnly bool   // refuse every push
 	HTPasswd string // file of users allowed in (pushes and pulls); "" lets anyone in
 	Secret   string // signs upload state; 32+ random characters, the same for the listeners of one registry
+	// Notify is where the listener reports each push (the registry's notifications), http:// on loopback: the User
+	// registry's sync service on the same host. "" reports nothing.
+	Notify string
 }
 
 var secretRe = regexp.MustCompile(`^[A-Za-z0-9]{32,}$`)
@@ -42,6 +47,15 @@ func RegistryConfig(l RegistryListener) ([]byte, error) {
 	}
 	if l.HTPasswd != "" && !path.IsAbs(l.HTPasswd) {
 		return nil, fmt.Errorf("registry %s: htpasswd path %q is not absolute", l.Name, l.HTPasswd)
+	}
+	if l.Notify != "" {
+		u, err := url.Parse(l.Notify)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			return nil, fmt.Errorf("registry %s: notification URL %q: want http://ADDRESS:PORT/PATH on loopback", l.Name, l.Notify)
+		}
+		if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("registry %s: notification URL %q is not on loopback: pushes are reported on the host only", l.Name, l.Notify)
+		}
 	}
 	if !secretRe.MatchString(l.Secret) {
 		return nil, fmt.Errorf("registry %s: the upload secret must be 32 or more letters and digits", l.Name)
@@ -65,6 +79,20 @@ func RegistryUnit(l RegistryListener, binary, config string) ([]byte, error) {
 		Listener       RegistryListener
 		Binary, Config string
 	}{l, binary, config})
+}
+
+// RegistrySyncUnit renders the systemd unit of a User registry's sync service on one of its hosts: binary is berth
+// on the host, config its configuration (0600), after the registry's push listener pushUnit.
+func RegistrySyncUnit(registry, binary, config, pushUnit string) ([]byte, error) {
+	if !dnsLabel(registry) {
+		return nil, fmt.Errorf("registry name %q is not a DNS label", registry)
+	}
+	for _, p := range []string{binary, config} {
+		if !path.IsAbs(p) || strings.ContainsAny(p, " \t\n\"'\\%$") {
+			return nil, fmt.Errorf("registry %s: unit path %q must be absolute, without spaces, quotes or %%", registry, p)
+		}
+	}
+	return render("berth-registry-sync.service", struct{ Registry, Binary, Config, PushUnit string }{registry, binary, config, pushUnit})
 }
 
 // ContainerdMirror is what a node's containerd reads for one upstream registry (registry.k8s.io, docker.io, ...):

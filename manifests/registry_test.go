@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,6 +63,49 @@ func TestRegistryConfig(t *testing.T) {
 	}
 	if _, err := RegistryUnit(l, "/usr/local/bin/berth registry", "/etc/c.yml"); err == nil {
 		t.Error("a unit path with a space was accepted")
+	}
+}
+
+// TestRegistryNotifications: a push listener reports its pushes to the sync service on loopback, and nowhere else;
+// pulls are not reported.
+func TestRegistryNotifications(t *testing.T) {
+	l := RegistryListener{Name: "user", Addr: "10.0.4.31:5001", Root: "/var/lib/berth/registry/user", CertFile: "/etc/berth/registry/user/tls.crt",
+		KeyFile: "/etc/berth/registry/user/tls.key", Secret: strings.Repeat("a1", 16), Notify: "http://127.0.2.2:5001/events"}
+	out, err := RegistryConfig(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Notifications struct {
+			Endpoints []struct {
+				URL    string
+				Ignore struct{ Actions []string }
+			}
+		}
+	}
+	if err := yaml.Unmarshal(out, &cfg); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if e := cfg.Notifications.Endpoints; len(e) != 1 || e[0].URL != l.Notify || !slices.Contains(e[0].Ignore.Actions, "pull") {
+		t.Errorf("notifications: %+v\n%s", e, out)
+	}
+	for _, bad := range []string{"http://10.0.4.31:9/events", "https://127.0.0.1:9/", "127.0.0.1:9", "http://reg1:9/"} {
+		l.Notify = bad
+		if _, err := RegistryConfig(l); err == nil {
+			t.Errorf("notification URL %s accepted", bad)
+		}
+	}
+	l.Notify = ""
+	if out, _ := RegistryConfig(l); strings.Contains(string(out), "notifications") {
+		t.Errorf("a listener without Notify reports pushes:\n%s", out)
+	}
+	unit, err := RegistrySyncUnit("user", "/usr/local/lib/berth/berth", "/etc/berth/registry/user/sync.json", "berth-registry-user-push.service")
+	if err != nil || !strings.Contains(string(unit), "ExecStart=/usr/local/lib/berth/berth registry sync-service --config /etc/berth/registry/user/sync.json") ||
+		!strings.Contains(string(unit), "After=network-online.target berth-registry-user-push.service") {
+		t.Errorf("sync unit: %v\n%s", err, unit)
+	}
+	if _, err := RegistrySyncUnit("User", "/b", "/c", "x.service"); err == nil {
+		t.Error("a registry name that is no DNS label was accepted")
 	}
 }
 

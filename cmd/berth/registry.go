@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +18,48 @@ func newRegistryCmd(a *app) *cobra.Command {
 		Use:   "registry",
 		Short: "Copy images between the inventory's registries",
 	}
-	cmd.AddCommand(newRegistrySyncCmd(a))
+	cmd.AddCommand(newRegistrySyncCmd(a), newRegistrySyncServiceCmd(a))
+	return cmd
+}
+
+func newRegistrySyncServiceCmd(a *app) *cobra.Command {
+	var config string
+	cmd := &cobra.Command{
+		Use:   "sync-service --config FILE",
+		Short: "Keep a User registry's replicas in step (run by systemd on the registry's hosts)",
+		Long: `Runs the sync service of a User registry on one of its hosts, as the unit berth-registry-NAME-sync does: berth
+install puts this binary, the configuration (0600: it holds the registry's push credentials) and the unit there.
+
+The registry's push listener on this host reports every push to the service (its notifications, on loopback);
+within a fraction of a second the service copies what any replica serves and another lacks, by digest: only the
+blobs that replica lacks cross, and every copied tag is read back. Every period (the configuration's "every") it
+does the same round unasked, which brings back a replica that was stopped or cut off. A tag that two replicas serve
+with different digests is reported in the journal and left alone: push it again. Runs until stopped.`,
+		Example: `  systemctl status berth-registry-user-sync
+  journalctl -u berth-registry-user-sync`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := airgap.LoadSyncConfig(config)
+			if err != nil {
+				return err
+			}
+			svc, err := cfg.Service(a.log.With("registry", cfg.Registry))
+			if err != nil {
+				return err
+			}
+			l, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+			go srv.Serve(l)
+			defer srv.Close()
+			a.log.Info("sync service started", "registry", cfg.Registry, "listen", cfg.Listen, "replicas", len(cfg.Replicas), "every", cfg.Every)
+			return svc.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&config, "config", "", "the service's configuration (JSON, written by berth install, mode 0600)")
+	cmd.MarkFlagRequired("config")
 	return cmd
 }
 

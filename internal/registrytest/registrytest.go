@@ -61,12 +61,30 @@ type Options struct {
 // (200, or 401 when it asks for credentials).
 func Start(t testing.TB, o Options) string {
 	t.Helper()
-	bin := Binary(t)
+	return Run(t, o).Addr
+}
+
+// Registry is a registry a test runs, which it can stop and start again on the same address and storage (a replica
+// away for a while).
+type Registry struct {
+	Addr string
+	t    testing.TB
+	o    Options
+	bin  string
+	cfg  string
+	log  string
+	cmd  *exec.Cmd
+}
+
+// Run is Start, returning the running registry.
+func Run(t testing.TB, o Options) *Registry {
+	t.Helper()
+	r := &Registry{t: t, o: o, bin: Binary(t)}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
+	r.Addr = l.Addr().String()
 	l.Close()
 	dir := t.TempDir()
 	if o.Root == "" {
@@ -76,46 +94,61 @@ func Start(t testing.TB, o Options) string {
 	if o.ReadOnly {
 		cfg += "  maintenance:\n    readonly:\n      enabled: true\n"
 	}
-	cfg += fmt.Sprintf("http:\n  addr: %s\n", addr)
+	cfg += fmt.Sprintf("http:\n  addr: %s\n", r.Addr)
 	if o.Config != nil {
-		cfg = string(o.Config(addr))
+		cfg = string(o.Config(r.Addr))
 	}
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	r.cfg = filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(r.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	r.log = filepath.Join(dir, "registry.log")
+	t.Cleanup(r.Stop)
+	r.Start()
+	return r
+}
+
+// Start starts the registry again after Stop, on the same address and storage, and returns once it answers.
+func (r *Registry) Start() {
+	r.t.Helper()
+	logf, err := os.OpenFile(r.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", cfgPath)
+	defer logf.Close()
+	cmd := exec.Command(r.bin, "serve", r.cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
+	r.cmd = cmd
 	client, scheme := http.DefaultClient, "http"
-	if o.Client != nil {
-		client, scheme = o.Client, "https"
+	if r.o.Client != nil {
+		client, scheme = r.o.Client, "https"
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := client.Get(scheme + "://" + addr + "/v2/")
+		resp, err := client.Get(scheme + "://" + r.Addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				return addr
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			data, _ := os.ReadFile(logf.Name())
-			t.Fatalf("registry did not answer on %s: %v\n%s", addr, err, data)
+			data, _ := os.ReadFile(r.log)
+			r.t.Fatalf("registry did not answer on %s: %v\n%s", r.Addr, err, data)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Stop kills the registry; its storage stays.
+func (r *Registry) Stop() {
+	if r.cmd != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
 	}
 }
 
