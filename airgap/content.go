@@ -20,7 +20,10 @@ type Node struct {
 	Name         string
 	ControlPlane bool
 	Registry     bool // runs a registry
-	RegistryOnly bool // a registry host that is not a Kubernetes node: it gets the registry engine and nothing else
+	RegistryOnly bool // a registry host that is not a Kubernetes node: it gets the registry engine, and Packages
+	// Packages are the bundle's Debian packages (by name) a registry-only host gets: keepalived's closure where it
+	// holds a registry VIP (PackageClosure). Nodes get every package.
+	Packages []string
 }
 
 // RegistryFiles is the bundle directory of the registry engine: what a registry host gets, and only it.
@@ -256,6 +259,13 @@ func (c *Content) bundleFiles(n Node) ([]bundles.File, ImageSet) {
 		}
 	}
 	if n.RegistryOnly {
+		for _, p := range m.Packages {
+			if slices.Contains(n.Packages, p.Name) {
+				if f, ok := m.FileByPath(p.Path); ok {
+					out = append(out, f)
+				}
+			}
+		}
 		return out, ImageSet{}
 	}
 	out = append(out, FilesOf(m, bundles.KindPackage, bundles.KindCNI)...)
@@ -290,4 +300,47 @@ func (c *Content) node(name string) Node {
 		}
 	}
 	return Node{Name: name}
+}
+
+// PackageClosure returns the bundle's packages that hosts need to install names: each named package and, through
+// their Depends, every package of the bundle they need. A dependency that no package of the bundle satisfies is
+// the base system's (the bundle was resolved against it). It fails on a name the bundle lacks, and on a bundle
+// built before packages recorded their dependencies.
+func PackageClosure(m *bundles.Manifest, names ...string) ([]bundles.Package, error) {
+	byName := map[string]bundles.Package{}
+	recorded := false
+	for _, p := range m.Packages {
+		byName[p.Name] = p
+		recorded = recorded || len(p.Depends) > 0
+	}
+	if !recorded && len(m.Packages) > 0 {
+		return nil, fmt.Errorf("bundle %s %s records no package dependencies: rebuild it with this berth (berth bundle build)", m.Name, m.Version)
+	}
+	seen := map[string]bool{}
+	var out []bundles.Package
+	var visit func(name string)
+	visit = func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		p := byName[name]
+		out = append(out, p)
+		for _, dep := range p.Depends {
+			for _, alt := range strings.Split(dep, "|") {
+				if _, ok := byName[alt]; ok {
+					visit(alt)
+					break
+				}
+			}
+		}
+	}
+	for _, n := range names {
+		if _, ok := byName[n]; !ok {
+			return nil, fmt.Errorf("bundle %s %s has no package %s", m.Name, m.Version, n)
+		}
+		visit(n)
+	}
+	slices.SortFunc(out, func(a, b bundles.Package) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }

@@ -169,3 +169,34 @@ func patchWithoutBase(t *testing.T) (oldB, newB, patch *bundles.Bundle) {
 	}
 	return oldB, newB, patch
 }
+
+// TestPackageClosure: a package brings the bundle's packages it depends on, through alternatives (the first the
+// bundle has) and transitively, and nothing the base system provides; a name the bundle lacks, or a bundle without
+// recorded dependencies, is refused.
+func TestPackageClosure(t *testing.T) {
+	m := &bundles.Manifest{Name: "lab", Version: "v1", Packages: []bundles.Package{
+		{Name: "keepalived", Depends: []string{"iproute2", "libnl-3-200", "libc6", "awk|mawk"}},
+		{Name: "libnl-3-200", Depends: []string{"libc6"}},
+		{Name: "mawk", Depends: []string{"libc6"}},
+		{Name: "containerd", Depends: []string{"runc"}},
+		{Name: "runc"},
+	}}
+	got, err := PackageClosure(m, "keepalived")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		names = append(names, p.Name)
+	}
+	if strings.Join(names, " ") != "keepalived libnl-3-200 mawk" {
+		t.Errorf("closure of keepalived: %v", names)
+	}
+	if _, err := PackageClosure(m, "haproxy"); err == nil || !strings.Contains(err.Error(), "no package haproxy") {
+		t.Errorf("a package the bundle lacks: %v", err)
+	}
+	old := &bundles.Manifest{Name: "lab", Version: "v0", Packages: []bundles.Package{{Name: "keepalived"}}}
+	if _, err := PackageClosure(old, "keepalived"); err == nil || !strings.Contains(err.Error(), "rebuild") {
+		t.Errorf("a bundle without dependencies: %v", err)
+	}
+}

@@ -122,6 +122,10 @@ type Package struct {
 	Size    int64  `yaml:"size" json:"size"`
 	// Requested is true for packages the spec names; false for dependencies pulled in to complete them.
 	Requested bool `yaml:"requested" json:"requested"`
+	// Depends are the package's Pre-Depends and Depends, by name, without versions: one entry per dependency,
+	// alternatives joined with "|". A host that needs some of the bundle's packages gets their closure among the
+	// bundle's packages (the rest the base system has).
+	Depends []string `yaml:"depends,omitempty" json:"depends,omitempty"`
 }
 
 // Chart is one packaged Helm chart in the bundle.

@@ -96,7 +96,9 @@ func (c *Cluster) Content() *airgap.Content {
 	}
 	for i := range c.Inv.Hosts {
 		if h := &c.Inv.Hosts[i]; registry[h.Name] && !h.IsNode() {
-			nodes = append(nodes, airgap.Node{Name: h.Name, Registry: true, RegistryOnly: true})
+			// A bundle that cannot say what keepalived needs fails the registries phase, which reads it again.
+			pkgs, _ := c.registryOnlyPackages(h.Name)
+			nodes = append(nodes, airgap.Node{Name: h.Name, Registry: true, RegistryOnly: true, Packages: pkgs})
 		}
 	}
 	plane := c.Inv.PlaneFor(inventory.TrafficImages)

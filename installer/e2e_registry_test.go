@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,7 @@ func testRegistries(t *testing.T, env *e2eEnv) {
 	t.Run("a worker pulls a platform image it lacks through the storage NIC", func(t *testing.T) { testPullThroughRegistry(t, env, b) })
 	t.Run("the User registry takes pushes with credentials only, and a pod runs an image pushed there", func(t *testing.T) { testUserRegistry(t, env, pool, b) })
 	t.Run("the User registry's replicas converge after a push to one and after an outage", func(t *testing.T) { testUserRegistrySync(t, env, pool) })
+	t.Run("the System registry's VIP moves when its holder stops, and pulls go on", func(t *testing.T) { testRegistryVIPFailover(t, env, pool, b) })
 	for _, r := range env.inv.Registries {
 		if r.Role != inventory.RegistrySystem {
 			continue
@@ -461,6 +463,175 @@ func testUserRegistrySync(t *testing.T, env *e2eEnv, pool *x509.CertPool) {
 		if out, _ := env.exec(t, host, "journalctl -u berth-registry-"+r.Name+"-sync --no-pager"); strings.Contains(out, string(password)) {
 			t.Errorf("the sync service's journal on %s holds the registry's password", host)
 		}
+	}
+}
+
+// testRegistryVIPFailover stops the registry host that holds the System registry's VIP while a client on a worker
+// reads a platform image's manifest through the VIP every 100 ms, and measures how long no read answered; a worker
+// then pulls a platform image it lacks with the host still down. The host comes back with its registries.
+func testRegistryVIPFailover(t *testing.T, env *e2eEnv, pool *x509.CertPool, b *bundles.Bundle) {
+	ctx := context.Background()
+	var r *inventory.Registry
+	for i := range env.inv.Registries {
+		if env.inv.Registries[i].Role == inventory.RegistrySystem {
+			r = &env.inv.Registries[i]
+		}
+	}
+	if r == nil || r.VIP == "" || len(r.Hosts) < 2 {
+		t.Fatal("the shared lab's System registry has no VIP over two hosts")
+	}
+	holder := ""
+	for _, host := range r.Hosts {
+		if out, _ := env.exec(t, host, "ip -o -4 addr show"); strings.Contains(out, " "+r.VIP+"/") {
+			holder = host
+		}
+	}
+	if holder == "" {
+		t.Fatalf("no host of registry %s holds its VIP %s", r.Name, r.VIP)
+	}
+	worker := env.inv.Workers()[0].Name
+	w, err := env.pool.Get(worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pause, err := airgap.ImageRef(b.Manifest, "pause")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip := net.JoinHostPort(r.VIP, strconv.Itoa(r.Port))
+	ref, err := airgap.MirrorRef(vip, pause)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{DialContext: w.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	read := func() bool {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := remote.Head(ref, remote.WithContext(ctx), remote.WithTransport(tr))
+		return err == nil
+	}
+	if !read() {
+		t.Fatalf("%s does not answer through the VIP before the test", ref)
+	}
+	var mu sync.Mutex
+	var lastOK, firstDown, backAt, stopped time.Time
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			ok, now := read(), time.Now()
+			mu.Lock()
+			switch {
+			case ok && !stopped.IsZero() && !firstDown.IsZero() && backAt.IsZero():
+				backAt = now
+			case ok && firstDown.IsZero():
+				lastOK = now
+			case !ok && !stopped.IsZero() && firstDown.IsZero():
+				firstDown = now
+			}
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(time.Second)
+	mu.Lock()
+	stopped = time.Now()
+	mu.Unlock()
+	if err := env.lab.StopHost(ctx, holder); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { // the host and its registries come back for the tests that follow
+		if err := env.lab.StartHost(ctx, holder); err != nil {
+			t.Fatal(err)
+		}
+		for _, reg := range env.inv.Registries {
+			e, err := env.pool.Get(holder)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt := &http.Transport{DialContext: e.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
+			addr := net.JoinHostPort(env.inv.Host(holder).AddressOn(reg.Plane), strconv.Itoa(reg.Port))
+			if err := waitUntil(3*time.Minute, time.Second, func() error {
+				resp, err := (&http.Client{Transport: rt, Timeout: 5 * time.Second}).Get("https://" + addr + "/v2/")
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				return nil
+			}); err != nil {
+				t.Errorf("registry %s on %s does not answer after the host came back: %v", reg.Name, holder, err)
+			}
+			rt.CloseIdleConnections()
+		}
+	}()
+	err = waitUntil(time.Minute, 200*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if backAt.IsZero() && !firstDown.IsZero() {
+			return fmt.Errorf("no read has answered through the VIP since %s stopped", holder)
+		}
+		if firstDown.IsZero() && time.Since(stopped) < 10*time.Second {
+			return fmt.Errorf("no outage seen yet")
+		}
+		return nil
+	})
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gap := time.Duration(0)
+	if !firstDown.IsZero() {
+		gap = backAt.Sub(lastOK)
+	}
+	figure(t, "registry VIP failover: %s (holding %s) stopped; reads of %s through the VIP did not answer for %s (goal <= 5s)",
+		holder, r.VIP, pause, gap.Round(10*time.Millisecond))
+	if gap > 5*time.Second {
+		t.Errorf("reads through the registry VIP failed for %s after its holder stopped (goal <= 5s)", gap)
+	}
+	newHolder := ""
+	for _, host := range r.Hosts {
+		if host == holder {
+			continue
+		}
+		if out, _ := env.exec(t, host, "ip -o -4 addr show"); strings.Contains(out, " "+r.VIP+"/") {
+			newHolder = host
+		}
+	}
+	if newHolder == "" {
+		t.Error("no other registry host took the VIP")
+	}
+	// A node pulls an image it lacks while the host is down: containerd goes through the VIP, now on the other host.
+	var sched string
+	for _, im := range b.Manifest.Images {
+		if strings.Contains(im.Refs[0], "/kube-scheduler:") {
+			sched = im.Refs[0]
+		}
+	}
+	env.exec(t, worker, "ctr -n k8s.io images rm "+sched+" >/dev/null 2>&1; true")
+	cs := env.kube(t)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pull-with-a-registry-host-down", Namespace: "default"},
+		Spec: corev1.PodSpec{NodeName: worker, RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "scheduler", Image: sched, ImagePullPolicy: corev1.PullIfNotPresent,
+				Command: []string{"/usr/local/bin/kube-scheduler", "--version"}}}},
+	}
+	start := time.Now()
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer cs.CoreV1().Pods("default").Delete(context.Background(), pod.Name, metav1.DeleteOptions{})
+	if err := waitPod(cs, "default", pod.Name, corev1.PodSucceeded, 3*time.Minute); err != nil {
+		t.Errorf("%s cannot pull %s with %s down: %v", worker, sched, holder, err)
+	} else {
+		figure(t, "registry VIP failover: with %s down, a pod on %s pulled %s and ran in %s", holder, worker, sched, time.Since(start).Round(time.Millisecond))
 	}
 }
 

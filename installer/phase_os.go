@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,8 +47,15 @@ func (p *prepareOS) Prepare(ctx context.Context) error {
 // have at all (reset removes exactly those), from the facts read of the host.
 func (c *Cluster) packagesFor(host string) (debs, fresh []string) {
 	st := c.State(host)
+	var only []string // a registry host that is no node gets what its registries need, nothing more
+	if h := c.Inv.Host(host); h != nil && !h.IsNode() {
+		only, _ = c.registryOnlyPackages(host)
+		if len(only) == 0 {
+			return nil, nil
+		}
+	}
 	for _, pkg := range c.Bundle.Manifest.Packages {
-		if st.Packages[pkg.Name] == pkg.Version {
+		if st.Packages[pkg.Name] == pkg.Version || (only != nil && !slices.Contains(only, pkg.Name)) {
 			continue
 		}
 		debs = append(debs, airgap.StagePath(pkg.SHA256))

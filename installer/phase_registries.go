@@ -94,9 +94,12 @@ func (p *setupRegistries) Run(ctx context.Context) error {
 		}
 		byHost[ri.host.Name] = append(byHost[ri.host.Name], ri)
 	}
-	return p.Each(ctx, hosts, func(ctx context.Context, host string) error {
+	if err := p.Each(ctx, hosts, func(ctx context.Context, host string) error {
 		return p.host(ctx, host, byHost[host], engine.SHA256, ca, secrets, now)
-	})
+	}); err != nil {
+		return err
+	}
+	return p.waitVIPs(ctx, ca)
 }
 
 // registrySecrets are what berth keeps in the state directory for one registry: its upload secret and, for a User
@@ -124,6 +127,11 @@ func (p *setupRegistries) host(ctx context.Context, host string, insts []registr
 			_, err := e.Exec(ctx, fmt.Sprintf("install -D -m 0755 %s %s", remote.Quote(airgap.StagePath(engineSHA)), registryBinary))
 			return err
 		}); err != nil {
+			return err
+		}
+	}
+	if h := c.Inv.Host(host); h != nil && !h.IsNode() {
+		if err := p.registryOnlyPackages(ctx, host, e); err != nil {
 			return err
 		}
 	}
@@ -190,6 +198,13 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 	if ri.reg.Role == inventory.RegistryUser && secrets.htpasswd != nil {
 		files = append(files, airgap.File{Path: ri.htpasswdPath(), Content: secrets.htpasswd, Mode: 0o600})
 	}
+	if ri.reg.VIP != "" {
+		vf, err := c.registryVIPFiles(ri)
+		if err != nil {
+			return err
+		}
+		files = append(files, vf...)
+	}
 	if ri.syncs() {
 		// The push listener reports each push to the sync service beside it.
 		listeners[len(listeners)-1].Notify = "http://" + ri.syncAddr() + "/events"
@@ -246,6 +261,11 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 		}
 		if err := s.Wait(ctx, host, phase.Wait{What: "registry " + ri.reg.Name + " to answer on " + l.Addr, Timeout: registryWait,
 			Every: time.Second, Check: registryAnswers(tr, l.Addr)}); err != nil {
+			return err
+		}
+	}
+	if ri.reg.VIP != "" {
+		if err := p.vip(ctx, e, ri, changed); err != nil {
 			return err
 		}
 	}

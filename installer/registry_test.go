@@ -2,10 +2,14 @@ package installer
 
 import (
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/inventory"
 )
 
@@ -60,5 +64,79 @@ func TestRegistryListeners(t *testing.T) {
 	inv.Hosts[1].NICs.Set(inventory.Business, nil)
 	if _, err := registryLeaf(inv, &inv.Registries[1], 1); err == nil || !strings.Contains(err.Error(), "reg2 has no NIC on plane business") {
 		t.Errorf("a replica without a NIC on the plane: %v", err)
+	}
+}
+
+// TestRegistryVIPAndSyncFiles: each registry host gets a keepalived configuration that keepalived itself accepts
+// (unicast to the other hosts on the registry's plane, its own router ID, a health script on its plane listener),
+// and a User registry's sync service gets a configuration its reader accepts, 0600, naming every push listener.
+func TestRegistryVIPAndSyncFiles(t *testing.T) {
+	inv := &inventory.Inventory{Hosts: []inventory.Host{{Name: "reg1"}, {Name: "reg2"}}}
+	inv.NetworkPlanes.Set(inventory.StorageNet, &inventory.Plane{CIDR: "10.0.3.0/24"})
+	inv.NetworkPlanes.Set(inventory.Business, &inventory.Plane{CIDR: "10.0.4.0/24"})
+	for i, h := range []string{"31", "32"} {
+		inv.Hosts[i].NICs.Set(inventory.StorageNet, &inventory.NIC{Interface: "eth2", Address: "10.0.3." + h})
+		inv.Hosts[i].NICs.Set(inventory.Business, &inventory.NIC{Interface: "eth3", Address: "10.0.4." + h})
+	}
+	inv.Registries = []inventory.Registry{
+		{Name: "system", Role: inventory.RegistrySystem, Hosts: []string{"reg1", "reg2"}, Plane: inventory.StorageNet, Port: 5000,
+			VIP: "10.0.3.100", VirtualRouterID: 52, StoragePath: "/srv/registry", Engine: inventory.EngineDistribution},
+		{Name: "user", Role: inventory.RegistryUser, Hosts: []string{"reg1", "reg2"}, Plane: inventory.Business, Port: 5000, PushPort: 5001,
+			VIP: "10.0.4.100", VirtualRouterID: 53, StoragePath: "/srv/registry", Engine: inventory.EngineDistribution},
+	}
+	c := &Cluster{Inv: inv}
+	insts := c.registryInstances()
+	if len(insts) != 4 {
+		t.Fatalf("%d instances", len(insts))
+	}
+	reg2sys := insts[1]
+	files, err := c.registryVIPFiles(reg2sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(files[1].Content)
+	for _, want := range []string{"vrrp_instance berth_registry_system", "virtual_router_id 52", "priority 140", "unicast_src_ip 10.0.3.32",
+		"10.0.3.31", "10.0.3.100/24 dev eth2", "/etc/berth/registry/system/vip-check.sh"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("keepalived configuration of system on reg2 lacks %q:\n%s", want, conf)
+		}
+	}
+	if check := string(files[0].Content); !strings.Contains(check, "/dev/tcp/10.0.3.32/5000") || files[0].Mode != 0o755 {
+		t.Errorf("health script: %s", check)
+	}
+	if unit := string(files[2].Content); !strings.Contains(unit, "--use-file=/etc/berth/registry/system/keepalived.conf") ||
+		!strings.Contains(unit, "--pid=/run/berth-registry-system-keepalived.pid") {
+		t.Errorf("unit: %s", unit)
+	}
+	if keepalived, err := exec.LookPath("keepalived"); err == nil {
+		p := filepath.Join(t.TempDir(), "keepalived.conf")
+		os.WriteFile(p, files[1].Content, 0o600)
+		out, err := exec.Command(keepalived, "--config-test", "-f", p).CombinedOutput()
+		// An absent interface and script are warnings here; syntax errors fail.
+		if err != nil && !strings.Contains(string(out), "eth2") && !strings.Contains(string(out), "vip-check") {
+			t.Errorf("keepalived rejects the configuration: %v\n%s", err, out)
+		}
+	}
+
+	usr := insts[3]
+	if !usr.syncs() || reg2sys.syncs() {
+		t.Errorf("syncs: user %v, system %v", usr.syncs(), reg2sys.syncs())
+	}
+	if usr.syncAddr() != "127.0.2.2:5001" {
+		t.Errorf("sync address %s", usr.syncAddr())
+	}
+	sf, err := c.registrySyncFiles(usr, []byte("CA"), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf[1].Mode != 0o600 {
+		t.Errorf("sync configuration mode %v", sf[1].Mode)
+	}
+	cfg, err := airgap.ParseSyncConfig(sf[1].Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Replicas) != 2 || cfg.Replicas[0].Addr != "10.0.4.31:5001" || cfg.Replicas[1].Addr != "10.0.4.32:5001" || cfg.Listen != usr.syncAddr() {
+		t.Errorf("sync configuration: %+v", cfg)
 	}
 }

@@ -78,6 +78,9 @@ func (inv *Inventory) Default() {
 		if r.PushPort == 0 && r.Role == RegistryUser {
 			r.PushPort = r.Port + 1
 		}
+		if r.VirtualRouterID == 0 && r.VIP != "" {
+			r.VirtualRouterID = 52 + i
+		}
 		setDefault(&r.Engine, EngineDistribution)
 		setDefault(&r.StoragePath, defaultRegistryStore)
 	}

@@ -236,16 +236,17 @@ const (
 
 // Registry is an image registry bound to one plane.
 type Registry struct {
-	Name        string    `yaml:"name" json:"name" required:"true" desc:"Registry name, unique in the inventory."`
-	Role        string    `yaml:"role" json:"role" required:"true" enum:"system,user" desc:"system serves platform images; user serves application images."`
-	Hosts       []string  `yaml:"hosts" json:"hosts" required:"true" desc:"Hosts that run it; each must carry the registry role."`
-	Plane       PlaneName `yaml:"plane,omitempty" json:"plane,omitempty" enum:"management,control,storage,business" desc:"Plane it listens on; defaults to storage (else management)."`
-	Port        int       `yaml:"port,omitempty" json:"port,omitempty" default:"5000" desc:"Listening port, where every client pulls (read-only, no credentials)."`
-	PushPort    int       `yaml:"pushPort,omitempty" json:"pushPort,omitempty" desc:"User registry: the port, on the same address, where pushes go with credentials; defaults to port + 1."`
-	VIP         string    `yaml:"vip,omitempty" json:"vip,omitempty" desc:"Virtual IP in front of the registry hosts, on its plane."`
-	Engine      string    `yaml:"engine,omitempty" json:"engine,omitempty" enum:"distribution,harbor" default:"distribution" desc:"Registry software."`
-	StoragePath string    `yaml:"storagePath,omitempty" json:"storagePath,omitempty" default:"/var/lib/berth/registry" desc:"Where image data is kept on the hosts."`
-	Mirrors     []string  `yaml:"mirrors,omitempty" json:"mirrors,omitempty" desc:"Upstream registry names (registry.k8s.io, docker.io) containerd resolves through this registry."`
+	Name            string    `yaml:"name" json:"name" required:"true" desc:"Registry name, unique in the inventory."`
+	Role            string    `yaml:"role" json:"role" required:"true" enum:"system,user" desc:"system serves platform images; user serves application images."`
+	Hosts           []string  `yaml:"hosts" json:"hosts" required:"true" desc:"Hosts that run it; each must carry the registry role."`
+	Plane           PlaneName `yaml:"plane,omitempty" json:"plane,omitempty" enum:"management,control,storage,business" desc:"Plane it listens on; defaults to storage (else management)."`
+	Port            int       `yaml:"port,omitempty" json:"port,omitempty" default:"5000" desc:"Listening port, where every client pulls (read-only, no credentials)."`
+	PushPort        int       `yaml:"pushPort,omitempty" json:"pushPort,omitempty" desc:"User registry: the port, on the same address, where pushes go with credentials; defaults to port + 1."`
+	VIP             string    `yaml:"vip,omitempty" json:"vip,omitempty" desc:"Virtual IP in front of the registry hosts, on its plane: keepalived on the registry's hosts holds it on one whose registry answers."`
+	VirtualRouterID int       `yaml:"virtualRouterID,omitempty" json:"virtualRouterID,omitempty" desc:"VRRP router ID (1-255) of the VIP, unique on its plane; defaults to 52 plus the registry's place in this list."`
+	Engine          string    `yaml:"engine,omitempty" json:"engine,omitempty" enum:"distribution,harbor" default:"distribution" desc:"Registry software."`
+	StoragePath     string    `yaml:"storagePath,omitempty" json:"storagePath,omitempty" default:"/var/lib/berth/registry" desc:"Where image data is kept on the hosts."`
+	Mirrors         []string  `yaml:"mirrors,omitempty" json:"mirrors,omitempty" desc:"Upstream registry names (registry.k8s.io, docker.io) containerd resolves through this registry."`
 }
 
 // Storage configures persistent storage.

@@ -120,6 +120,10 @@ func (v *validator) registries() {
 	names := map[string]bool{}
 	listeners := map[string]string{} // host/plane/port -> registry
 	used := map[string]bool{}
+	routers := map[string]string{} // plane/VRRP router ID -> who uses it
+	if cp := v.inv.ControlPlane; cp.VIP != "" && cp.LoadBalancer.Type == LBKeepalivedHAProxy {
+		routers[fmt.Sprintf("%s/%d", cp.VIPPlane, cp.LoadBalancer.VirtualRouterID)] = "the control plane's VIP"
+	}
 	for i, r := range v.inv.Registries {
 		path := fmt.Sprintf("registries[%d]", i)
 		if names[r.Name] {
@@ -180,6 +184,18 @@ func (v *validator) registries() {
 			if r.VIP == v.inv.ControlPlane.VIP {
 				v.errorf(path+".vip", "give the registry its own VIP", "VIP %s is already the control plane's", r.VIP)
 			}
+			if r.VirtualRouterID < 1 || r.VirtualRouterID > 255 {
+				v.errorf(path+".virtualRouterID", "use a number between 1 and 255 not used by other VRRP routers on the plane",
+					"VRRP router ID %d is out of range", r.VirtualRouterID)
+			}
+			key := fmt.Sprintf("%s/%d", r.Plane, r.VirtualRouterID)
+			if other, dup := routers[key]; dup {
+				v.errorf(path+".virtualRouterID", fmt.Sprintf("%s already uses VRRP router ID %d on plane %s; choose another", other, r.VirtualRouterID, r.Plane),
+					"two VRRP routers with one ID on one plane")
+			}
+			routers[key] = "registry " + r.Name
+		} else if r.VirtualRouterID != 0 {
+			v.errorf(path+".virtualRouterID", "remove virtualRouterID, or give the registry a vip", "a VRRP router ID without a VIP")
 		}
 		for j, m := range r.Mirrors {
 			if !dnsNameRe.MatchString(strings.Split(m, ":")[0]) {

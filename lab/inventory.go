@@ -9,8 +9,9 @@ import (
 
 // buildInventory describes the lab as an inventory: SSH as the sudo user with the lab's key and known_hosts
 // (paths relative to the lab directory, where the inventory lives), the four planes, every host with its NICs (one
-// per plane, management and storage only for storage hosts), and the control-plane VIP at .100 on the control
-// plane.
+// per plane, management and storage only for storage hosts), the control-plane VIP at .100 on the control plane,
+// and with two or more registry hosts a System registry on storage and a User registry on business, each with its
+// VIP at .100 of its plane.
 func (l *Lab) buildInventory() *inventory.Inventory {
 	inv := &inventory.Inventory{
 		APIVersion: inventory.APIVersion,
@@ -59,6 +60,12 @@ func (l *Lab) buildInventory() *inventory.Inventory {
 		inv.Registries = []inventory.Registry{
 			{Name: "system", Role: inventory.RegistrySystem, Hosts: registryHosts, Plane: inventory.StorageNet},
 			{Name: "user", Role: inventory.RegistryUser, Hosts: registryHosts, Plane: inventory.Business, Mirrors: []string{"docker.io"}},
+		}
+		if len(registryHosts) > 1 { // each behind a VIP, .100 of its plane
+			for i := range inv.Registries {
+				r := &inv.Registries[i]
+				r.VIP = nthAddr(l.Subnets[r.Plane], vipOffset).String()
+			}
 		}
 	}
 	return inv

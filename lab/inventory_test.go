@@ -63,6 +63,15 @@ func TestWrittenInventoryLoads(t *testing.T) {
 				inv.Registries[1].Role != inventory.RegistryUser || inv.Registries[1].Plane != inventory.Business || len(inv.Registries[1].Hosts) != tt.r)) {
 				t.Errorf("registries: %+v", inv.Registries)
 			}
+			for _, r := range inv.Registries { // a VIP at .100 of the registry's plane once two hosts share it
+				want := ""
+				if tt.r > 1 {
+					want = nthAddr(subnets[r.Plane], 100).String()
+				}
+				if r.VIP != want {
+					t.Errorf("registry %s: VIP %q, want %q", r.Name, r.VIP, want)
+				}
+			}
 			for i, h := range l.Hosts {
 				ih := inv.Host(h.Name)
 				if ih == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 )
 
 // Containerd is the input of containerd's configuration.
@@ -32,8 +33,12 @@ func KubeletUnit(binDir string) (unit, dropIn []byte, err error) {
 	return unit, dropIn, err
 }
 
-// Keepalived is the input of one control plane's keepalived configuration.
+// Keepalived is the input of one keepalived configuration holding one VIP: the API's on a control plane, or a
+// registry's on a registry host.
 type Keepalived struct {
+	For         string   // what the VIP is for (the comment); "" is the Kubernetes API VIP
+	Name        string   // names the VRRP instance berth_<Name>; "" is api
+	Check       string   // names the health script berth_<Check>; "" is haproxy
 	NodeName    string   // this host
 	Plane       string   // plane the VIP lives on (for the comment)
 	Interface   string   // this host's NIC on that plane
@@ -57,12 +62,39 @@ func KeepalivedConfig(k Keepalived) ([]byte, error) {
 	if k.Interface == "" || k.RouterID < 1 || k.RouterID > 255 || k.Priority < 1 || k.Priority > 254 || k.PrefixLen < 1 || k.PrefixLen > 32 {
 		return nil, fmt.Errorf("keepalived: incomplete input %+v", k)
 	}
+	if k.For == "" {
+		k.For = "the Kubernetes API VIP"
+	}
+	if k.Name == "" {
+		k.Name = "api"
+	}
+	if k.Check == "" {
+		k.Check = "haproxy"
+	}
+	if !vrrpNameRe.MatchString(k.Name) || !vrrpNameRe.MatchString(k.Check) {
+		return nil, fmt.Errorf("keepalived: instance %q and script %q must be letters, digits and _", k.Name, k.Check)
+	}
 	return render("keepalived.conf", k)
 }
 
-// KeepalivedCheck renders the health script keepalived runs: haproxy must accept connections on port.
+var vrrpNameRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,40}$`)
+
+// KeepalivedCheck renders the health script keepalived runs on a control plane: haproxy must accept connections on
+// port.
 func KeepalivedCheck(port int) ([]byte, error) {
-	return render("keepalived-check.sh", struct{ Port int }{port})
+	return TCPCheck("haproxy", "127.0.0.1", port)
+}
+
+// TCPCheck renders a keepalived health script that succeeds when what (for the comment) accepts a TCP connection on
+// addr:port.
+func TCPCheck(what, addr string, port int) ([]byte, error) {
+	if _, err := netip.ParseAddr(addr); err != nil || port < 1 || port > 65535 {
+		return nil, fmt.Errorf("health script: %s:%d is no address and port", addr, port)
+	}
+	return render("keepalived-check.sh", struct {
+		What, Addr string
+		Port       int
+	}{what, addr, port})
 }
 
 // Backend is one API server behind haproxy.

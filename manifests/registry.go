@@ -95,6 +95,21 @@ func RegistrySyncUnit(registry, binary, config, pushUnit string) ([]byte, error)
 	return render("berth-registry-sync.service", struct{ Registry, Binary, Config, PushUnit string }{registry, binary, config, pushUnit})
 }
 
+// RegistryVIPUnit renders the systemd unit of the keepalived that holds a registry's VIP on one of its hosts: config
+// is its keepalived configuration, after the registry's plane listener registryUnit.
+func RegistryVIPUnit(registry, vip, config, registryUnit string) ([]byte, error) {
+	if !dnsLabel(registry) {
+		return nil, fmt.Errorf("registry name %q is not a DNS label", registry)
+	}
+	if _, err := netip.ParseAddr(vip); err != nil {
+		return nil, fmt.Errorf("registry %s: VIP: %w", registry, err)
+	}
+	if !path.IsAbs(config) || strings.ContainsAny(config, " \t\n\"'\\%$") {
+		return nil, fmt.Errorf("registry %s: unit path %q must be absolute, without spaces, quotes or %%", registry, config)
+	}
+	return render("berth-registry-vip.service", struct{ Registry, VIP, Config, RegistryUnit string }{registry, vip, config, registryUnit})
+}
+
 // ContainerdMirror is what a node's containerd reads for one upstream registry (registry.k8s.io, docker.io, ...):
 // pulls of its images go to a berth registry, the registry's VIP first and then each replica, every one trusted
 // through the registry CA. The registry keeps the upstream's images under the upstream's name (airgap.MirrorRef),

@@ -198,8 +198,12 @@ func (b *Builder) addSource(ctx context.Context, src *Source) error {
 			if err := b.addFile(bp, p.File, 0o644, bundles.KindPackage, comp); err != nil {
 				return err
 			}
+			deps, err := b.apt.depends(ctx, p.File)
+			if err != nil {
+				return fmt.Errorf("deb source %s: read the dependencies of %s: %w", src.Name, p.FileName(), err)
+			}
 			b.manifest.Packages = append(b.manifest.Packages, bundles.Package{Name: p.Name, Version: p.Version, Arch: p.Arch,
-				Path: bp, SHA256: p.SHA256, Size: p.Size, Requested: requested[p.Name]})
+				Path: bp, SHA256: p.SHA256, Size: p.Size, Requested: requested[p.Name], Depends: deps})
 		}
 		b.log.Info("debian packages resolved", "source", src.Name, "requested", len(src.Deb.Packages), "with dependencies", len(pkgs))
 	case src.File != nil:

@@ -253,6 +253,44 @@ func (a *apt) resolve(ctx context.Context, names, baseline []string, empty bool)
 	return pkgs, nil
 }
 
+// depends reads a .deb's Pre-Depends and Depends (dpkg-deb -f) as parseDepends gives them.
+func (a *apt) depends(ctx context.Context, file string) ([]string, error) {
+	out, err := a.b.run.run(ctx, a.b.cache.dir, []string{"LC_ALL=C"}, "dpkg-deb", "-f", file, "Pre-Depends", "Depends")
+	if err != nil {
+		return nil, err
+	}
+	var deps []string
+	for _, line := range strings.Split(strings.ReplaceAll(string(out), "\n ", " "), "\n") {
+		if _, v, ok := strings.Cut(line, ": "); ok {
+			deps = append(deps, parseDepends(v)...)
+		}
+	}
+	return deps, nil
+}
+
+// parseDepends turns a Depends field ("libc6 (>= 2.34), awk | mawk, libssl3:any") into package names, one entry per
+// dependency with alternatives joined by "|" ("libc6", "awk|mawk", "libssl3").
+func parseDepends(field string) []string {
+	var out []string
+	for _, dep := range strings.Split(field, ",") {
+		var alts []string
+		for _, alt := range strings.Split(dep, "|") {
+			name := strings.TrimSpace(alt)
+			if i := strings.IndexAny(name, " (["); i >= 0 {
+				name = name[:i]
+			}
+			name, _, _ = strings.Cut(name, ":")
+			if name != "" {
+				alts = append(alts, name)
+			}
+		}
+		if len(alts) > 0 {
+			out = append(out, strings.Join(alts, "|"))
+		}
+	}
+	return out
+}
+
 // download fetches the packages into the cache (only those not there yet) and fills in file, size and sha256.
 func (a *apt) download(ctx context.Context, pkgs []debPkg) error {
 	dir := a.b.cache.path("debs")

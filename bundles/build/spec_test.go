@@ -120,3 +120,16 @@ func TestInstLineParsing(t *testing.T) {
 		t.Errorf("FileName = %s", p.FileName())
 	}
 }
+
+// TestParseDepends: a Depends field becomes package names, versions and architecture qualifiers dropped and
+// alternatives kept together.
+func TestParseDepends(t *testing.T) {
+	got := parseDepends("iproute2, libc6 (>= 2.34), awk | mawk (>= 1.3), libssl3:any, python3:any (>= 3.11~) | python3-minimal, foo [amd64]")
+	want := []string{"iproute2", "libc6", "awk|mawk", "libssl3", "python3|python3-minimal", "foo"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("parseDepends: %q, want %q", got, want)
+	}
+	if got := parseDepends(""); len(got) != 0 {
+		t.Errorf("an empty field: %q", got)
+	}
+}
