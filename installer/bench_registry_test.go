@@ -36,6 +36,12 @@ func BenchmarkRegistry(b *testing.B) {
 	}
 	env := freshLab(b, registryLab)
 	b.Cleanup(func() { lab.Down(context.Background(), registryLab.Name, "") })
+	// The System registry alone, without a VIP: the registries phase is then the engine, the listeners and the fill,
+	// with nothing else in its time (no keepalived packages, no User registry and its sync service).
+	env.invPath, env.inv = env.editedInventory(b, "bench", func(inv *inventory.Inventory) {
+		inv.Registries = inv.Registries[:1]
+		inv.Registries[0].VIP, inv.Registries[0].VirtualRouterID = "", 0
+	})
 	ctx := context.Background()
 	pub, err := bundles.LoadPublicKey(env.key)
 	if err != nil {

@@ -89,7 +89,7 @@ func (env *e2eEnv) dnsInventory(t *testing.T, variant, upstream string) string {
 
 // editedInventory writes a copy of the lab's inventory, changed by edit, next to the original (its paths are
 // relative to its directory) as inventory-<name>.yaml, and returns its path and content.
-func (env *e2eEnv) editedInventory(t *testing.T, name string, edit func(*inventory.Inventory)) (string, *inventory.Inventory) {
+func (env *e2eEnv) editedInventory(t testing.TB, name string, edit func(*inventory.Inventory)) (string, *inventory.Inventory) {
 	t.Helper()
 	inv, err := inventory.Load(env.invPath)
 	if err != nil {

@@ -89,10 +89,15 @@ func testRegistries(t *testing.T, env *e2eEnv) {
 					if !slices.Contains(other.Hosts, host) {
 						continue
 					}
-					a := h.AddressOn(other.Plane)
-					want = append(want, net.JoinHostPort(a, strconv.Itoa(other.Port)))
-					if other.Role == inventory.RegistryUser {
-						want = append(want, net.JoinHostPort(a, strconv.Itoa(other.PushPort)))
+					// And the same on the registry's VIP, which every host of the registry listens on.
+					for _, a := range []string{h.AddressOn(other.Plane), other.VIP} {
+						if a == "" {
+							continue
+						}
+						want = append(want, net.JoinHostPort(a, strconv.Itoa(other.Port)))
+						if other.Role == inventory.RegistryUser {
+							want = append(want, net.JoinHostPort(a, strconv.Itoa(other.PushPort)))
+						}
 					}
 				}
 				got := strings.Fields(out)
@@ -440,7 +445,12 @@ func testUserRegistrySync(t *testing.T, env *e2eEnv, pool *x509.CertPool) {
 	}
 	figure(t, "User registry sync: a push to %s served by %s %s later", replicas[0].Name, replicas[1].Name, took.Round(time.Millisecond))
 
-	units := "berth-registry-" + r.Name + " berth-registry-" + r.Name + "-push"
+	// Every process of the replica, named: systemctl start matches globs against running units only.
+	list, err := env.exec(t, r.Hosts[1], "systemctl list-units --plain --no-legend 'berth-registry-"+r.Name+".service' 'berth-registry-"+r.Name+"-*.service' | awk '{print $1}'")
+	if err != nil || len(strings.Fields(list)) < 3 {
+		t.Fatalf("the User registry's units on %s: %q, %v", r.Hosts[1], list, err)
+	}
+	units := strings.Join(strings.Fields(list), " ")
 	if out, err := env.exec(t, r.Hosts[1], "systemctl stop "+units); err != nil {
 		t.Fatalf("stop the User registry on %s: %v\n%s", r.Hosts[1], err, out)
 	}

@@ -206,25 +206,23 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 		files = append(files, vf...)
 	}
 	if ri.syncs() {
-		// The push listener reports each push to the sync service beside it.
-		listeners[len(listeners)-1].Notify = "http://" + ri.syncAddr() + "/events"
 		sf, err := c.registrySyncFiles(ri, ca.CertPEM, secrets.password)
 		if err != nil {
 			return err
 		}
 		files = append(files, sf...)
 	}
-	for i, l := range listeners {
-		cfg, err := manifests.RegistryConfig(l)
+	for _, l := range listeners {
+		cfg, err := manifests.RegistryConfig(l.RegistryListener)
 		if err != nil {
 			return err
 		}
-		unit, err := manifests.RegistryUnit(l, registryBinary, ri.configPath(i))
+		unit, err := manifests.RegistryUnit(l.RegistryListener, registryBinary, ri.configPath(l.suffix))
 		if err != nil {
 			return err
 		}
-		files = append(files, airgap.File{Path: ri.configPath(i), Content: cfg, Mode: 0o600},
-			airgap.File{Path: path.Join("/etc/systemd/system", ri.unitName(i)), Content: unit, Mode: 0o644})
+		files = append(files, airgap.File{Path: ri.configPath(l.suffix), Content: cfg, Mode: 0o600},
+			airgap.File{Path: path.Join("/etc/systemd/system", ri.unitName(l.suffix)), Content: unit, Mode: 0o644})
 	}
 	if out, _ := e.Exec(ctx, "test -d "+remote.Quote(ri.root())+" && test -d "+remote.Quote(ri.dir())+" && echo there"); strings.TrimSpace(out) != "there" {
 		if err := s.Wet(host, "make the registry's storage "+ri.root()+" (0700)", func() error {
@@ -248,10 +246,15 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 		}
 	}
 	tlsChanged := slices.Contains(changed, certPath) || slices.Contains(changed, keyPath)
-	for i, l := range listeners {
-		unit := strings.TrimSuffix(ri.unitName(i), ".service")
-		restart := newEngine || tlsChanged || slices.Contains(changed, ri.configPath(i)) ||
-			slices.Contains(changed, path.Join("/etc/systemd/system", ri.unitName(i))) ||
+	if ri.reg.VIP != "" {
+		if err := nonlocalBind(ctx, s, host, e); err != nil {
+			return err
+		}
+	}
+	for _, l := range listeners {
+		unit := strings.TrimSuffix(ri.unitName(l.suffix), ".service")
+		restart := newEngine || tlsChanged || slices.Contains(changed, ri.configPath(l.suffix)) ||
+			slices.Contains(changed, path.Join("/etc/systemd/system", ri.unitName(l.suffix))) ||
 			(l.HTPasswd != "" && slices.Contains(changed, l.HTPasswd))
 		if err := ensureService(ctx, s, host, e, unit, restart); err != nil {
 			return err
@@ -259,8 +262,14 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 		if s.IsDryRun() {
 			continue
 		}
-		if err := s.Wait(ctx, host, phase.Wait{What: "registry " + ri.reg.Name + " to answer on " + l.Addr, Timeout: registryWait,
-			Every: time.Second, Check: registryAnswers(tr, l.Addr)}); err != nil {
+		check := registryAnswers(tr, l.Addr)
+		if strings.HasPrefix(l.suffix, "vip") {
+			// The VIP may be on another host, or on none yet: the listener must listen here; the VIP's answer is
+			// waited for once keepalived runs everywhere.
+			check = listening(e, l.Addr)
+		}
+		if err := s.Wait(ctx, host, phase.Wait{What: "registry " + ri.reg.Name + " to listen on " + l.Addr, Timeout: registryWait,
+			Every: time.Second, Check: check}); err != nil {
 			return err
 		}
 	}

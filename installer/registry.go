@@ -103,37 +103,61 @@ func registryLoopback(index int) netip.Addr {
 // htpasswdPath is the User registry's credentials file on its hosts (bcrypt hashes only).
 func (ri registryInstance) htpasswdPath() string { return path.Join(ri.dir(), "htpasswd") }
 
+// registryListener is one process of an instance: a listener, with the suffix that names its unit and configuration.
+type registryListener struct {
+	manifests.RegistryListener
+	suffix string // "" (the plane's), "push", "vip", "vip-push"
+}
+
 // listeners returns the instance's processes: the plane's listener, read-only and open to every client, and the
 // push listener (pushAddr): for the System registry without credentials (only berth reaches it), for the User
-// registry with them.
-func (ri registryInstance) listeners(secret string) []manifests.RegistryListener {
-	l := manifests.RegistryListener{Name: ri.reg.Name, Addr: ri.planeAddr(), Root: ri.root(),
-		CertFile: path.Join(ri.dir(), "tls.crt"), KeyFile: path.Join(ri.dir(), "tls.key"), Secret: secret, ReadOnly: true}
-	out := []manifests.RegistryListener{l}
-	if push := ri.pushAddr(); push != "" {
-		l.Addr, l.ReadOnly = push, false
+// registry with them. With a VIP, the same two again on the VIP's address (the User registry's push listener at
+// its pushPort; the System registry takes pushes on loopback only): they listen whether or not the host holds the
+// VIP (net.ipv4.ip_nonlocal_bind), and answer once keepalived brings it. Push listeners of a User registry that
+// syncs report each push to the sync service.
+func (ri registryInstance) listeners(secret string) []registryListener {
+	base := manifests.RegistryListener{Name: ri.reg.Name, Root: ri.root(), CertFile: path.Join(ri.dir(), "tls.crt"),
+		KeyFile: path.Join(ri.dir(), "tls.key"), Secret: secret, ReadOnly: true}
+	pull := func(addr, suffix string) registryListener {
+		l := base
+		l.Addr = addr
+		return registryListener{l, suffix}
+	}
+	push := func(addr, suffix string) registryListener {
+		l := base
+		l.Addr, l.ReadOnly = addr, false
 		if ri.reg.Role == inventory.RegistryUser {
 			l.HTPasswd = ri.htpasswdPath()
+			if ri.syncs() {
+				l.Notify = "http://" + ri.syncAddr() + "/events"
+			}
 		}
-		out = append(out, l)
+		return registryListener{l, suffix}
+	}
+	out := []registryListener{pull(ri.planeAddr(), ""), push(ri.pushAddr(), "push")}
+	if ri.reg.VIP != "" {
+		out = append(out, pull(ri.vipAddr(), "vip"))
+		if ri.reg.Role == inventory.RegistryUser {
+			out = append(out, push(net.JoinHostPort(ri.reg.VIP, strconv.Itoa(ri.reg.PushPort)), "vip-push"))
+		}
 	}
 	return out
 }
 
-// unitName names the systemd unit of the instance's listener i (0: the plane's, 1: the loopback push listener).
-func (ri registryInstance) unitName(i int) string {
-	if i == 0 {
+// unitName names the systemd unit of the instance's listener with that suffix.
+func (ri registryInstance) unitName(suffix string) string {
+	if suffix == "" {
 		return "berth-registry-" + ri.reg.Name + ".service"
 	}
-	return "berth-registry-" + ri.reg.Name + "-push.service"
+	return "berth-registry-" + ri.reg.Name + "-" + suffix + ".service"
 }
 
-// configPath is where listener i's configuration is written.
-func (ri registryInstance) configPath(i int) string {
-	if i == 0 {
+// configPath is where the configuration of the listener with that suffix is written.
+func (ri registryInstance) configPath(suffix string) string {
+	if suffix == "" {
 		return path.Join(ri.dir(), "config.yml")
 	}
-	return path.Join(ri.dir(), "push.yml")
+	return path.Join(ri.dir(), suffix+".yml")
 }
 
 // registryLeaf is what a registry's certificate names: its VIP, every replica's address on its plane and its

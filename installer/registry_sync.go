@@ -94,7 +94,7 @@ func (c *Cluster) registrySyncFiles(ri registryInstance, caPEM []byte, password 
 	if _, err := airgap.ParseSyncConfig(data); err != nil {
 		return nil, fmt.Errorf("sync service of %s: %w", ri, err)
 	}
-	unit, err := manifests.RegistrySyncUnit(ri.reg.Name, hostBerthPath, ri.syncConfigPath(), ri.unitName(1))
+	unit, err := manifests.RegistrySyncUnit(ri.reg.Name, hostBerthPath, ri.syncConfigPath(), ri.unitName("push"))
 	if err != nil {
 		return nil, err
 	}

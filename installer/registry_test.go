@@ -31,20 +31,31 @@ func TestRegistryListeners(t *testing.T) {
 	usr := registryInstance{reg: &inv.Registries[1], index: 1, host: &inv.Hosts[0]}
 
 	ls := sys.listeners("secret")
-	if len(ls) != 2 || ls[0].Addr != "10.0.3.31:5000" || !ls[0].ReadOnly || ls[1].Addr != "127.0.1.1:5000" || ls[1].ReadOnly || ls[1].HTPasswd != "" {
-		t.Errorf("System registry listeners: %+v", ls)
+	if len(ls) != 3 || ls[0].Addr != "10.0.3.31:5000" || !ls[0].ReadOnly || ls[1].Addr != "127.0.1.1:5000" || ls[1].ReadOnly || ls[1].HTPasswd != "" ||
+		ls[2].Addr != "10.0.3.100:5000" || !ls[2].ReadOnly || ls[2].suffix != "vip" {
+		t.Errorf("System registry listeners (the third on its VIP, read-only): %+v", ls)
 	}
 	ls = usr.listeners("secret")
 	if len(ls) != 2 || ls[0].Addr != "10.0.4.31:5000" || !ls[0].ReadOnly || ls[0].HTPasswd != "" ||
 		ls[1].Addr != "10.0.4.31:5001" || ls[1].ReadOnly || ls[1].HTPasswd != "/etc/berth/registry/user/htpasswd" {
 		t.Errorf("User registry listeners: %+v", ls)
 	}
+	if ls[1].Notify != "http://127.0.2.2:5001/events" {
+		t.Errorf("the User registry on two hosts reports its pushes to %q", ls[1].Notify)
+	}
 	if sys.root() == usr.root() || !strings.HasPrefix(sys.root(), "/srv/registry/") {
 		t.Errorf("storage: %s and %s", sys.root(), usr.root())
 	}
-	if sys.unitName(0) == usr.unitName(0) || sys.unitName(1) != "berth-registry-system-push.service" {
-		t.Errorf("units: %s %s %s", sys.unitName(0), sys.unitName(1), usr.unitName(0))
+	if sys.unitName("") == usr.unitName("") || sys.unitName("push") != "berth-registry-system-push.service" ||
+		sys.configPath("vip") != "/etc/berth/registry/system/vip.yml" || sys.configPath("") != "/etc/berth/registry/system/config.yml" {
+		t.Errorf("units: %s %s %s", sys.unitName(""), sys.unitName("push"), usr.unitName(""))
 	}
+	usr.reg.VIP = "10.0.4.100"
+	ls = usr.listeners("secret")
+	if len(ls) != 4 || ls[3].Addr != "10.0.4.100:5001" || ls[3].HTPasswd == "" || ls[3].Notify == "" || !ls[2].ReadOnly {
+		t.Errorf("User registry listeners with a VIP (pulls and pushes there too): %+v", ls)
+	}
+	usr.reg.VIP = ""
 
 	leaf, err := registryLeaf(inv, &inv.Registries[0], 0)
 	if err != nil {

@@ -18,13 +18,15 @@ import (
 )
 
 // A registry's VIP is held by keepalived on one of the registry's hosts whose registry answers: one keepalived
-// process per registry VIP (unit berth-registry-<name>-vip), apart from the API's keepalived on control planes, so
+// process per registry VIP (unit berth-registry-<name>-keepalived), apart from the API's keepalived on control planes, so
 // that a host can run both and neither restarts for the other.
 
 // vipPackage is the Debian package that holds VIPs; a registry-only host that holds a VIP gets its closure.
 const vipPackage = "keepalived"
 
-func (ri registryInstance) vipUnit() string { return "berth-registry-" + ri.reg.Name + "-vip.service" }
+func (ri registryInstance) vipUnit() string {
+	return "berth-registry-" + ri.reg.Name + "-keepalived.service"
+}
 
 func (ri registryInstance) vipConfigPath() string { return path.Join(ri.dir(), "keepalived.conf") }
 
@@ -88,7 +90,7 @@ func (c *Cluster) registryVIPFiles(ri registryInstance) ([]airgap.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	unit, err := manifests.RegistryVIPUnit(r.Name, r.VIP, ri.vipConfigPath(), ri.unitName(0))
+	unit, err := manifests.RegistryVIPUnit(r.Name, r.VIP, ri.vipConfigPath(), ri.unitName(""))
 	if err != nil {
 		return nil, err
 	}
@@ -150,4 +152,37 @@ func (p *setupRegistries) registryOnlyPackages(ctx context.Context, host string,
 		})
 	}
 	return nil
+}
+
+// nonlocalBindFile lets a registry host's listeners bind to their registry's VIP while another host holds it.
+const nonlocalBindFile = "/etc/sysctl.d/90-berth-registry-vip.conf"
+
+// nonlocalBind makes sure the host lets processes bind to an address it does not hold (net.ipv4.ip_nonlocal_bind),
+// now and after a reboot: a registry's VIP listeners listen on every host of the registry, and answer where
+// keepalived puts the VIP.
+func nonlocalBind(ctx context.Context, s *phase.Session, host string, e remote.Host) error {
+	if _, err := airgap.EnsureFiles(ctx, s, host, e, []airgap.File{{Path: nonlocalBindFile, Content: []byte("net.ipv4.ip_nonlocal_bind = 1\n")}}); err != nil {
+		return err
+	}
+	if out, _ := e.Exec(ctx, "cat /proc/sys/net/ipv4/ip_nonlocal_bind"); strings.TrimSpace(out) == "1" {
+		return nil
+	}
+	return s.Wet(host, "let the registry listen on its VIP while another host holds it (net.ipv4.ip_nonlocal_bind=1)", func() error {
+		_, err := e.Exec(ctx, "sysctl -q -p "+nonlocalBindFile)
+		return err
+	})
+}
+
+// listening is the check that something listens on addr (host:port) on the host.
+func listening(e remote.Host, addr string) func(ctx context.Context) (bool, string, error) {
+	return func(ctx context.Context) (bool, string, error) {
+		out, err := e.Exec(ctx, "ss -Htln | awk '{print $4}'")
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if slices.Contains(strings.Fields(out), addr) {
+			return true, "", nil
+		}
+		return false, "nothing listens on " + addr, nil
+	}
 }
