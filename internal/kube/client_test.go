@@ -49,6 +49,9 @@ func TestClientFailsOverWhenAControlPlaneStops(t *testing.T) {
 		{"its SSH connection closes", (*fakeTunnel).cut, []string{"failing over", "dial " + testVIP + ":6443 through cp1"}},
 		// The request fails on the pooled connection: the transport retries it through the next tunnel.
 		{"its SSH connection dies unnoticed", (*fakeTunnel).breakSilently, []string{"retrying through the next control plane", "GET", "failed=cp1"}},
+		// A new connection opens through the tunnel but its TLS handshake never completes: the transport retries
+		// the request through the next tunnel.
+		{"its host goes mute after the dial", (*fakeTunnel).goMute, []string{"retrying through the next control plane", "GET", "failed=cp1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, cp1, _, store, log := twoControlPlanes(t)

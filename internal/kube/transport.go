@@ -26,7 +26,12 @@ type failoverTransport struct {
 }
 
 // wrapTransport is the rest.Config.WrapTransport of a Client: it puts failoverTransport in front of client-go's.
+// A new connection counts as up once its TLS handshake is done, so the handshake gets the dial's bound: a host that
+// opened the tunnel and then went down fails the attempt soon enough for the retry through the next tunnel.
 func (f *failover) wrapTransport(next http.RoundTripper) http.RoundTripper {
+	if ht, ok := next.(*http.Transport); ok && f.dialTimeout > 0 {
+		ht.TLSHandshakeTimeout = f.dialTimeout
+	}
 	return &failoverTransport{next: next, f: f}
 }
 
@@ -45,7 +50,12 @@ func (t *failoverTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if err == nil || !connectionFailed(req, err) {
 			return resp, err
 		}
-		host, wrote := seen.result()
+		host, wrote, handshake := seen.result()
+		if host == "" && handshake {
+			// The connection was dialled but its TLS handshake failed (a host that stopped between the two): it
+			// went through the tunnel of the last dial.
+			host = t.f.via()
+		}
 		if host == "" {
 			// No connection was handed out: the dial itself failed, through every tunnel (failover.dial).
 			return nil, err
@@ -68,9 +78,10 @@ func (t *failoverTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // attemptTrace records which connection an attempt got and whether the request was written to it. The
 // transport may call the hooks from its own goroutines.
 type attemptTrace struct {
-	mu    sync.Mutex
-	host  string
-	wrote bool
+	mu        sync.Mutex
+	host      string
+	wrote     bool
+	handshake bool // a TLS handshake started on a new connection
 }
 
 func (a *attemptTrace) trace() *httptrace.ClientTrace {
@@ -78,6 +89,11 @@ func (a *attemptTrace) trace() *httptrace.ClientTrace {
 		GotConn: func(ci httptrace.GotConnInfo) {
 			a.mu.Lock()
 			a.host = tunnelHost(ci.Conn)
+			a.mu.Unlock()
+		},
+		TLSHandshakeStart: func() {
+			a.mu.Lock()
+			a.handshake = true
 			a.mu.Unlock()
 		},
 		WroteRequest: func(wi httptrace.WroteRequestInfo) {
@@ -88,10 +104,10 @@ func (a *attemptTrace) trace() *httptrace.ClientTrace {
 	}
 }
 
-func (a *attemptTrace) result() (host string, wrote bool) {
+func (a *attemptTrace) result() (host string, wrote, handshake bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.host, a.wrote
+	return a.host, a.wrote, a.handshake
 }
 
 // connectionFailed reports whether err is the failure of the connection under req, rather than the caller

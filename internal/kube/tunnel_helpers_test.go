@@ -27,6 +27,7 @@ type fakeTunnel struct {
 	mu     sync.Mutex
 	down   bool
 	hang   bool // dials block until their context ends
+	mute   bool // dials succeed, and the connection never answers (a host going down)
 	dials  int
 	asked  []string
 	opened []*flakyConn
@@ -38,8 +39,12 @@ func (f *fakeTunnel) dial(ctx context.Context, network, addr string) (net.Conn, 
 	f.mu.Lock()
 	f.dials++
 	f.asked = append(f.asked, addr)
-	down, hang := f.down, f.hang
+	down, hang, mute := f.down, f.hang, f.mute
 	f.mu.Unlock()
+	if mute {
+		c, _ := net.Pipe() // nothing ever reads the other end
+		return c, nil
+	}
 	if hang {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -67,6 +72,15 @@ func (f *fakeTunnel) cut() {
 	for _, c := range f.opened {
 		c.Close()
 	}
+}
+
+// goMute makes the tunnel's connections close and new ones open but never answer: a host on its way down, whose
+// SSH server still opens channels.
+func (f *fakeTunnel) goMute() {
+	f.cut()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down, f.mute = false, true
 }
 
 // breakSilently kills the tunnel unnoticed: dials fail, and open connections fail when next written to.
