@@ -3,6 +3,7 @@ package airgap
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/berthsh/berth/bundles"
@@ -22,6 +23,10 @@ func StagePath(sha256 string) string { return path.Join(StageDir, "sha256", sha2
 
 // controlPlaneImages are the images only control planes run (static pods); every node runs the others.
 var controlPlaneImages = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
+
+// sandboxImage is the image of every pod's sandbox, which the kubelet needs before any pod, a registry's client
+// included, can start.
+const sandboxImage = "pause"
 
 // RepoName returns the last path element of an image reference without tag or digest:
 // "registry.k8s.io/etcd:3.5.15-0" -> "etcd".
@@ -68,24 +73,44 @@ func (s ImageSet) Blobs() []string {
 	return out
 }
 
-// ImageSets splits the bundle's images into what control planes need (all) and what other nodes need.
-func ImageSets(m *bundles.Manifest) (controlPlane, node ImageSet) {
+// ImageSets splits the bundle's images into what control planes import (all) and what other nodes import (all but
+// the static pods'). Images named after an upstream in pulled are served by a System registry that nodes pull
+// through: nodes import only what they run before a registry could serve them, the static pods' images on control
+// planes and the sandbox image everywhere, and pull the rest (kube-proxy, the CNI, the DNS add-on) when a pod needs
+// it, so that a worker never holds the DNS add-on's images, which run on control planes only. The sets' names say
+// which split they are: a cache holds the index of each.
+func ImageSets(m *bundles.Manifest, pulled []string) (controlPlane, node ImageSet) {
 	controlPlane.Name, node.Name = "control-plane", "node"
+	if len(pulled) > 0 {
+		controlPlane.Name, node.Name = "control-plane-local", "node-local"
+	}
 	for _, im := range m.Images {
-		controlPlane.Images = append(controlPlane.Images, im)
-		cpOnly := false
-		for _, ref := range im.Refs {
-			for _, name := range controlPlaneImages {
-				if RepoName(ref) == name {
-					cpOnly = true
-				}
-			}
+		if isPulled(im, pulled) {
+			continue
 		}
-		if !cpOnly {
+		controlPlane.Images = append(controlPlane.Images, im)
+		if !slices.ContainsFunc(im.Refs, func(ref string) bool { return slices.Contains(controlPlaneImages, RepoName(ref)) }) {
 			node.Images = append(node.Images, im)
 		}
 	}
 	return controlPlane, node
+}
+
+// isPulled reports whether nodes pull im from a registry rather than import it: it is no static pod's and not the
+// sandbox image, and every reference of it names an upstream in pulled.
+func isPulled(im bundles.Image, pulled []string) bool {
+	if len(pulled) == 0 || len(im.Refs) == 0 {
+		return false
+	}
+	for _, ref := range im.Refs {
+		if name := RepoName(ref); name == sandboxImage || slices.Contains(controlPlaneImages, name) {
+			return false
+		}
+		if u, err := UpstreamOf(ref); err != nil || !slices.Contains(pulled, u) {
+			return false
+		}
+	}
+	return true
 }
 
 // ImageRef returns the first reference of the bundle's image whose repository is named name ("pause", "flannel").

@@ -28,9 +28,10 @@ type Index struct {
 
 // PrepareCache extracts the host files and image blobs of the bundle (those it holds: a patch opened without its
 // base holds what it carries) into base/<manifest digest> and writes one
-// OCI index per image set, once per bundle: a second run with the same bundle reuses them. It marks the directory
-// used now (its modification time), which is how ListCaches and PruneCaches order caches.
-func PrepareCache(ctx context.Context, b *bundles.Bundle, base string) (*Cache, error) {
+// OCI index per image set (sets; none: the two of ImageSets with nothing pulled), once per bundle: a second run with
+// the same bundle reuses them. It marks the directory used now (its modification time), which is how ListCaches
+// and PruneCaches order caches.
+func PrepareCache(ctx context.Context, b *bundles.Bundle, base string, sets ...ImageSet) (*Cache, error) {
 	dir := filepath.Join(base, strings.TrimPrefix(b.ManifestDigest, "sha256:"))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -65,8 +66,11 @@ func PrepareCache(ctx context.Context, b *bundles.Bundle, base string) (*Cache, 
 		os.Remove(filepath.Join(dir, old+".sha256"))
 	}
 	c := &Cache{Dir: dir, Indexes: map[string]Index{}}
-	cp, node := ImageSets(b.Manifest)
-	for _, set := range []ImageSet{cp, node} {
+	if len(sets) == 0 {
+		cp, node := ImageSets(b.Manifest, nil)
+		sets = []ImageSet{cp, node}
+	}
+	for _, set := range sets {
 		data, err := b.Manifest.OCIIndex(set.Images)
 		if err != nil {
 			return nil, err

@@ -51,6 +51,9 @@ type Content struct {
 	Nodes    []Node
 	Host     func(name string) (remote.Host, error) // the connection to a node
 	Relays   *Relays                                // nodes pass content on to each other; nil: all from here
+	// Pulled are the upstreams whose images nodes pull from the System registry, which holds the bundle's images:
+	// nodes import only those they need before a registry can serve them (ImageSets). Nil: nodes import all.
+	Pulled []string
 
 	once  sync.Once
 	cache *Cache
@@ -62,7 +65,10 @@ type Content struct {
 
 // Cache extracts the bundle on this machine the first time it is asked, and returns the cache.
 func (c *Content) Cache(ctx context.Context) (*Cache, error) {
-	c.once.Do(func() { c.cache, c.err = PrepareCache(ctx, c.Bundle, c.CacheDir) })
+	c.once.Do(func() {
+		cp, node := c.sets()
+		c.cache, c.err = PrepareCache(ctx, c.Bundle, c.CacheDir, cp, node)
+	})
 	return c.cache, c.err
 }
 
@@ -77,11 +83,17 @@ type Staged struct {
 
 // SetFor returns the image set a node needs.
 func (c *Content) SetFor(n Node) ImageSet {
-	c.setsOnce.Do(func() { c.cpSet, c.nodeSet = ImageSets(c.Bundle.Manifest) })
+	cp, node := c.sets()
 	if n.ControlPlane {
-		return c.cpSet
+		return cp
 	}
-	return c.nodeSet
+	return node
+}
+
+// sets returns the control planes' and the other nodes' image sets.
+func (c *Content) sets() (controlPlane, node ImageSet) {
+	c.setsOnce.Do(func() { c.cpSet, c.nodeSet = ImageSets(c.Bundle.Manifest, c.Pulled) })
+	return c.cpSet, c.nodeSet
 }
 
 // FilesFor lists what a node needs from the bundle, as files of the cache to stage: packages, CNI plugins, binaries
@@ -228,13 +240,13 @@ func (c *Content) Needs(n Node) (map[string]int64, error) {
 }
 
 // Moves returns, for a node that holds what base gave it, how many bytes of next's content it needs (whole) and
-// how many of those it lacks (move): what staging next sends it.
-func Moves(base, next *bundles.Bundle, n Node) (move, whole int64, err error) {
-	had, err := (&Content{Bundle: base}).Needs(n)
+// how many of those it lacks (move): what staging next sends it. pulled is as Content.Pulled.
+func Moves(base, next *bundles.Bundle, n Node, pulled []string) (move, whole int64, err error) {
+	had, err := (&Content{Bundle: base, Pulled: pulled}).Needs(n)
 	if err != nil {
 		return 0, 0, err
 	}
-	needs, err := (&Content{Bundle: next}).Needs(n)
+	needs, err := (&Content{Bundle: next, Pulled: pulled}).Needs(n)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -369,7 +369,7 @@ func scriptedAddons(c *Cluster) ([]byte, error) {
 // stages the blobs one by one. It returns set name -> path.
 func ScriptArchives(ctx context.Context, b *bundles.Bundle, dir string) (map[string]string, error) {
 	out := map[string]string{}
-	cp, node := airgap.ImageSets(b.Manifest)
+	cp, node := airgap.ImageSets(b.Manifest, nil)
 	for _, set := range []airgap.ImageSet{cp, node} {
 		p := filepath.Join(dir, "images-"+set.Name+".tar")
 		f, err := os.Create(p)

@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/berthsh/berth/airgap"
@@ -11,6 +12,7 @@ import (
 	"github.com/berthsh/berth/internal/preflight"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
+	"github.com/berthsh/berth/manifests"
 )
 
 // Cluster is what the phases of one action on a cluster share: the inputs, the connections, and what has been
@@ -108,7 +110,45 @@ func (c *Cluster) Content() *airgap.Content {
 		}
 		return ""
 	}}
-	return &airgap.Content{Bundle: c.Bundle, CacheDir: c.CacheDir, Nodes: nodes, Host: c.Host, Relays: relays}
+	return &airgap.Content{Bundle: c.Bundle, CacheDir: c.CacheDir, Nodes: nodes, Host: c.Host, Relays: relays, Pulled: c.PulledUpstreams()}
+}
+
+// PulledUpstreams are the upstreams whose images nodes pull from a System registry, which the registries phase
+// fills with the bundle's images before any node relies on it: those nodes do not import (airgap.ImageSets).
+func (c *Cluster) PulledUpstreams() []string {
+	if c.Bundle == nil {
+		return nil
+	}
+	mirrors, err := c.containerdMirrors()
+	if err != nil {
+		return nil // a reference that does not parse: the mirrors phase names it; meanwhile nodes import every image
+	}
+	system := map[string]bool{}
+	for _, r := range c.Inv.Registries {
+		system[r.Name] = r.Role == inventory.RegistrySystem
+	}
+	var out []string
+	for _, m := range mirrors {
+		if system[m.Registry] {
+			out = append(out, m.Upstream)
+		}
+	}
+	return out
+}
+
+// pullPolicy is the imagePullPolicy of add-on pods that run these images ("" ones skipped): they pull where the
+// nodes pull every one of them from a System registry, and never pull where the nodes imported them.
+func (c *Cluster) pullPolicy(refs ...string) string {
+	pulled := c.PulledUpstreams()
+	for _, ref := range refs {
+		if ref == "" {
+			continue
+		}
+		if u, err := airgap.UpstreamOf(ref); err != nil || !slices.Contains(pulled, u) {
+			return manifests.PullPolicy(false)
+		}
+	}
+	return manifests.PullPolicy(true)
 }
 
 // names returns the names of hosts.

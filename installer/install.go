@@ -75,9 +75,10 @@ func phases(c *Cluster) []phase.Phase {
 func CNI(c *Cluster) phase.Phase { return &installCNI{c: c} }
 
 // Registries returns the phase that runs the inventory's registries and fills the System registry with the
-// bundle's images (the upgrade's too: every System replica serves the new images before any node moves).
-func Registries(c *Cluster, content *airgap.Content) phase.Phase {
-	return &setupRegistries{c: c, content: content}
+// bundle's images (the upgrade's too: every System replica serves the new images, and those of the bundles of the
+// minors the control planes step through, hops, before any node moves).
+func Registries(c *Cluster, content *airgap.Content, hops ...*airgap.Content) phase.Phase {
+	return &setupRegistries{c: c, content: content, hops: hops}
 }
 
 // RegistryMirrors returns the phase that writes every node's containerd mirror configuration for the registries.

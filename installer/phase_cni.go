@@ -78,7 +78,7 @@ func (p *installCNI) Prepare(ctx context.Context) error {
 		return err
 	}
 	y, err := manifests.FlannelManifests(manifests.Flannel{Image: image, PodCIDR: p.c.Inv.Kubernetes.PodCIDR,
-		Plane: string(p.c.Inv.Kubernetes.PodPlane), IfaceCanReach: probe})
+		Plane: string(p.c.Inv.Kubernetes.PodPlane), IfaceCanReach: probe, PullPolicy: p.c.pullPolicy(image)})
 	if err != nil {
 		return err
 	}

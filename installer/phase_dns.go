@@ -121,6 +121,7 @@ func (p *installDNS) dnsValues() (manifests.DNSValues, error) {
 		Forward:       forwardedDomains(inv),
 		CacheSize:     cache,
 		Images:        imgs,
+		PullPolicy:    p.c.pullPolicy(imgs.Backend, imgs.Dnsmasq, imgs.Health),
 	}, nil
 }
 

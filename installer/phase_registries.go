@@ -29,6 +29,7 @@ type setupRegistries struct {
 	phase.Base
 	c       *Cluster
 	content *airgap.Content
+	hops    []*airgap.Content // an upgrade's bundles of the minors on the way: the System registry serves theirs too
 }
 
 func (p *setupRegistries) Title() string {
@@ -284,35 +285,38 @@ func (p *setupRegistries) instance(ctx context.Context, e remote.Host, ri regist
 	return nil
 }
 
-// fill pushes every image of the bundle to a System registry instance through its loopback listener and checks
-// each digest there.
+// fill pushes every image of the bundle, and of the bundles of the minors an upgrade steps through, to a System
+// registry instance through its loopback listener and checks each digest there.
 func (p *setupRegistries) fill(ctx context.Context, ri registryInstance, ca *pki.CA) error {
 	c, s := p.c, p.Session
 	rep, err := c.registryReplica(ri, ca)
 	if err != nil {
 		return err
 	}
-	images := c.Bundle.Manifest.Images
-	lacking, err := airgap.ReplicaLacks(ctx, images, rep)
-	if err != nil {
-		return err
-	}
-	if len(lacking) == 0 {
-		return nil
-	}
-	var res []airgap.ReplicaPush
-	// The push sends only the blobs the replica lacks, then reads every digest back.
-	err = s.Wet(ri.host.Name, fmt.Sprintf("push the bundle's images to registry %s (%d references it lacks) and check their digests", ri.reg.Name, len(lacking)), func() error {
-		var err error
-		res, err = airgap.PushImages(ctx, p.content, images, []airgap.Replica{rep})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range res {
-		s.Logf(ri.host.Name, "registry %s: %d images served with the bundle's digests; %s sent in %s", ri.reg.Name, r.Images,
-			airgap.HumanBytes(r.Sent), r.Duration.Round(time.Millisecond))
+	for _, content := range append([]*airgap.Content{p.content}, p.hops...) {
+		images := content.Bundle.Manifest.Images
+		lacking, err := airgap.ReplicaLacks(ctx, images, rep)
+		if err != nil {
+			return err
+		}
+		if len(lacking) == 0 {
+			continue
+		}
+		var res []airgap.ReplicaPush
+		// The push sends only the blobs the replica lacks, then reads every digest back.
+		err = s.Wet(ri.host.Name, fmt.Sprintf("push the images of bundle %s %s to registry %s (%d references it lacks) and check their digests",
+			content.Bundle.Manifest.Name, content.Bundle.Manifest.Version, ri.reg.Name, len(lacking)), func() error {
+			var err error
+			res, err = airgap.PushImages(ctx, content, images, []airgap.Replica{rep})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			s.Logf(ri.host.Name, "registry %s: %d images served with the bundle's digests; %s sent in %s", ri.reg.Name, r.Images,
+				airgap.HumanBytes(r.Sent), r.Duration.Round(time.Millisecond))
+		}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/berthsh/berth/airgap"
+	"github.com/berthsh/berth/bundles"
 	"github.com/berthsh/berth/inventory"
 )
 
@@ -149,5 +150,38 @@ func TestRegistryVIPAndSyncFiles(t *testing.T) {
 	}
 	if len(cfg.Replicas) != 2 || cfg.Replicas[0].Addr != "10.0.4.31:5001" || cfg.Replicas[1].Addr != "10.0.4.32:5001" || cfg.Listen != usr.syncAddr() {
 		t.Errorf("sync configuration: %+v", cfg)
+	}
+}
+
+// TestPulledUpstreams: nodes pull from the System registry the images of every upstream it mirrors (all of the
+// bundle's when it names none), not those of an upstream only the User registry mirrors; add-on pods may pull
+// exactly where all their images are pulled; a cluster without a System registry imports everything.
+func TestPulledUpstreams(t *testing.T) {
+	m := &bundles.Manifest{Images: []bundles.Image{
+		{Name: "proxy", Refs: []string{"registry.k8s.io/kube-proxy:v1.31.4"}},
+		{Name: "flannel", Refs: []string{"ghcr.io/flannel-io/flannel:v0.28.4"}},
+		{Name: "dnsmasq", Refs: []string{"berth.sh/dnsmasq:2.90"}},
+	}}
+	inv := &inventory.Inventory{Registries: []inventory.Registry{
+		{Name: "user", Role: inventory.RegistryUser, Engine: inventory.EngineDistribution, Mirrors: []string{"docker.io", "ghcr.io"}},
+		{Name: "system", Role: inventory.RegistrySystem, Engine: inventory.EngineDistribution},
+	}}
+	c := &Cluster{Inv: inv, Bundle: &bundles.Bundle{Manifest: m}}
+	if got, want := c.PulledUpstreams(), []string{"berth.sh", "registry.k8s.io"}; !slices.Equal(got, want) {
+		t.Errorf("pulled upstreams %v, want %v (ghcr.io goes to the User registry, which does not hold the bundle's images)", got, want)
+	}
+	if p := c.pullPolicy("registry.k8s.io/coredns/coredns:v1.11.3", "", "berth.sh/dnsmasq:2.90"); p != "IfNotPresent" {
+		t.Errorf("DNS images all pulled: policy %s", p)
+	}
+	if p := c.pullPolicy("ghcr.io/flannel-io/flannel:v0.28.4"); p != "Never" {
+		t.Errorf("flannel imported: policy %s", p)
+	}
+	_, node := airgap.ImageSets(m, c.PulledUpstreams())
+	if len(node.Images) != 1 || node.Images[0].Name != "flannel" {
+		t.Errorf("nodes import %+v, want flannel alone", node.Images)
+	}
+	c.Inv = &inventory.Inventory{}
+	if got := c.PulledUpstreams(); got != nil {
+		t.Errorf("no registries, pulled %v", got)
 	}
 }

@@ -51,6 +51,7 @@ type DNSValues struct {
 	CacheSize     int          // dnsmasq cache entries; 0 turns the cache off
 	ForwardMax    int          // queries dnsmasq forwards at once; 0 for 1000
 	Images        DNSImages    // from the bundle
+	PullPolicy    string       // the pods' imagePullPolicy (PullPolicy); "" for Never
 }
 
 // DNSForward sends one domain (and its subdomains) to its own resolvers: dnsmasq's server=/domain/ip.
@@ -126,6 +127,7 @@ func (v DNSValues) Map() map[string]any {
 		"forwardMax":    fwd,
 		"nodeSelector":  map[string]any{DNSNodeLabel: "true"},
 		"images":        map[string]any{"backend": v.Images.Backend, "dnsmasq": dnsmasq, "health": v.Images.Health},
+		"pullPolicy":    pullPolicy(v.PullPolicy),
 		"ports":         map[string]any{"dns": DNSPort, "backend": DNSBackendPort, "health": DNSHealthPort},
 	}
 }

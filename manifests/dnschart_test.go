@@ -231,3 +231,16 @@ func TestDNSHostConfChecksWithDnsmasq(t *testing.T) {
 		t.Errorf("dnsmasq accepted a broken configuration, so the check above proves nothing:\n%s", out)
 	}
 }
+
+// Where the DNS hosts pull the add-on's images from the System registry, its pods may pull; elsewhere they never do.
+func TestRenderDNSPullPolicy(t *testing.T) {
+	v := testDNSValues(DNSManagement)
+	v.PullPolicy = PullPolicy(true)
+	r, err := RenderDNS(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(r.Manifest, "imagePullPolicy: IfNotPresent"); n != 4 || strings.Contains(r.Manifest, "imagePullPolicy: Never") {
+		t.Errorf("%d containers pull if not present, want all 4 (3 containers and the init container):\n%s", n, r.Manifest)
+	}
+}

@@ -230,6 +230,14 @@ func TestFlannelManifestsDecodeStrictly(t *testing.T) {
 	if strings.Join(kinds, ",") != "Namespace,ServiceAccount,ClusterRole,ClusterRoleBinding,ConfigMap,DaemonSet" {
 		t.Errorf("kinds = %v", kinds)
 	}
+	if !strings.Contains(string(out), "imagePullPolicy: Never\n") {
+		t.Error("flannel may pull an image the nodes imported")
+	}
+	pulled, err := FlannelManifests(Flannel{Image: "docker.io/flannel/flannel:v0.28.4", PodCIDR: "10.244.0.0/16", IfaceCanReach: "10.40.0.254",
+		PullPolicy: PullPolicy(true)})
+	if err != nil || !strings.Contains(string(pulled), "imagePullPolicy: IfNotPresent\n") {
+		t.Errorf("flannel pulled from the System registry: %v\n%s", err, pulled)
+	}
 	if _, err := FlannelManifests(Flannel{Image: "x", PodCIDR: "10.244.0.0/16", IfaceCanReach: "nope"}); err == nil {
 		t.Error("bad probe address accepted")
 	}

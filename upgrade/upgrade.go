@@ -138,9 +138,10 @@ func (r *run) readPhases() []phase.Phase {
 // phases are the apply's phases, in order.
 func (r *run) phases() []phase.Phase {
 	content := r.c.Content()
+	hops := r.hopContents()
 	ps := append(r.readPhases(), &snapshot{r: r}, &airgap.Stage{Content: content}, &airgap.Images{Content: content},
-		installer.Registries(r.c, content), installer.RegistryMirrors(r.c))
-	for _, hop := range r.hopContents() {
+		installer.Registries(r.c, content, hops...), installer.RegistryMirrors(r.c))
+	for _, hop := range hops {
 		ps = append(ps, phase.Group("Stage the bundle of Kubernetes "+hop.Bundle.Manifest.KubernetesVersion+" on the control planes",
 			&airgap.Stage{Content: hop}, &airgap.Images{Content: hop}))
 	}
@@ -161,7 +162,7 @@ func (r *run) hopContents() []*airgap.Content {
 		if b == target {
 			continue
 		}
-		hop := &airgap.Content{Bundle: b, CacheDir: content.CacheDir, Host: content.Host, Relays: content.Relays}
+		hop := &airgap.Content{Bundle: b, CacheDir: content.CacheDir, Host: content.Host, Relays: content.Relays, Pulled: content.Pulled}
 		for _, n := range content.Nodes {
 			if n.ControlPlane {
 				hop.Nodes = append(hop.Nodes, n)

@@ -174,7 +174,7 @@ func (b *bench) nextMinor(ctx context.Context, base *bundles.Bundle, next string
 	// What the upgrade stages on a host that holds the base: the content of the release it needs that the base's
 	// content for it does not have (the upgrade end-to-end test checks the stage phase moves exactly this).
 	for _, n := range []airgap.Node{{Name: "a control plane", ControlPlane: true}, {Name: "a worker"}} {
-		move, whole, err := airgap.Moves(base, release, n)
+		move, whole, err := airgap.Moves(base, release, n, nil) // a cluster without a System registry: nodes import every image
 		if err != nil {
 			return err
 		}
