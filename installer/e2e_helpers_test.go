@@ -120,6 +120,9 @@ func (env *e2eEnv) run(t testing.TB, timeout time.Duration, args ...string) (int
 			t.Fatalf("run berth %v: %v", args, err)
 		}
 		code = ee.ExitCode()
+		// The end of the error output first, where a long log cut in the middle still shows it.
+		lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+		t.Logf("berth %s exited %d; its last lines:\n%s", args[0], code, strings.Join(lines[max(0, len(lines)-8):], "\n"))
 	}
 	return code, stdout.String(), stderr.String()
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -194,6 +196,15 @@ func testDryRun(t *testing.T, env *e2eEnv) {
 		}
 	}
 	untouched(t, env, "the dry run")
+
+	// One phase of the install on hosts that have no cluster yet: the join secrets, which every run makes when a
+	// node still has to join, wait for the init phase instead of asking a cluster that is not there.
+	code, stdout, stderr = env.run(t, 10*time.Minute, "install", "phase", "preflight", "-i", env.invPath, "-b", env.bundle, "--key", env.key,
+		"--state-dir", t.TempDir(), "--yes")
+	if code != 0 || !strings.Contains(stdout+stderr, "Preflight checks: ok") {
+		t.Errorf("install phase preflight before any cluster: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	untouched(t, env, "install phase preflight")
 }
 
 // testInstallKilledAndResumed starts the install, SIGKILLs berth while the second control plane joins, and runs
@@ -437,10 +448,12 @@ func testStatus(t *testing.T, env *e2eEnv) {
 			Host    string
 			Healthy bool
 		}
+		Listeners []installer.HostListeners
 	}
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatalf("status: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
 	}
+	testListeners(t, env, st.Listeners)
 	if !st.VIPAnswers || st.VIPHolder == "" || len(st.Nodes) != 5 || len(st.Etcd) != 3 || len(st.APIServers) != 3 {
 		t.Errorf("status = %+v", st)
 	}
@@ -472,6 +485,60 @@ func testStatus(t *testing.T, env *e2eEnv) {
 	}
 	_, text, _ := env.run(t, 5*time.Minute, "status", "-i", env.invPath, "--state-dir", env.stateDir)
 	t.Logf("berth status:\n%s", text)
+}
+
+// testListeners checks the listeners berth status reads on every host: each service berth binds is on its plane's
+// address (the API server and etcd on control, sshd on management, each registry on its plane and its VIP), and
+// no program of berth's listens on every address except those still to be bound to one (listed; the figure names
+// them). A listener rebound to every address fails here.
+func testListeners(t *testing.T, env *e2eEnv, hosts []installer.HostListeners) {
+	if len(hosts) != len(env.inv.Hosts) {
+		t.Fatalf("status read the listeners of %d hosts, want all %d", len(hosts), len(env.inv.Hosts))
+	}
+	type want struct {
+		port    int
+		process string
+		plane   inventory.PlaneName
+	}
+	stillEvery := map[string]bool{"haproxy 6443": true, "kubelet 10250": true, "kube-proxy 10256": true}
+	var wild []string
+	for _, hl := range hosts {
+		h := env.inv.Host(hl.Host)
+		if hl.Error != "" || h == nil {
+			t.Errorf("listeners of %s: %s", hl.Host, hl.Error)
+			continue
+		}
+		wants := []want{{22, "sshd", inventory.Management}}
+		if h.Has(inventory.RoleControlPlane) {
+			wants = append(wants, want{6444, "kube-apiserver", inventory.Control}, want{2379, "etcd", inventory.Control}, want{2380, "etcd", inventory.Control})
+		}
+		for _, r := range env.inv.Registries {
+			if slices.Contains(r.Hosts, h.Name) {
+				wants = append(wants, want{r.Port, "berth-registry", r.Plane})
+			}
+		}
+		for _, w := range wants {
+			found := false
+			for _, l := range hl.Listeners {
+				if l.Port == w.port && l.Process == w.process && l.Address == h.AddressOn(w.plane) && l.Plane == string(w.plane) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: no %s listening on its %s address %s:%d; it listens on %v", h.Name, w.process, w.plane, h.AddressOn(w.plane), w.port, hl.Listeners)
+			}
+		}
+		for _, l := range hl.Listeners {
+			if !l.Berth || !l.Wildcard() {
+				continue
+			}
+			wild = append(wild, h.Name+" "+l.Process+" "+strconv.Itoa(l.Port))
+			if !stillEvery[l.Process+" "+strconv.Itoa(l.Port)] {
+				t.Errorf("%s: berth's %s listens on every address: %s", h.Name, l.Process, l)
+			}
+		}
+	}
+	figure(t, "listeners: berth's programs bound to every address, still to be bound to their plane: %s", strings.Join(wild, ", "))
 }
 
 // testVIPFailover stops the control plane holding the VIP and measures how long the API does not answer through

@@ -33,6 +33,11 @@ func (p *prepareJoins) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(ms.Nodes) == 0 {
+		// No cluster yet (a run of selected phases before the init phase, as `install phase registries` on new
+		// hosts): nothing can join, and the init phase makes the secrets with the cluster.
+		return nil
+	}
 	first := p.c.First().Name
 	for _, h := range p.c.Inv.Nodes() {
 		if h.Name != first && !p.c.joined(ms, h) {

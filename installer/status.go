@@ -30,6 +30,7 @@ type Status struct {
 	DNS         []EndpointStatus `json:"dns,omitempty"`
 	Registries  []RegistryStatus `json:"registries,omitempty"`
 	Versions    []HostVersions   `json:"versions"`              // what runs on each node that answered
+	Listeners   []HostListeners  `json:"listeners"`             // every host's listening sockets and their planes
 	Unreachable []string         `json:"unreachable,omitempty"` // hosts berth could not reach over SSH
 }
 
@@ -168,6 +169,7 @@ func ClusterStatus(ctx context.Context, inv *inventory.Inventory, stateDir strin
 	st.readEtcd(ctx, c, reachable)
 	st.DNS = dnsStatus(ctx, c)
 	st.readRegistries(ctx, c)
+	st.readListeners(ctx, c)
 	return st, nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 func newStatusCmd(a *app) *cobra.Command {
 	var invPath, stateDir string
+	var listeners bool
 	cmd := &cobra.Command{
 		Use:   "status -i INVENTORY",
 		Short: "Show the cluster: nodes, API servers, etcd members, the VIP's holder, DNS, component versions",
@@ -24,8 +25,14 @@ the version of every component on every node (kubelet, kubeadm, the control plan
 runc, keepalived, haproxy, dnsmasq and berth's add-ons), as upgrades plan from them, and every registry replica:
 its address and plane, whether it answers (TLS with the registry CA from the state directory, as a client pulls),
 how many images it serves and whether it serves the same as the registry's other replicas.
+
+It also reads every host's listening sockets (ss) and names the network plane of each listener's address, from
+the inventory's NICs and VIPs: "every" for a socket bound to every address, which is reachable on every plane,
+"loopback", or "other" for an address the inventory does not give the host. The summary names berth's own
+listeners bound to every address; --listeners prints them all, host by host.
 Exits 1 when anything is unhealthy.`,
 		Example: `  berth status -i inventory.yaml
+  berth status -i inventory.yaml --listeners
   berth status -i inventory.yaml -o json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,7 +47,7 @@ Exits 1 when anything is unhealthy.`,
 						return perr
 					}
 				} else {
-					printStatus(a, st)
+					printStatus(a, st, listeners)
 				}
 			}
 			if err != nil {
@@ -54,6 +61,7 @@ Exits 1 when anything is unhealthy.`,
 	}
 	inventoryFlag(cmd, &invPath, true)
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "base directory of cluster state (the registry CA); default ~/.local/state/berth")
+	cmd.Flags().BoolVar(&listeners, "listeners", false, "print every host's listening sockets with the plane of each")
 	return cmd
 }
 
@@ -92,7 +100,7 @@ func yesNo(b bool, yes, no string) string {
 	return no
 }
 
-func printStatus(a *app, st *installer.Status) {
+func printStatus(a *app, st *installer.Status, listeners bool) {
 	w := tabwriter.NewWriter(a.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Cluster %s, API endpoint %s: %s (VIP held by %s)\n\n", st.Cluster, st.Endpoint,
 		yesNo(st.VIPAnswers, "answers", "DOES NOT ANSWER"), yesNo(st.VIPHolder != "", st.VIPHolder, "nobody"))
@@ -124,8 +132,63 @@ func printStatus(a *app, st *installer.Status) {
 		}
 	}
 	printVersions(w, st.Versions)
+	printListeners(w, st, listeners)
 	if len(st.Unreachable) > 0 {
 		fmt.Fprintf(w, "\nunreachable over SSH: %v\n", st.Unreachable)
 	}
 	w.Flush()
+}
+
+// printListeners prints every host's listeners (all), or a line that counts them and names berth's own bound to
+// every address.
+func printListeners(w io.Writer, st *installer.Status, all bool) {
+	if len(st.Listeners) == 0 {
+		return
+	}
+	if all {
+		fmt.Fprintln(w, "\nLISTENER\tPROTO\tADDRESS\tPORT\tPLANE\tPROGRAM")
+		for _, h := range st.Listeners {
+			if h.Error != "" {
+				fmt.Fprintf(w, "%s\t-\t-\t-\t-\t%s\n", h.Host, h.Error)
+			}
+			for _, l := range h.Listeners {
+				plane := l.Plane
+				if l.Berth && l.Wildcard() {
+					plane = "EVERY (berth's)"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", h.Host, l.Proto, l.Address, l.Port, plane, yesNo(l.Process != "", l.Process, "-"))
+			}
+		}
+		return
+	}
+	n := 0
+	for _, h := range st.Listeners {
+		n += len(h.Listeners)
+		if h.Error != "" {
+			fmt.Fprintf(w, "\nlisteners of %s: %s\n", h.Host, h.Error)
+		}
+	}
+	// berth's listeners on every address, one entry per program and port with the hosts where it is so.
+	var order []string
+	hosts := map[string][]string{}
+	for _, h := range st.Listeners {
+		for _, l := range h.Listeners {
+			if l.Berth && l.Wildcard() {
+				k := fmt.Sprintf("%s %s/%d", l.Process, l.Proto, l.Port)
+				if hosts[k] == nil {
+					order = append(order, k)
+				}
+				hosts[k] = append(hosts[k], h.Host)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\n%d listening sockets on %d hosts", n, len(st.Listeners))
+	if len(order) > 0 {
+		var parts []string
+		for _, k := range order {
+			parts = append(parts, k+" on "+strings.Join(hosts[k], ","))
+		}
+		fmt.Fprintf(w, "; berth's on every address (every plane): %s", strings.Join(parts, "; "))
+	}
+	fmt.Fprintln(w, " (--listeners lists them all)")
 }

@@ -40,6 +40,7 @@ var rules = []struct {
 	{pkg: "internal/action", allow: []string{"internal/phase", "internal/remote", "inventory"}},
 	{pkg: "internal/preflight", allow: []string{"internal/phase", "internal/remote", "inventory"}},
 	{pkg: "internal/adhoc", allow: []string{"internal/phase", "internal/remote", "inventory"}},
+	{pkg: "internal/planes", allow: []string{"inventory"}},
 	// Leaves: no berth package at all (a leaf's own internal subpackages excepted).
 	{pkg: "inventory"},
 	{pkg: "bundles", own: true},

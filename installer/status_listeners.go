@@ -1,0 +1,76 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/internal/planes"
+	"github.com/berthsh/berth/inventory"
+)
+
+// HostListeners are the sockets one host listens on, each with the plane of its address.
+type HostListeners struct {
+	Host      string            `json:"host"`
+	Listeners []planes.Listener `json:"listeners,omitempty"`
+	Error     string            `json:"error,omitempty"` // why they could not be read
+}
+
+// BerthWildcards returns the listeners of berth's programs bound to every address of their host, and so reachable
+// on every plane, as "host: tcp 0.0.0.0:10250 (every) kubelet".
+func (st *Status) BerthWildcards() []string {
+	var out []string
+	for _, h := range st.Listeners {
+		for _, l := range h.Listeners {
+			if l.Berth && l.Wildcard() {
+				out = append(out, h.Host+": "+l.String())
+			}
+		}
+	}
+	return out
+}
+
+// readListeners reads every host's listening sockets (nodes and registry hosts), in inventory order.
+func (st *Status) readListeners(ctx context.Context, c *Cluster) {
+	vips := planes.VIPs(c.Inv)
+	hosts := make([]*inventory.Host, len(c.Inv.Hosts))
+	for i := range c.Inv.Hosts {
+		hosts[i] = &c.Inv.Hosts[i]
+	}
+	out := make([]HostListeners, len(hosts))
+	var mu sync.Mutex
+	_ = phase.ParallelEach(ctx, phase.DefaultConcurrency, hosts, func(h *inventory.Host) string { return h.Name },
+		func(ctx context.Context, h *inventory.Host) error {
+			hl := HostListeners{Host: h.Name}
+			ls, err := readHostListeners(ctx, c, h, vips)
+			if err != nil {
+				hl.Error = err.Error()
+			}
+			hl.Listeners = ls
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range hosts {
+				if hosts[i] == h {
+					out[i] = hl
+				}
+			}
+			return nil
+		})
+	st.Listeners = out
+}
+
+func readHostListeners(ctx context.Context, c *Cluster, h *inventory.Host, vips map[string]inventory.PlaneName) ([]planes.Listener, error) {
+	e, err := c.Host(h.Name)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := e.Exec(cctx, planes.Command)
+	if err != nil {
+		return nil, fmt.Errorf("list listening sockets: %w", err)
+	}
+	return planes.Parse(out, h, vips)
+}
