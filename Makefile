@@ -22,7 +22,7 @@ LDFLAGS      := -s -w -X github.com/berthsh/berth/internal/buildinfo.Version=$(V
                 -X github.com/berthsh/berth/internal/buildinfo.Commit=$(COMMIT)
 
 # Fuzz targets: package and function. `make fuzz` runs each for FUZZTIME, one after the other.
-FUZZ_TARGETS := ./inventory:FuzzLoad ./bundles:FuzzParseManifest ./bundles:FuzzVerify ./bundles:FuzzReadHeader ./airgap:FuzzOpenArchive ./airgap:FuzzParseSyncConfig ./internal/planes:FuzzParse
+FUZZ_TARGETS := ./inventory:FuzzLoad ./bundles:FuzzParseManifest ./bundles:FuzzVerify ./bundles:FuzzReadHeader ./airgap:FuzzOpenArchive ./airgap:FuzzParseSyncConfig ./internal/planes:FuzzParse ./internal/planes:FuzzParseCounters
 
 .PHONY: help build test test-short lint fuzz deps bundle bundle-upgrade demo demo-down e2e-multihop bundle-hop bench bench-bundle bench-patch bench-plan bench-upgrade bench-lab bench-install bench-fanout bench-registry clean
 

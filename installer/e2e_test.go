@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -75,6 +74,7 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("the storage-zone host is no node and was left alone", func(t *testing.T) { testNoNodeHostsUntouched(t, env) })
 	t.Run("the System registry runs on both registry hosts with the bundle's images", func(t *testing.T) { testRegistries(t, env) })
 	t.Run("pods on different workers reach each other", func(t *testing.T) { testPodNetwork(t, env) })
+	t.Run("each kind of traffic goes on its plane", func(t *testing.T) { testPlaneTraffic(t, env) })
 	t.Run("second install is a no-op", func(t *testing.T) { testNoOp(t, env) })
 	t.Run("a moved VIP is refused before any host changes", func(t *testing.T) { testMovedVIP(t, env) })
 	t.Run("status reports the cluster", func(t *testing.T) { testStatus(t, env) })
@@ -338,12 +338,29 @@ func testPodNetwork(t *testing.T, env *e2eEnv) {
 	ns := "berth-e2e"
 	cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	t.Cleanup(func() { cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
-	server := netcheckPod("server", workers[0].Name, "serve", ":8080")
-	if _, err := cs.CoreV1().Pods(ns).Create(ctx, server, metav1.CreateOptions{}); err != nil {
+	ip := startNetcheckServer(t, cs, ns, workers[0].Name)
+	client := netcheckPod("client", workers[1].Name, "get", "http://"+ip+":8080/", "60")
+	client.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, client, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitPod(cs, ns, "client", corev1.PodSucceeded, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if logs := podLogs(cs, ns, "client"); !strings.Contains(logs, "netcheck on server") {
+		t.Errorf("client on %s did not reach the server on %s: %q", workers[1].Name, workers[0].Name, logs)
+	}
+}
+
+// startNetcheckServer runs a netcheck server pod called server on node, in namespace ns, and returns its address.
+func startNetcheckServer(t *testing.T, cs kubernetes.Interface, ns, node string) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, netcheckPod("server", node, "serve", ":8080"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var ip string
-	err := waitUntil(3*time.Minute, 2*time.Second, func() error {
+	err := waitUntil(3*time.Minute, time.Second, func() error {
 		p, err := cs.CoreV1().Pods(ns).Get(ctx, "server", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -357,17 +374,7 @@ func testPodNetwork(t *testing.T, env *e2eEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := netcheckPod("client", workers[1].Name, "get", "http://"+ip+":8080/", "60")
-	client.Spec.RestartPolicy = corev1.RestartPolicyNever
-	if _, err := cs.CoreV1().Pods(ns).Create(ctx, client, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitPod(cs, ns, "client", corev1.PodSucceeded, 3*time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if logs := podLogs(cs, ns, "client"); !strings.Contains(logs, "netcheck on server") {
-		t.Errorf("client on %s did not reach the server on %s: %q", workers[1].Name, workers[0].Name, logs)
-	}
+	return ip
 }
 
 func netcheckPod(name, node string, args ...string) *corev1.Pod {
@@ -487,10 +494,10 @@ func testStatus(t *testing.T, env *e2eEnv) {
 	t.Logf("berth status:\n%s", text)
 }
 
-// testListeners checks the listeners berth status reads on every host: each service berth binds is on its plane's
-// address (the API server and etcd on control, sshd on management, each registry on its plane and its VIP), and
-// no program of berth's listens on every address except those still to be bound to one (listed; the figure names
-// them). A listener rebound to every address fails here.
+// testListeners checks the listeners berth status reads on every host: each service berth runs is on its plane's
+// address (the API server, etcd and the kubelet on control, haproxy on the API's VIP, sshd on management, each
+// registry on its plane and its VIP), and no program of berth's listens on every address. A listener rebound to
+// every address fails here.
 func testListeners(t *testing.T, env *e2eEnv, hosts []installer.HostListeners) {
 	if len(hosts) != len(env.inv.Hosts) {
 		t.Fatalf("status read the listeners of %d hosts, want all %d", len(hosts), len(env.inv.Hosts))
@@ -499,46 +506,75 @@ func testListeners(t *testing.T, env *e2eEnv, hosts []installer.HostListeners) {
 		port    int
 		process string
 		plane   inventory.PlaneName
+		addr    string // "": the host's address on plane
 	}
-	stillEvery := map[string]bool{"haproxy 6443": true, "kubelet 10250": true, "kube-proxy 10256": true}
-	var wild []string
+	n := 0
 	for _, hl := range hosts {
 		h := env.inv.Host(hl.Host)
 		if hl.Error != "" || h == nil {
 			t.Errorf("listeners of %s: %s", hl.Host, hl.Error)
 			continue
 		}
-		wants := []want{{22, "sshd", inventory.Management}}
+		n += len(hl.Listeners)
+		wants := []want{{port: 22, process: "sshd", plane: inventory.Management}}
+		if h.IsNode() {
+			wants = append(wants, want{port: 10250, process: "kubelet", plane: inventory.Control})
+		}
 		if h.Has(inventory.RoleControlPlane) {
-			wants = append(wants, want{6444, "kube-apiserver", inventory.Control}, want{2379, "etcd", inventory.Control}, want{2380, "etcd", inventory.Control})
+			wants = append(wants, want{port: 6444, process: "kube-apiserver", plane: inventory.Control},
+				want{port: 2379, process: "etcd", plane: inventory.Control}, want{port: 2380, process: "etcd", plane: inventory.Control},
+				want{port: env.inv.ControlPlane.Port, process: "haproxy", plane: env.inv.ControlPlane.VIPPlane, addr: env.inv.ControlPlane.VIP})
 		}
 		for _, r := range env.inv.Registries {
 			if slices.Contains(r.Hosts, h.Name) {
-				wants = append(wants, want{r.Port, "berth-registry", r.Plane})
+				wants = append(wants, want{port: r.Port, process: "berth-registry", plane: r.Plane})
+				if r.VIP != "" {
+					wants = append(wants, want{port: r.Port, process: "berth-registry", plane: r.Plane, addr: r.VIP})
+				}
 			}
 		}
 		for _, w := range wants {
+			if w.addr == "" {
+				w.addr = h.AddressOn(w.plane)
+			}
 			found := false
 			for _, l := range hl.Listeners {
-				if l.Port == w.port && l.Process == w.process && l.Address == h.AddressOn(w.plane) && l.Plane == string(w.plane) {
+				if l.Port == w.port && l.Process == w.process && l.Address == w.addr && l.Plane == string(w.plane) {
 					found = true
 				}
 			}
 			if !found {
-				t.Errorf("%s: no %s listening on its %s address %s:%d; it listens on %v", h.Name, w.process, w.plane, h.AddressOn(w.plane), w.port, hl.Listeners)
+				t.Errorf("%s: no %s listening on %s:%d (%s); it listens on %v", h.Name, w.process, w.addr, w.port, w.plane, hl.Listeners)
 			}
 		}
 		for _, l := range hl.Listeners {
-			if !l.Berth || !l.Wildcard() {
-				continue
-			}
-			wild = append(wild, h.Name+" "+l.Process+" "+strconv.Itoa(l.Port))
-			if !stillEvery[l.Process+" "+strconv.Itoa(l.Port)] {
-				t.Errorf("%s: berth's %s listens on every address: %s", h.Name, l.Process, l)
+			if l.Berth && l.Wildcard() {
+				t.Errorf("%s: berth's %s listens on every address, so on every plane: %s", h.Name, l.Process, l)
 			}
 		}
 	}
-	figure(t, "listeners: berth's programs bound to every address, still to be bound to their plane: %s", strings.Join(wild, ", "))
+	figure(t, "listeners: %d sockets on %d hosts, each of berth's on its plane's address, a VIP or loopback; none of berth's on every address", n, len(hosts))
+
+	// preflight on the installed cluster says the same, host by host.
+	var rep struct {
+		Results []struct{ Host, Check, Status, Detail string }
+	}
+	_, stdout, stderr := env.run(t, 5*time.Minute, "preflight", "-i", env.invPath, "--installed", "-o", "json")
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("preflight --installed: %v\n%s\n%s", err, stdout, stderr)
+	}
+	checked := map[string]bool{}
+	for _, r := range rep.Results {
+		if r.Check == "listeners" {
+			checked[r.Host] = true
+			if r.Status != "ok" {
+				t.Errorf("preflight --installed on %s: listeners %s: %s", r.Host, r.Status, r.Detail)
+			}
+		}
+	}
+	if len(checked) != len(env.inv.Hosts) {
+		t.Errorf("preflight --installed checked the listeners of %d hosts, want all %d", len(checked), len(env.inv.Hosts))
+	}
 }
 
 // testVIPFailover stops the control plane holding the VIP and measures how long the API does not answer through

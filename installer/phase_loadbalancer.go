@@ -67,7 +67,7 @@ func lbFiles(inv *inventory.Inventory, h *inventory.Host) ([]airgap.File, error)
 	if err != nil {
 		return nil, err
 	}
-	haproxy, err := manifests.HAProxyConfig(manifests.HAProxy{Port: cp.Port, APIServerPort: cp.LoadBalancer.APIServerPort, Backends: backends})
+	haproxy, err := manifests.HAProxyConfig(manifests.HAProxy{VIP: cp.VIP, Port: cp.Port, APIServerPort: cp.LoadBalancer.APIServerPort, Backends: backends})
 	if err != nil {
 		return nil, err
 	}

@@ -11,11 +11,13 @@ import (
 	"github.com/berthsh/berth/inventory"
 )
 
-// HostListeners are the sockets one host listens on, each with the plane of its address.
+// HostListeners are the sockets one host listens on, each with the plane of its address, and what each of its
+// plane NICs has carried.
 type HostListeners struct {
 	Host      string            `json:"host"`
 	Listeners []planes.Listener `json:"listeners,omitempty"`
-	Error     string            `json:"error,omitempty"` // why they could not be read
+	Traffic   []planes.Traffic  `json:"traffic,omitempty"` // byte counters per plane NIC, since it came up
+	Error     string            `json:"error,omitempty"`   // why they could not be read
 }
 
 // BerthWildcards returns the listeners of berth's programs bound to every address of their host, and so reachable
@@ -32,7 +34,7 @@ func (st *Status) BerthWildcards() []string {
 	return out
 }
 
-// readListeners reads every host's listening sockets (nodes and registry hosts), in inventory order.
+// readListeners reads every host's listening sockets and NIC counters (nodes and registry hosts), in inventory order.
 func (st *Status) readListeners(ctx context.Context, c *Cluster) {
 	vips := planes.VIPs(c.Inv)
 	hosts := make([]*inventory.Host, len(c.Inv.Hosts))
@@ -45,6 +47,9 @@ func (st *Status) readListeners(ctx context.Context, c *Cluster) {
 		func(ctx context.Context, h *inventory.Host) error {
 			hl := HostListeners{Host: h.Name}
 			ls, err := readHostListeners(ctx, c, h, vips)
+			if err == nil {
+				hl.Traffic, err = readHostTraffic(ctx, c, h)
+			}
 			if err != nil {
 				hl.Error = err.Error()
 			}
@@ -73,4 +78,22 @@ func readHostListeners(ctx context.Context, c *Cluster, h *inventory.Host, vips 
 		return nil, fmt.Errorf("list listening sockets: %w", err)
 	}
 	return planes.Parse(out, h, vips)
+}
+
+func readHostTraffic(ctx context.Context, c *Cluster, h *inventory.Host) ([]planes.Traffic, error) {
+	cmd, err := planes.CountersCommand(h)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.Host(h.Name)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := e.Exec(cctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("read the NICs' byte counters: %w", err)
+	}
+	return planes.ParseCounters(out, h)
 }

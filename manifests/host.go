@@ -105,6 +105,7 @@ type Backend struct {
 
 // HAProxy is the input of haproxy's configuration.
 type HAProxy struct {
+	VIP           string    // the API's VIP: haproxy listens there (held or not) and on loopback, nowhere else
 	Port          int       // port haproxy listens on (the VIP's port)
 	APIServerPort int       // port every API server listens on
 	Backends      []Backend // every control plane
@@ -114,6 +115,9 @@ type HAProxy struct {
 func HAProxyConfig(h HAProxy) ([]byte, error) {
 	if h.Port == 0 || h.APIServerPort == 0 || h.Port == h.APIServerPort || len(h.Backends) == 0 {
 		return nil, fmt.Errorf("haproxy: incomplete input %+v", h)
+	}
+	if a, err := netip.ParseAddr(h.VIP); err != nil || !a.Is4() {
+		return nil, fmt.Errorf("haproxy: VIP %q is not an IPv4 address", h.VIP)
 	}
 	return render("haproxy.cfg", h)
 }

@@ -145,7 +145,9 @@ type nodeRegistration struct {
 }
 
 func (n Node) registration(c Cluster) (nodeRegistration, error) {
-	extra := map[string]string{"node-ip": n.Address}
+	// The kubelet serves (10250) on the node's address, the one the API server reaches it on, not on every
+	// address; its health endpoint stays on loopback.
+	extra := map[string]string{"node-ip": n.Address, "address": n.Address}
 	for k, v := range c.Kubelet.ExtraArgs {
 		extra[k] = v
 	}
@@ -293,6 +295,10 @@ func kubeProxyConfiguration(c Cluster) map[string]any {
 		"kind":        "KubeProxyConfiguration",
 		"mode":        c.ProxyMode,
 		"clusterCIDR": c.PodCIDR,
+		// kube-proxy's health and metrics servers on loopback: one configuration serves every node, so no node's
+		// own address can be named, and nothing off the host reads them.
+		"healthzBindAddress": "127.0.0.1:10256",
+		"metricsBindAddress": "127.0.0.1:10249",
 		// maxPerCore 0 leaves nf_conntrack_max as the host has it (not writable in every environment).
 		"conntrack": map[string]any{"maxPerCore": 0},
 	}

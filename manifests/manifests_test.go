@@ -130,7 +130,7 @@ func decodeAll(t *testing.T, b []byte) []map[string]any {
 }
 
 func TestHAProxyConfigChecksWithHAProxy(t *testing.T) {
-	out, err := HAProxyConfig(HAProxy{Port: 6443, APIServerPort: 6444, Backends: []Backend{{"cp1", "10.20.0.11"}, {"cp2", "10.20.0.12"}}})
+	out, err := HAProxyConfig(HAProxy{VIP: "10.20.0.100", Port: 6443, APIServerPort: 6444, Backends: []Backend{{"cp1", "10.20.0.11"}, {"cp2", "10.20.0.12"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +141,15 @@ func TestHAProxyConfigChecksWithHAProxy(t *testing.T) {
 	if res, err := exec.Command(haproxy, "-c", "-f", path).CombinedOutput(); err != nil {
 		t.Fatalf("haproxy rejects the configuration: %v\n%s", err, res)
 	}
-	if _, err := HAProxyConfig(HAProxy{Port: 6443, APIServerPort: 6443, Backends: []Backend{{"a", "1.2.3.4"}}}); err == nil {
+	if _, err := HAProxyConfig(HAProxy{VIP: "10.20.0.100", Port: 6443, APIServerPort: 6443, Backends: []Backend{{"a", "1.2.3.4"}}}); err == nil {
 		t.Error("same port for haproxy and API servers accepted")
+	}
+	if _, err := HAProxyConfig(HAProxy{Port: 6443, APIServerPort: 6444, Backends: []Backend{{"a", "1.2.3.4"}}}); err == nil {
+		t.Error("haproxy without a VIP accepted: it would listen on every address")
+	}
+	if !strings.Contains(string(out), "bind 10.20.0.100:6443 transparent\n") || !strings.Contains(string(out), "bind 127.0.0.1:6443\n") ||
+		strings.Contains(string(out), "bind :") {
+		t.Errorf("haproxy listens elsewhere than the VIP and loopback:\n%s", out)
 	}
 }
 

@@ -29,7 +29,9 @@ memory and free disk for the host's roles; swap; cgroup version, controllers and
 (br_netfilter, overlay, vxlan, built in or as modules) and IP forwarding; each network plane's NIC present under the
 inventory's interface name with the inventory's address; the ports the host's roles need (6443/6444/2379/2380/
 10250/10257/10259 on control planes, 10250 on workers, 53 on DNS hosts, registry ports) free; non-interactive sudo;
-and, across hosts, unique host names and clocks in step. With --bundle, each host's architecture must be the
+and, across hosts, unique host names and clocks in step. With --installed (an installed cluster), a port held by
+the component berth put there passes, and a program of berth's that listens on every address (so on every network
+plane) is a warning. With --bundle, each host's architecture must be the
 bundle's (install always checks that).
 
 Prints one table with every failure and warning and how to fix it (--all adds the passed checks). Exits 1 when any

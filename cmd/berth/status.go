@@ -9,12 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthsh/berth/airgap"
 	"github.com/berthsh/berth/installer"
 )
 
 func newStatusCmd(a *app) *cobra.Command {
 	var invPath, stateDir string
-	var listeners bool
+	var listeners, traffic bool
 	cmd := &cobra.Command{
 		Use:   "status -i INVENTORY",
 		Short: "Show the cluster: nodes, API servers, etcd members, the VIP's holder, DNS, component versions",
@@ -29,10 +30,13 @@ how many images it serves and whether it serves the same as the registry's other
 It also reads every host's listening sockets (ss) and names the network plane of each listener's address, from
 the inventory's NICs and VIPs: "every" for a socket bound to every address, which is reachable on every plane,
 "loopback", or "other" for an address the inventory does not give the host. The summary names berth's own
-listeners bound to every address; --listeners prints them all, host by host.
+listeners bound to every address; --listeners prints them all, host by host. --planes prints the bytes each
+plane's NIC of each host has received and sent since it came up (the kernel's counters): read it twice around an
+action to see which plane carried it.
 Exits 1 when anything is unhealthy.`,
 		Example: `  berth status -i inventory.yaml
   berth status -i inventory.yaml --listeners
+  berth status -i inventory.yaml --planes
   berth status -i inventory.yaml -o json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -47,7 +51,7 @@ Exits 1 when anything is unhealthy.`,
 						return perr
 					}
 				} else {
-					printStatus(a, st, listeners)
+					printStatus(a, st, listeners, traffic)
 				}
 			}
 			if err != nil {
@@ -62,6 +66,7 @@ Exits 1 when anything is unhealthy.`,
 	inventoryFlag(cmd, &invPath, true)
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "base directory of cluster state (the registry CA); default ~/.local/state/berth")
 	cmd.Flags().BoolVar(&listeners, "listeners", false, "print every host's listening sockets with the plane of each")
+	cmd.Flags().BoolVar(&traffic, "planes", false, "print the bytes each host's NIC on each plane has received and sent")
 	return cmd
 }
 
@@ -100,7 +105,7 @@ func yesNo(b bool, yes, no string) string {
 	return no
 }
 
-func printStatus(a *app, st *installer.Status, listeners bool) {
+func printStatus(a *app, st *installer.Status, listeners, traffic bool) {
 	w := tabwriter.NewWriter(a.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Cluster %s, API endpoint %s: %s (VIP held by %s)\n\n", st.Cluster, st.Endpoint,
 		yesNo(st.VIPAnswers, "answers", "DOES NOT ANSWER"), yesNo(st.VIPHolder != "", st.VIPHolder, "nobody"))
@@ -133,6 +138,9 @@ func printStatus(a *app, st *installer.Status, listeners bool) {
 	}
 	printVersions(w, st.Versions)
 	printListeners(w, st, listeners)
+	if traffic {
+		printTraffic(w, st)
+	}
 	if len(st.Unreachable) > 0 {
 		fmt.Fprintf(w, "\nunreachable over SSH: %v\n", st.Unreachable)
 	}
@@ -191,4 +199,14 @@ func printListeners(w io.Writer, st *installer.Status, all bool) {
 		fmt.Fprintf(w, "; berth's on every address (every plane): %s", strings.Join(parts, "; "))
 	}
 	fmt.Fprintln(w, " (--listeners lists them all)")
+}
+
+// printTraffic prints each host's bytes received and sent per plane.
+func printTraffic(w io.Writer, st *installer.Status) {
+	fmt.Fprintln(w, "\nTRAFFIC\tPLANE\tINTERFACE\tRECEIVED\tSENT")
+	for _, h := range st.Listeners {
+		for _, t := range h.Traffic {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", h.Host, t.Plane, t.Interface, airgap.HumanBytes(t.RxBytes), airgap.HumanBytes(t.TxBytes))
+		}
+	}
 }

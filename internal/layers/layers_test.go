@@ -38,7 +38,7 @@ var rules = []struct {
 	// Shared mechanics below the capabilities.
 	{pkg: "internal/kube", allow: []string{"internal/remote"}},
 	{pkg: "internal/action", allow: []string{"internal/phase", "internal/remote", "inventory"}},
-	{pkg: "internal/preflight", allow: []string{"internal/phase", "internal/remote", "inventory"}},
+	{pkg: "internal/preflight", allow: []string{"internal/phase", "internal/remote", "internal/planes", "inventory"}},
 	{pkg: "internal/adhoc", allow: []string{"internal/phase", "internal/remote", "inventory"}},
 	{pkg: "internal/planes", allow: []string{"inventory"}},
 	// Leaves: no berth package at all (a leaf's own internal subpackages excepted).

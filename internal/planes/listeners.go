@@ -50,6 +50,9 @@ func (l Listener) String() string {
 var berthPrograms = []string{"kube-apiserver", "kube-controller", "kube-scheduler", "kube-proxy", "kubelet", "etcd", "containerd",
 	"haproxy", "keepalived", "dnsmasq", "coredns", "dnshealth", "flanneld", "berth-registry", "berth"}
 
+// IsBerthProgram reports whether a process name (as the kernel gives it) is one of the programs berth runs on hosts.
+func IsBerthProgram(name string) bool { return slices.Contains(berthPrograms, name) }
+
 // Parse reads Command's output on host h. vips maps each virtual address a host may hold (the API's, a
 // registry's) to its plane. A line Parse cannot read is an error naming it: output of another tool, not ss's.
 func Parse(out string, h *inventory.Host, vips map[string]inventory.PlaneName) ([]Listener, error) {
@@ -65,12 +68,12 @@ func Parse(out string, h *inventory.Host, vips map[string]inventory.PlaneName) (
 		if n++; n > MaxLines {
 			return nil, fmt.Errorf("%s: more than %d listening sockets", h.Name, MaxLines)
 		}
-		l, err := parseLine(line)
+		l, err := ParseLine(line)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", h.Name, line, err)
 		}
 		l.Plane = planeOf(l.Address, h, vips)
-		l.Berth = slices.Contains(berthPrograms, l.Process)
+		l.Berth = IsBerthProgram(l.Process)
 		ls = append(ls, l)
 	}
 	if err := sc.Err(); err != nil {
@@ -88,8 +91,10 @@ func Parse(out string, h *inventory.Host, vips map[string]inventory.PlaneName) (
 	return slices.Compact(ls), nil
 }
 
-// parseLine reads "tcp LISTEN 0 4096 10.0.2.11:6443 0.0.0.0:* users:(("kube-apiserver",pid=1,fd=3))".
-func parseLine(line string) (Listener, error) {
+// ParseLine reads one line of Command's output, "tcp LISTEN 0 4096 10.0.2.11:6443 0.0.0.0:*
+// users:(("kube-apiserver",pid=1,fd=3))", into a listener without its plane: "*" reads as 0.0.0.0, an interface
+// suffix ("%lo") and an IPv4-mapped prefix are dropped.
+func ParseLine(line string) (Listener, error) {
 	f := strings.Fields(line)
 	if len(f) < 6 {
 		return Listener{}, fmt.Errorf("%d fields, want at least 6", len(f))

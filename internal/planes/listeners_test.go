@@ -103,3 +103,45 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCounters(t *testing.T) {
+	h := testHost()
+	cmd, err := CountersCommand(h)
+	if err != nil || !strings.Contains(cmd, "/sys/class/net/eth2/statistics/tx_bytes") || strings.Contains(cmd, "business") {
+		t.Fatalf("command %q, %v", cmd, err)
+	}
+	ts, err := ParseCounters("storage eth2 300 30\nmanagement eth0 100 10\ncontrol eth1 200 20\n", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 3 || ts[0].Plane != inventory.Management || ts[2].RxBytes != 300 || ts[2].TxBytes != 30 || ts[1].Interface != "eth1" {
+		t.Errorf("counters %+v", ts)
+	}
+	for _, bad := range []string{
+		"management eth0 100 10\ncontrol eth1 200 20\n",                       // storage missing
+		"management eth0 100 10\ncontrol eth1 200 20\nstorage eth2 x 30\n",    // not a number
+		"management eth0 100 10\ncontrol eth1 200 20\nstorage eth2 300\n",     // an interface gone: cat failed
+		"management eth0 100 10\ncontrol eth1 200 20\nbusiness eth3 300 30\n", // a NIC the host has not
+		"management eth9 100 10\ncontrol eth1 200 20\nstorage eth2 300 30\n",  // another interface
+		"management eth0 -1 10\ncontrol eth1 200 20\nstorage eth2 300 30\n",   // negative
+		strings.Repeat("management eth0 100 10\n", 9),                         // too many lines
+	} {
+		if _, err := ParseCounters(bad, h); err == nil || !strings.Contains(err.Error(), "cp1") {
+			t.Errorf("%q: %v, want an error naming the host", bad, err)
+		}
+	}
+	h.NICs.Set(inventory.Business, &inventory.NIC{Interface: "eth3; rm -rf /", Address: "10.0.4.11"})
+	if _, err := CountersCommand(h); err == nil {
+		t.Error("an interface name that is a command went into the command")
+	}
+}
+
+func FuzzParseCounters(f *testing.F) {
+	f.Add("management eth0 100 10\ncontrol eth1 200 20\nstorage eth2 300 30\n")
+	f.Fuzz(func(t *testing.T, out string) {
+		ts, err := ParseCounters(out, testHost())
+		if err == nil && len(ts) != 3 {
+			t.Fatalf("read %d planes from %q", len(ts), out)
+		}
+	})
+}

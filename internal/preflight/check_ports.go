@@ -44,7 +44,7 @@ func requiredPorts(inv *inventory.Inventory, h *inventory.Host) []portNeed {
 	}
 	for _, r := range inv.Registries {
 		if slices.Contains(r.Hosts, h.Name) {
-			tcp(r.Port, "registry "+r.Name, "registry")
+			tcp(r.Port, "registry "+r.Name, "berth-registry")
 		}
 	}
 	return out

@@ -231,6 +231,29 @@ func TestPortChecks(t *testing.T) {
 	if r := findResult(rs, "ports/6443"); r == nil || r.Status != Fail {
 		t.Error("foreign process on 6443 accepted as installed")
 	}
+	// A registry's port held by berth's registry engine (its process name is berth-registry) is berth's own too.
+	inv.Registries = append(inv.Registries, inventory.Registry{Name: "system", Role: inventory.RegistrySystem, Hosts: []string{"cp1"}, Plane: inventory.StorageNet, Port: 5000})
+	f.Listeners = append(f.Listeners, Listener{Proto: "tcp", Address: "172.30.31.11", Port: 5000, Process: "berth-registry"})
+	if r := findResult(checkPorts(&input{inv: inv, installed: true}, inv.Host("cp1"), f), "ports/5000"); r != nil {
+		t.Errorf("the installed registry reported as a conflict: %+v", r)
+	}
+	if r := findResult(checkPorts(&input{inv: inv}, inv.Host("cp1"), f), "ports/5000"); r == nil || r.Status != Fail {
+		t.Errorf("a registry port in use before install accepted: %+v", r)
+	}
+	inv.Registries = inv.Registries[:len(inv.Registries)-1]
+	// On an installed cluster, berth's programs on every address are named; others' are not berth's to name.
+	if r := findResult(checkListeners(&input{inv: inv, installed: true}, inv.Host("cp1"), f), "listeners"); r == nil || r.Status != OK {
+		t.Errorf("listeners with nginx alone on every address: %+v", r)
+	}
+	f.Listeners = append(f.Listeners, Listener{Proto: "tcp", Address: "::", Port: 10250, Process: "kubelet"})
+	if r := findResult(checkListeners(&input{inv: inv, installed: true}, inv.Host("cp1"), f), "listeners"); r == nil || r.Status != Warn ||
+		r.Detail != "berth's programs listening on every address, so on every network plane: kubelet on tcp/10250" {
+		t.Errorf("kubelet on every address: %+v", r)
+	}
+	if rs := checkListeners(&input{inv: inv}, inv.Host("cp1"), f); len(rs) != 0 {
+		t.Errorf("before an install, listeners checked: %+v", rs)
+	}
+	f.Listeners = f.Listeners[:len(f.Listeners)-1]
 	// Workers need only the kubelet port.
 	w := checkPorts(&input{inv: inv}, inv.Host("worker1"), f)
 	if len(w) != 1 || w[0].Detail != "free: 10250/tcp" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthsh/berth/internal/planes"
 	"github.com/berthsh/berth/internal/remote"
 )
 
@@ -295,33 +296,15 @@ func parseAddrs(lines []string) []Addr {
 }
 
 // parseListeners reads `ss -Hlntup`: "tcp LISTEN 0 128 127.0.0.1:2222 0.0.0.0:* users:(("sshd",pid=1,fd=4))".
+// A line that is not a socket's is passed over: the facts report what can be read.
 func parseListeners(lines []string) []Listener {
 	var out []Listener
-	for _, l := range lines {
-		fs := strings.Fields(l)
-		if len(fs) < 5 {
-			continue
-		}
-		local := fs[4]
-		i := strings.LastIndexByte(local, ':')
-		if i < 0 {
-			continue
-		}
-		port, err := strconv.Atoi(local[i+1:])
+	for _, line := range lines {
+		l, err := planes.ParseLine(line)
 		if err != nil {
 			continue
 		}
-		ls := Listener{Proto: fs[0], Address: strings.Trim(local[:i], "[]"), Port: port}
-		if len(fs) > 6 {
-			p := strings.Join(fs[6:], " ")
-			if a := strings.Index(p, `(("`); a >= 0 {
-				if b := strings.Index(p[a+3:], `"`); b >= 0 {
-					p = p[a+3 : a+3+b]
-				}
-			}
-			ls.Process = p
-		}
-		out = append(out, ls)
+		out = append(out, Listener{Proto: l.Proto, Address: l.Address, Port: l.Port, Process: l.Process})
 	}
 	return out
 }

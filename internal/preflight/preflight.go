@@ -150,7 +150,7 @@ type input struct {
 // hostChecks look at one host. Each lives in its own check_*.go file.
 func hostChecks() []func(*input, *inventory.Host, *Facts) []Result {
 	return []func(*input, *inventory.Host, *Facts) []Result{
-		checkSudo, checkArch, checkOS, checkResources, checkSwap, checkCgroup, checkKernelFeatures, checkNICs, checkPorts,
+		checkSudo, checkArch, checkOS, checkResources, checkSwap, checkCgroup, checkKernelFeatures, checkNICs, checkPorts, checkListeners,
 	}
 }
 
@@ -161,7 +161,7 @@ func hostChecksFor(h *inventory.Host) []func(*input, *inventory.Host, *Facts) []
 	if h.IsNode() {
 		return hostChecks()
 	}
-	return []func(*input, *inventory.Host, *Facts) []Result{checkSudo, checkNICs, checkPorts}
+	return []func(*input, *inventory.Host, *Facts) []Result{checkSudo, checkNICs, checkPorts, checkListeners}
 }
 
 // clusterChecks compare hosts with each other.

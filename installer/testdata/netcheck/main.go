@@ -2,8 +2,9 @@
 // clusters as an image (an air-gapped cluster has nothing else to run): it serves and fetches HTTP between pods,
 // and resolves names against a chosen DNS server.
 //
-//	netcheck serve :8080            answer GET / with the pod's hostname
+//	netcheck serve :8080            answer GET / with the pod's hostname, GET /bytes/N with N zero bytes
 //	netcheck get URL [SECONDS]      fetch URL, retrying for up to SECONDS (default 60); exit 1 on failure
+//	netcheck fetch URL              fetch URL once, discard the body and print how many bytes it had
 //	netcheck resolve NAME [SERVER]  resolve NAME (through SERVER, ip[:port], when given); print the addresses
 package main
 
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,15 @@ func main() {
 	case "serve":
 		host, _ := os.Hostname()
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "netcheck on %s\n", host) })
+		http.HandleFunc("/bytes/", func(w http.ResponseWriter, r *http.Request) {
+			n, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/bytes/"), 10, 64)
+			if err != nil || n < 0 || n > 1<<30 {
+				http.Error(w, "want /bytes/N, N up to 1 GiB", http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+			io.CopyN(w, zeros{}, n)
+		})
 		fmt.Println("serving on", os.Args[2])
 		if err := http.ListenAndServe(os.Args[2], nil); err != nil {
 			fail(err)
@@ -51,6 +62,17 @@ func main() {
 			}
 			time.Sleep(time.Second)
 		}
+	case "fetch":
+		resp, err := (&http.Client{Timeout: 5 * time.Minute}).Get(os.Args[2])
+		if err != nil {
+			fail(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fail(fmt.Errorf("%s after %d bytes: %v", resp.Status, n, err))
+		}
+		fmt.Println(n)
 	case "resolve":
 		r := net.DefaultResolver
 		if len(os.Args) > 3 {
@@ -79,4 +101,12 @@ func main() {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "netcheck:", err)
 	os.Exit(1)
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
