@@ -96,21 +96,20 @@ func ImageSets(m *bundles.Manifest, pulled []string) (controlPlane, node ImageSe
 	return controlPlane, node
 }
 
-// isPulled reports whether nodes pull im from a registry rather than import it: it is no static pod's and not the
-// sandbox image, and every reference of it names an upstream in pulled.
+// isPulled reports whether nodes pull im from a registry rather than import it: every reference of it is
+// PulledRef.
 func isPulled(im bundles.Image, pulled []string) bool {
-	if len(pulled) == 0 || len(im.Refs) == 0 {
+	return len(im.Refs) > 0 && !slices.ContainsFunc(im.Refs, func(ref string) bool { return !PulledRef(ref, pulled) })
+}
+
+// PulledRef reports whether nodes pull the image ref from the System registry, which serves the upstreams in
+// pulled: it is no static pod's and not the sandbox image (those are imported), and its upstream is in pulled.
+func PulledRef(ref string, pulled []string) bool {
+	if name := RepoName(ref); name == sandboxImage || slices.Contains(controlPlaneImages, name) {
 		return false
 	}
-	for _, ref := range im.Refs {
-		if name := RepoName(ref); name == sandboxImage || slices.Contains(controlPlaneImages, name) {
-			return false
-		}
-		if u, err := UpstreamOf(ref); err != nil || !slices.Contains(pulled, u) {
-			return false
-		}
-	}
-	return true
+	u, err := UpstreamOf(ref)
+	return err == nil && slices.Contains(pulled, u)
 }
 
 // ImageRef returns the first reference of the bundle's image whose repository is named name ("pause", "flannel").

@@ -3,7 +3,6 @@ package installer
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"sync"
 
 	"github.com/berthsh/berth/airgap"
@@ -144,7 +143,7 @@ func (c *Cluster) pullPolicy(refs ...string) string {
 		if ref == "" {
 			continue
 		}
-		if u, err := airgap.UpstreamOf(ref); err != nil || !slices.Contains(pulled, u) {
+		if !airgap.PulledRef(ref, pulled) {
 			return manifests.PullPolicy(false)
 		}
 	}

@@ -20,20 +20,6 @@ type HostListeners struct {
 	Error     string            `json:"error,omitempty"`   // why they could not be read
 }
 
-// BerthWildcards returns the listeners of berth's programs bound to every address of their host, and so reachable
-// on every plane, as "host: tcp 0.0.0.0:10250 (every) kubelet".
-func (st *Status) BerthWildcards() []string {
-	var out []string
-	for _, h := range st.Listeners {
-		for _, l := range h.Listeners {
-			if l.Berth && l.Wildcard() {
-				out = append(out, h.Host+": "+l.String())
-			}
-		}
-	}
-	return out
-}
-
 // readListeners reads every host's listening sockets and NIC counters (nodes and registry hosts), in inventory order.
 func (st *Status) readListeners(ctx context.Context, c *Cluster) {
 	vips := planes.VIPs(c.Inv)
@@ -41,7 +27,7 @@ func (st *Status) readListeners(ctx context.Context, c *Cluster) {
 	for i := range c.Inv.Hosts {
 		hosts[i] = &c.Inv.Hosts[i]
 	}
-	out := make([]HostListeners, len(hosts))
+	read := map[string]HostListeners{}
 	var mu sync.Mutex
 	_ = phase.ParallelEach(ctx, phase.DefaultConcurrency, hosts, func(h *inventory.Host) string { return h.Name },
 		func(ctx context.Context, h *inventory.Host) error {
@@ -55,14 +41,14 @@ func (st *Status) readListeners(ctx context.Context, c *Cluster) {
 			}
 			hl.Listeners = ls
 			mu.Lock()
-			defer mu.Unlock()
-			for i := range hosts {
-				if hosts[i] == h {
-					out[i] = hl
-				}
-			}
+			read[h.Name] = hl
+			mu.Unlock()
 			return nil
 		})
+	out := make([]HostListeners, len(hosts))
+	for i, h := range hosts {
+		out[i] = read[h.Name]
+	}
 	st.Listeners = out
 }
 
