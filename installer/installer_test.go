@@ -165,7 +165,7 @@ func TestLoadBalancerFiles(t *testing.T) {
 		t.Error("cp2 lists itself as a VRRP peer")
 	}
 	h := byPath[haproxyConfig]
-	for _, want := range []string{"bind :6443", "server cp1 10.20.0.11:6444", "server cp3 10.20.0.13:6444"} {
+	for _, want := range []string{"bind 10.20.0.100:6443 transparent", "bind 127.0.0.1:6443", "server cp1 10.20.0.11:6444", "server cp3 10.20.0.13:6444"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("haproxy.cfg lacks %q", want)
 		}
