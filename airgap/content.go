@@ -20,9 +20,9 @@ type Node struct {
 	Name         string
 	ControlPlane bool
 	Registry     bool // runs a registry
-	RegistryOnly bool // a registry host that is not a Kubernetes node: it gets the registry engine, and Packages
-	// Packages are the bundle's Debian packages (by name) a registry-only host gets: keepalived's closure where it
-	// holds a registry VIP (PackageClosure). Nodes get every package.
+	NoNode       bool // a host that is not a Kubernetes node: it gets Packages, and the registry engine if Registry
+	// Packages are the bundle's Debian packages (by name) a host that is no node gets: keepalived's closure where it
+	// holds a registry VIP, nftables' where berth's firewall runs (PackageClosure). Nodes get every package.
 	Packages []string
 }
 
@@ -109,7 +109,7 @@ func (c *Content) FilesFor(cache *Cache, n Node) []Staged {
 		}
 		out = append(out, s)
 	}
-	if n.RegistryOnly {
+	if n.NoNode {
 		return out
 	}
 	ix := cache.Indexes[set.Name]
@@ -228,7 +228,7 @@ func (c *Content) Needs(n Node) (map[string]int64, error) {
 	for _, f := range files {
 		out[f.SHA256] = f.Size
 	}
-	if n.RegistryOnly {
+	if n.NoNode {
 		return out, nil
 	}
 	ix, err := c.Bundle.Manifest.OCIIndex(set.Images)
@@ -263,14 +263,14 @@ func Moves(base, next *bundles.Bundle, n Node, pulled []string) (move, whole int
 func (c *Content) bundleFiles(n Node) ([]bundles.File, ImageSet) {
 	m := c.Bundle.Manifest
 	var out []bundles.File
-	if n.Registry || n.RegistryOnly {
+	if n.Registry {
 		for _, f := range FilesOf(m, bundles.KindFile) {
 			if strings.HasPrefix(f.Path, RegistryFiles) {
 				out = append(out, f)
 			}
 		}
 	}
-	if n.RegistryOnly {
+	if n.NoNode {
 		for _, p := range m.Packages {
 			if slices.Contains(n.Packages, p.Name) {
 				if f, ok := m.FileByPath(p.Path); ok {

@@ -51,8 +51,8 @@ func (p *Images) Prepare(ctx context.Context) error {
 	var mu sync.Mutex
 	return phase.ParallelEach(ctx, phase.DefaultConcurrency, p.Content.Nodes, func(n Node) string { return n.Name },
 		func(ctx context.Context, n Node) error {
-			if n.RegistryOnly {
-				return nil // no containerd there
+			if n.NoNode {
+				return nil // no containerd there: it is no node
 			}
 			h, err := p.Content.Host(n.Name)
 			if err != nil {

@@ -15,7 +15,7 @@ set -eu
 # berth's rendered configurations with the real programs (installed here with their services held back);
 # dnsmasq-base: the cluster DNS tests check berth's dnsmasq configuration and query a real dnsmasq on loopback;
 # time: make bench-plan reports the peak memory of a plan over 1,000 hosts.
-PACKAGES="docker.io debootstrap iptables iproute2 openssh-client tar ca-certificates tmux gcc libc6-dev haproxy keepalived dnsmasq-base time"
+PACKAGES="docker.io debootstrap iptables iproute2 openssh-client tar ca-certificates tmux gcc libc6-dev haproxy keepalived dnsmasq-base time nftables"
 
 say() { echo "deps: $*" >&2; }
 

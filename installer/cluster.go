@@ -96,10 +96,15 @@ func (c *Cluster) Content() *airgap.Content {
 		nodes = append(nodes, airgap.Node{Name: h.Name, ControlPlane: h.Has(inventory.RoleControlPlane), Registry: registry[h.Name]})
 	}
 	for i := range c.Inv.Hosts {
-		if h := &c.Inv.Hosts[i]; registry[h.Name] && !h.IsNode() {
-			// A bundle that cannot say what keepalived needs fails the registries phase, which reads it again.
-			pkgs, _ := c.registryOnlyPackages(h.Name)
-			nodes = append(nodes, airgap.Node{Name: h.Name, Registry: true, RegistryOnly: true, Packages: pkgs})
+		h := &c.Inv.Hosts[i]
+		if h.IsNode() {
+			continue
+		}
+		// A bundle that cannot say what keepalived or nftables needs fails the phase that installs them, which
+		// reads it again.
+		pkgs, _ := c.nonNodePackages(h.Name)
+		if registry[h.Name] || len(pkgs) > 0 {
+			nodes = append(nodes, airgap.Node{Name: h.Name, Registry: registry[h.Name], NoNode: true, Packages: pkgs})
 		}
 	}
 	plane := c.Inv.PlaneFor(inventory.TrafficImages)

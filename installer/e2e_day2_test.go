@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/berthsh/berth/internal/planes"
 	"github.com/berthsh/berth/lab"
 	"github.com/berthsh/berth/lab/labtest"
 )
@@ -515,6 +516,9 @@ func testNodeRemoveAndReadd(t *testing.T, env *e2eEnv) {
 		if out, _ := env.exec(t, worker, "ls -d /etc/kubernetes /var/lib/berth /var/lib/kubelet/pki 2>/dev/null; systemctl is-active kubelet containerd; true"); strings.Contains(out, "/etc/kubernetes") ||
 			strings.Contains(out, "/var/lib/berth") || strings.Contains(out, "\nactive") || strings.HasPrefix(out, "active") {
 			t.Errorf("%s not reset:\n%s", worker, out)
+		}
+		if out, _ := env.exec(t, worker, "nft list tables; ls "+planes.FirewallUnitPath+" "+planes.FirewallPath+" 2>/dev/null; true"); strings.Contains(out, "berth") {
+			t.Errorf("the reset left berth's firewall on %s:\n%s", worker, out)
 		}
 		var again struct{ ChangesMade int }
 		if code, out := env.runJSON(t, 10*time.Minute, &again, env.removeArgs(worker, "--yes", "-o", "json")...); code != 0 || again.ChangesMade != 0 {

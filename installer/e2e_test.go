@@ -75,6 +75,7 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("the System registry runs on both registry hosts with the bundle's images", func(t *testing.T) { testRegistries(t, env) })
 	t.Run("pods on different workers reach each other", func(t *testing.T) { testPodNetwork(t, env) })
 	t.Run("each kind of traffic goes on its plane", func(t *testing.T) { testPlaneTraffic(t, env) })
+	t.Run("the firewall keeps pods and the business plane off management and control", func(t *testing.T) { testFirewall(t, env) })
 	t.Run("second install is a no-op", func(t *testing.T) { testNoOp(t, env) })
 	t.Run("a moved VIP is refused before any host changes", func(t *testing.T) { testMovedVIP(t, env) })
 	t.Run("status reports the cluster", func(t *testing.T) { testStatus(t, env) })
@@ -113,9 +114,20 @@ func testNoNodeHostsUntouched(t *testing.T, env *e2eEnv) {
 			}
 		}
 		// (the lab mounts an empty volume on /var/lib/kubelet of every host: what counts is that it stays empty)
-		out, err := env.exec(t, name, "ls -d /var/lib/berth /etc/kubernetes /etc/containerd/config.toml /etc/berth 2>/dev/null; find /var/lib/kubelet -mindepth 1 -maxdepth 1 2>/dev/null; systemctl is-active kubelet containerd 2>/dev/null | grep -x active; true")
+		out, err := env.exec(t, name, "ls -d /etc/kubernetes /etc/containerd/config.toml 2>/dev/null; find /var/lib/kubelet -mindepth 1 -maxdepth 1 2>/dev/null; systemctl is-active kubelet containerd 2>/dev/null | grep -x active; true")
 		if err != nil || strings.TrimSpace(out) != "" {
 			t.Errorf("the install changed %s, which is no node: %q %v", name, out, err)
+		}
+		// All it gets is berth's firewall: nftables from the bundle, and the rules.
+		out, err = env.exec(t, name, "ls /etc/berth 2>/dev/null; cat /var/lib/berth/installed-packages 2>/dev/null; true")
+		want := ""
+		if env.inv.Firewall != nil && env.inv.Firewall.Enabled {
+			want = "firewall.applied firewall.nft"
+		}
+		got := strings.Fields(out)
+		if err != nil || !strings.HasPrefix(strings.Join(got, " "), want) || !slices.Contains(got, "nftables") != (want == "") ||
+			strings.Contains(out, "containerd") || strings.Contains(out, "keepalived") {
+			t.Errorf("%s, which is no node, holds more of berth than its firewall (want %q and the nftables packages): %q %v", name, want, out, err)
 		}
 	}
 }

@@ -53,6 +53,7 @@ func phases(c *Cluster) []phase.Phase {
 		c.preflight,
 		&airgap.Stage{Content: content},
 		&prepareOS{c: c},
+		&setupFirewall{c: c},
 		&setupRuntime{c: c},
 		&airgap.Images{Content: content},
 		&setupRegistries{c: c, content: content},

@@ -178,8 +178,10 @@ func (p *Facts) Run(ctx context.Context) error {
 	if err := sameEndpoint(c.Inv, hosts, c.State); err != nil {
 		return err
 	}
-	// A journal from hosts that have since been rebuilt would skip work they no longer have.
-	if p.Recorded("stage") {
+	// A journal from hosts that have since been rebuilt would skip work they no longer have. The stage and os
+	// phases write /var/lib/berth on every node; a run that found the bundle already staged records the stage
+	// phase as having nothing to do, not as done, so either one done is enough.
+	if p.Recorded("stage") || p.Recorded("os") {
 		var wiped []string
 		for _, h := range names(c.Inv.Nodes()) { // the hosts the stage phase writes to
 			if !c.State(h).Has("berth") {
@@ -187,7 +189,7 @@ func (p *Facts) Run(ctx context.Context) error {
 			}
 		}
 		if len(wiped) > 0 {
-			if err := p.ForgetProgress(fmt.Sprintf("the bundle was staged in an earlier run, but %s no longer have /var/lib/berth (rebuilt or wiped since)",
+			if err := p.ForgetProgress(fmt.Sprintf("an earlier run staged the bundle and prepared the OS, but %s no longer have /var/lib/berth (rebuilt or wiped since)",
 				strings.Join(wiped, ", "))); err != nil {
 				return err
 			}

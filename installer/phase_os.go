@@ -47,9 +47,9 @@ func (p *prepareOS) Prepare(ctx context.Context) error {
 // have at all (reset removes exactly those), from the facts read of the host.
 func (c *Cluster) packagesFor(host string) (debs, fresh []string) {
 	st := c.State(host)
-	var only []string // a registry host that is no node gets what its registries need, nothing more
+	var only []string // a host that is no node gets what it runs needs, nothing more
 	if h := c.Inv.Host(host); h != nil && !h.IsNode() {
-		only, _ = c.registryOnlyPackages(host)
+		only, _ = c.nonNodePackages(host)
 		if len(only) == 0 {
 			return nil, nil
 		}

@@ -37,19 +37,24 @@ func (ri registryInstance) vipAddr() string {
 	return net.JoinHostPort(ri.reg.VIP, strconv.Itoa(ri.reg.Port))
 }
 
-// registryOnlyPackages returns the bundle's packages (by name) a host that runs registries but is no node needs:
-// keepalived's closure when one of its registries has a VIP, else none.
-func (c *Cluster) registryOnlyPackages(host string) ([]string, error) {
-	needs := false
+// nonNodePackages returns the bundle's packages (by name) a host that is no node needs: keepalived's closure
+// where it holds a registry VIP, nftables' where berth's firewall runs. Nodes get every package of the bundle.
+func (c *Cluster) nonNodePackages(host string) ([]string, error) {
+	var want []string
 	for _, ri := range c.registryInstances() {
-		needs = needs || (ri.host.Name == host && ri.reg.VIP != "")
+		if ri.host.Name == host && ri.reg.VIP != "" && !slices.Contains(want, vipPackage) {
+			want = append(want, vipPackage)
+		}
 	}
-	if !needs {
+	if c.Inv.Firewall != nil && c.Inv.Firewall.Enabled {
+		want = append(want, firewallPackage)
+	}
+	if len(want) == 0 {
 		return nil, nil
 	}
-	pkgs, err := airgap.PackageClosure(c.Bundle.Manifest, vipPackage)
+	pkgs, err := airgap.PackageClosure(c.Bundle.Manifest, want...)
 	if err != nil {
-		return nil, fmt.Errorf("registry VIPs on %s: %w", host, err)
+		return nil, fmt.Errorf("host %s, which is no node, needs %s: %w", host, strings.Join(want, " and "), err)
 	}
 	var names []string
 	for _, p := range pkgs {
@@ -135,10 +140,10 @@ func (p *setupRegistries) waitVIPs(ctx context.Context, ca *pki.CA) error {
 	return nil
 }
 
-// registryOnlyPackages installs, on a registry host that is no node, the bundle's packages its registries need
-// (keepalived's closure for a VIP), and keeps the packaged keepalived service disabled: berth runs its own units.
+// registryOnlyPackages installs, on a registry host that is no node, the bundle's packages it needs (keepalived's
+// closure for a VIP), and keeps the packaged keepalived service disabled: berth runs its own units.
 func (p *setupRegistries) registryOnlyPackages(ctx context.Context, host string, e remote.Host) error {
-	pkgs, err := p.c.registryOnlyPackages(host)
+	pkgs, err := p.c.nonNodePackages(host)
 	if err != nil || len(pkgs) == 0 {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berthsh/berth/internal/action"
 	"github.com/berthsh/berth/internal/phase"
+	"github.com/berthsh/berth/internal/planes"
 	"github.com/berthsh/berth/internal/remote"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/manifests"
@@ -54,6 +55,7 @@ systemctl disable --now ` + manifests.DNSCacheUnit + ` >/dev/null 2>&1
 if [ -x ` + manifests.DNSCacheNetScript + ` ]; then ` + manifests.DNSCacheNetScript + ` down; fi
 rm -f ` + manifests.DNSCacheUnitPath + ` ` + manifests.DNSCacheConfPath + ` ` + manifests.DNSCacheNetScript + `
 systemctl disable --now kubelet keepalived haproxy dnsmasq >/dev/null 2>&1
+` + firewallRemove + `
 rm -f ` + manifests.DNSHostConfPath + `
 rm -f ` + kubeletUnitFile + ` ` + kubeletDropInFile + `
 rmdir ` + "/etc/systemd/system/kubelet.service.d" + ` 2>/dev/null
@@ -101,7 +103,7 @@ func (p *resetHosts) Prepare(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		out, err := e.Exec(ctx, "for p in /var/lib/berth /etc/kubernetes "+kubeletUnitFile+" "+containerdConfig+" "+configDir+" "+registryBinary+" "+hostBerthDir+"; do [ -e $p ] && echo $p; done; grep -c '^"+hostsBegin+"$' /etc/hosts || true")
+		out, err := e.Exec(ctx, "for p in /var/lib/berth /etc/kubernetes "+kubeletUnitFile+" "+containerdConfig+" "+configDir+" "+registryBinary+" "+hostBerthDir+" "+planes.FirewallUnitPath+"; do [ -e $p ] && echo $p; done; grep -c '^"+hostsBegin+"$' /etc/hosts || true")
 		if err != nil {
 			return err
 		}

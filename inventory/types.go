@@ -17,6 +17,7 @@ type Inventory struct {
 	Metadata      Metadata      `yaml:"metadata" json:"metadata" required:"true" desc:"Name and environment of the cluster."`
 	SSH           SSH           `yaml:"ssh" json:"ssh" required:"true" desc:"How berth reaches every host; hosts may override parts of it."`
 	NetworkPlanes NetworkPlanes `yaml:"networkPlanes" json:"networkPlanes" required:"true" desc:"The networks each host is attached to, one NIC per plane."`
+	Firewall      *Firewall     `yaml:"firewall,omitempty" json:"firewall,omitempty" desc:"A host firewall (nftables) that lets each plane's NIC accept only that plane's services and keeps pods off the management and control planes (docs/planes.md)."`
 	Hosts         []Host        `yaml:"hosts" json:"hosts" required:"true" desc:"Every machine of the cluster."`
 	ControlPlane  ControlPlane  `yaml:"controlPlane" json:"controlPlane" required:"true" desc:"The highly available API endpoint."`
 	Kubernetes    Kubernetes    `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty" desc:"Cluster networking and kubelet settings. The Kubernetes version comes from the bundle."`
@@ -94,6 +95,12 @@ type NetworkPlanes struct {
 	Control    *Plane `yaml:"control,omitempty" json:"control,omitempty" desc:"Kubernetes system traffic: API server, etcd, kubelet."`
 	Storage    *Plane `yaml:"storage,omitempty" json:"storage,omitempty" desc:"Image pulls and pushes, storage back ends."`
 	Business   *Plane `yaml:"business,omitempty" json:"business,omitempty" desc:"Application (pod) traffic."`
+}
+
+// Firewall configures berth's host firewall: one nftables table, berth, on every host.
+type Firewall struct {
+	Enabled bool     `yaml:"enabled" json:"enabled" desc:"Write and load the firewall on every host; off removes it."`
+	SSHFrom []string `yaml:"sshFrom,omitempty" json:"sshFrom,omitempty" desc:"More subnets (IPv4 CIDRs) allowed to open SSH on the management NIC, besides the management plane itself and the address berth connects from: the operators' jump hosts."`
 }
 
 // Plane is one network.

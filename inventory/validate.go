@@ -18,6 +18,7 @@ func (inv *Inventory) Validate() Problems {
 	// rules see the role it was meant to be, or none, so that it causes no second error.
 	v.inv, v.unsure = inv.rolesAsMeant()
 	v.planes()
+	v.firewall()
 	v.hosts()
 	v.ssh()
 	v.controlPlane()

@@ -279,3 +279,14 @@ func planeList(ps []PlaneName) string {
 	}
 	return s
 }
+
+// firewall checks the host firewall's settings: its SSH subnets are IPv4 CIDRs.
+func (v *validator) firewall() {
+	fw := v.inv.Firewall
+	if fw == nil {
+		return
+	}
+	for i, s := range fw.SSHFrom {
+		v.parsePrefix(s, fmt.Sprintf("firewall.sshFrom[%d]", i))
+	}
+}

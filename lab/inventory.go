@@ -11,7 +11,7 @@ import (
 // (paths relative to the lab directory, where the inventory lives), the four planes, every host with its NICs (one
 // per plane, management and storage only for storage hosts), the control-plane VIP at .100 on the control plane,
 // and with two or more registry hosts a System registry on storage and a User registry on business, each with its
-// VIP at .100 of its plane.
+// VIP at .100 of its plane; berth's host firewall on.
 func (l *Lab) buildInventory() *inventory.Inventory {
 	inv := &inventory.Inventory{
 		APIVersion: inventory.APIVersion,
@@ -29,6 +29,8 @@ func (l *Lab) buildInventory() *inventory.Inventory {
 			KnownHosts:    knownHostsFile,
 		},
 		ControlPlane: inventory.ControlPlane{VIP: l.VIP, VIPPlane: inventory.Control},
+		// The bank keeps its planes apart: the lab does too, so every install and test runs behind the firewall.
+		Firewall: &inventory.Firewall{Enabled: true},
 	}
 	for _, plane := range inventory.AllPlanes {
 		p := &inventory.Plane{

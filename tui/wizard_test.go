@@ -125,7 +125,8 @@ func TestFromKeepsEveryField(t *testing.T) {
 	if !reflect.DeepEqual(got.Tenants, orig.Tenants) || !reflect.DeepEqual(got.OpenStack, orig.OpenStack) ||
 		!reflect.DeepEqual(got.Storage, orig.Storage) || !reflect.DeepEqual(got.Metadata.Labels, orig.Metadata.Labels) ||
 		!reflect.DeepEqual(got.Hosts, orig.Hosts) || !reflect.DeepEqual(got.Registries, orig.Registries) ||
-		!reflect.DeepEqual(got.Kubernetes, orig.Kubernetes) || !reflect.DeepEqual(got.NetworkPlanes, orig.NetworkPlanes) {
+		!reflect.DeepEqual(got.Kubernetes, orig.Kubernetes) || !reflect.DeepEqual(got.NetworkPlanes, orig.NetworkPlanes) ||
+		!reflect.DeepEqual(got.Firewall, orig.Firewall) {
 		t.Fatal("the written file lost fields of the --from inventory")
 	}
 }
@@ -137,7 +138,7 @@ func TestReviewJumpsToTheFieldThatFixesAProblem(t *testing.T) {
 	d := newDriver(t, Options{Inventory: inv})
 	d.enterUntil("Review", 60)
 	d.requireScreen("2 error(s)", `› ✗ hosts[1].address: "not an address!" is neither an address nor a DNS`, "(Hosts)", "(NICs)",
-		"54✗     address: not an address!")
+		"58✗     address: not an address!")
 	d.keys("enter")
 	d.requirePage("Hosts")
 	if p := d.m.pages[d.m.cur].(*hostsPage); p.editing != 1 || p.f.focused().key != "hosts[1].address" {

@@ -194,8 +194,8 @@ func (r *run) checkDisk(plan *Plan, add func(string, bool, string, ...Problem)) 
 	var problems []Problem
 	least := int64(-1)
 	for _, n := range content.Nodes {
-		if n.RegistryOnly {
-			continue // it stages the registry engine alone, tens of MiB, and runs no kubelet
+		if n.NoNode {
+			continue // no node: it stages the registry engine and a few packages, tens of MiB, and runs no kubelet
 		}
 		facts, err := r.c.OSFacts(n.Name)
 		if err != nil {

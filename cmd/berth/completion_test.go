@@ -49,7 +49,7 @@ func TestCompletion(t *testing.T) {
 		want []string
 	}{
 		{"skip-phases", []string{"install", "--skip-phases", ""}, installer.PhaseNames()},
-		{"skip-phases after a comma", []string{"install", "--skip-phases", "connect,f"}, []string{"connect,facts"}},
+		{"skip-phases after a comma", []string{"install", "--skip-phases", "connect,fa"}, []string{"connect,facts"}},
 		{"skip-phases of a phase run", []string{"install", "phase", "connect", "--skip-phases", "pre"}, []string{"preflight"}},
 		{"install phase NAME", []string{"install", "phase", "join-"}, []string{"join-secrets", "join-control-planes", "join-workers"}},
 		{"output", []string{"version", "-o", ""}, []string{"text", "json", "yaml"}},

@@ -138,6 +138,7 @@ func printStatus(a *app, st *installer.Status, listeners, traffic bool) {
 	}
 	printVersions(w, st.Versions)
 	printListeners(w, st, listeners)
+	printFirewall(w, st)
 	if traffic {
 		printTraffic(w, st)
 	}
@@ -199,6 +200,34 @@ func printListeners(w io.Writer, st *installer.Status, all bool) {
 		fmt.Fprintf(w, "; berth's on every address (every plane): %s", strings.Join(parts, "; "))
 	}
 	fmt.Fprintln(w, " (--listeners lists them all)")
+}
+
+// printFirewall prints one line on berth's host firewall: on how many hosts it is loaded as berth left it, and the
+// hosts where it is not, with what berth install does about them.
+func printFirewall(w io.Writer, st *installer.Status) {
+	by := map[installer.FirewallState][]string{}
+	read := 0
+	for _, h := range st.Listeners {
+		if h.Firewall != "" {
+			by[h.Firewall] = append(by[h.Firewall], h.Host)
+			read++
+		}
+	}
+	if read == 0 || len(by[installer.FirewallOff]) == read {
+		return // not read, or off everywhere as the inventory says
+	}
+	parts := []string{fmt.Sprintf("loaded on %d of %d hosts", len(by[installer.FirewallLoaded]), read)}
+	for _, k := range []struct {
+		state installer.FirewallState
+		what  string
+	}{{installer.FirewallChanged, "CHANGED since berth loaded it (flushed or edited) on %s: berth install loads it again"},
+		{installer.FirewallAbsent, "MISSING on %s: berth install loads it"},
+		{installer.FirewallLeft, "still on %s though the inventory turns it off: berth install removes it"}} {
+		if hosts := by[k.state]; len(hosts) > 0 {
+			parts = append(parts, fmt.Sprintf(k.what, strings.Join(hosts, ",")))
+		}
+	}
+	fmt.Fprintf(w, "firewall: %s\n", strings.Join(parts, "; "))
 }
 
 // printTraffic prints each host's bytes received and sent per plane.

@@ -256,3 +256,40 @@ func TestForgetProgress(t *testing.T) {
 		t.Error("the journal does not record the new run")
 	}
 }
+
+// recheck is a phase whose state can drift: it runs on every run, journal or not, but only when selected.
+type recheck struct {
+	Base
+	runs int
+}
+
+func (p *recheck) Title() string                 { return "firewall" }
+func (p *recheck) Recheck() bool                 { return true }
+func (p *recheck) Run(ctx context.Context) error { p.runs++; return nil }
+
+func TestRecheckRunsAgainWhenSelected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal-install.json")
+	inputs := []Input{NewInput("bundle", []byte("b1"), nil)}
+	runs := &sync.Map{}
+	fw := &recheck{}
+	run := func(only ...string) *Report {
+		t.Helper()
+		j, err := OpenJournal(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := New(Options{Action: "install", Journal: j, Inputs: inputs, Only: only},
+			fw, &hostPhase{title: "os", hosts: []string{"a"}, runs: runs}).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	run()
+	if rep := run(); fw.runs != 2 || rep.Phases[0].Status != StatusOK || rep.Phases[1].Status != StatusSkipped {
+		t.Fatalf("second run: firewall ran %d times (%s), os %s; want it run again and os skipped as done", fw.runs, rep.Phases[0].Status, rep.Phases[1].Status)
+	}
+	if rep := run("os"); fw.runs != 2 || rep.Phases[0].Status != StatusSkipped {
+		t.Fatalf("only os selected: firewall ran %d times (%s); want it left alone", fw.runs, rep.Phases[0].Status)
+	}
+}

@@ -47,6 +47,13 @@ type AlwaysRunner interface {
 	AlwaysRun() bool
 }
 
+// Rechecker is a Phase whose state on hosts can drift after it finished (a host firewall someone flushes): it runs
+// on every run even when the journal says it completed, and its hosts are never skipped as done. Unlike an
+// AlwaysRunner, it runs only when selected: `berth install phase X` leaves it alone.
+type Rechecker interface {
+	Recheck() bool
+}
+
 // Binder is a Phase that wants the run's Session (gate, fan-out, events, journal). Embedding Base provides it.
 type Binder interface {
 	Bind(s *Session)

@@ -123,9 +123,12 @@ func (rn *run) info(format string, args ...any) {
 // runStep runs one phase: selection, Prepare, ShouldRun, journal, then Run or DryRun.
 func (r *Runner) runStep(ctx context.Context, rn *run, st step, prepared *[]step) (PhaseResult, error) {
 	res := PhaseResult{Name: st.name, Title: st.title}
-	always := false
+	always, recheck := false, false
 	if a, ok := st.p.(AlwaysRunner); ok {
 		always = a.AlwaysRun()
+	}
+	if c, ok := st.p.(Rechecker); ok {
+		recheck = c.Recheck()
 	}
 	skip := func(reason string) (PhaseResult, error) {
 		res.Status, res.Reason = StatusSkipped, reason
@@ -142,6 +145,9 @@ func (r *Runner) runStep(ctx context.Context, rn *run, st step, prepared *[]step
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	// From here on a phase that rechecks is treated as one that always runs: the journal neither skips it nor its
+	// hosts, and records nothing of it.
+	always = always || recheck
 	if !always && rn.journal != nil && rn.journal.PhaseDone(st.name) {
 		return skip("done in an earlier run")
 	}

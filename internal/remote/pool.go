@@ -77,18 +77,9 @@ func (p *Pool) Get(name string) (Host, error) {
 		p.hosts[name] = h
 		return h, nil
 	}
-	cfg := Config{Target: t, Logger: p.opts.Logger, OutputLimit: p.opts.OutputLimit, TailLimit: p.opts.TailLimit}
-	if b := t.Bastion; b != nil {
-		key := fmt.Sprintf("%s@%s:%d %q", b.User, b.Address, b.Port, b.IdentityFiles)
-		j, ok := p.jumps[key]
-		if !ok {
-			var err error
-			if j, err = NewJump(*b, p.opts.Logger); err != nil {
-				return nil, err
-			}
-			p.jumps[key] = j
-		}
-		cfg.Jump = j
+	cfg, err := p.config(t)
+	if err != nil {
+		return nil, err
 	}
 	e, err := New(cfg)
 	if err != nil {
@@ -96,6 +87,52 @@ func (p *Pool) Get(name string) (Host, error) {
 	}
 	p.hosts[name] = e
 	return e, nil
+}
+
+// config returns the Executor configuration of a target, with the bastion connection it shares. p.mu is held.
+func (p *Pool) config(t Target) (Config, error) {
+	cfg := Config{Target: t, Logger: p.opts.Logger, OutputLimit: p.opts.OutputLimit, TailLimit: p.opts.TailLimit}
+	if b := t.Bastion; b != nil {
+		key := fmt.Sprintf("%s@%s:%d %q", b.User, b.Address, b.Port, b.IdentityFiles)
+		j, ok := p.jumps[key]
+		if !ok {
+			var err error
+			if j, err = NewJump(*b, p.opts.Logger); err != nil {
+				return Config{}, err
+			}
+			p.jumps[key] = j
+		}
+		cfg.Jump = j
+	}
+	return cfg, nil
+}
+
+// LoginAgain opens a new SSH connection to the host, beside the pooled one, runs a command on it and closes it. It
+// shows that a new login still works after a change that could block one (a host firewall), which the pooled
+// connection, already established, cannot show.
+func (p *Pool) LoginAgain(ctx context.Context, name string) error {
+	p.mu.Lock()
+	if p.opts.Open != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("host %s: this pool opens no SSH connections of its own", name)
+	}
+	t, err := p.lookup(name)
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	cfg, err := p.config(t)
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	e, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	_, err = e.Run(ctx, Cmd{Command: "true", NoSudo: true})
+	return err
 }
 
 // Close closes every connection the Pool opened.

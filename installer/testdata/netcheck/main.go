@@ -6,10 +6,15 @@
 //	netcheck get URL [SECONDS]      fetch URL, retrying for up to SECONDS (default 60); exit 1 on failure
 //	netcheck fetch URL              fetch URL once, discard the body and print how many bytes it had
 //	netcheck resolve NAME [SERVER]  resolve NAME (through SERVER, ip[:port], when given); print the addresses
+//	netcheck probe FROM NAME TARGET...
+//	                                try each TARGET once, from the local address FROM ("-" for any), 3 s each:
+//	                                tcp:IP:PORT connects, dns:IP:PORT asks for NAME over UDP; prints one line per
+//	                                target: the target, then open, answered, refused or timeout (or the error)
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +22,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -93,9 +99,57 @@ func main() {
 		for _, a := range addrs {
 			fmt.Println(a)
 		}
+	case "probe":
+		if len(os.Args) < 5 {
+			fail(fmt.Errorf("usage: netcheck probe FROM NAME TARGET..."))
+		}
+		for _, target := range os.Args[4:] {
+			fmt.Println(target, probe(os.Args[2], os.Args[3], target))
+		}
 	default:
 		fail(fmt.Errorf("unknown mode %q", os.Args[1]))
 	}
+}
+
+// probe tries one target from the local address from and says what happened.
+func probe(from, name, target string) string {
+	kind, addr, _ := strings.Cut(target, ":")
+	d := &net.Dialer{Timeout: 3 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var err error
+	switch kind {
+	case "tcp":
+		if from != "-" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+		}
+		var c net.Conn
+		if c, err = d.DialContext(ctx, "tcp", addr); err == nil {
+			c.Close()
+			return "open"
+		}
+	case "dns":
+		if from != "-" {
+			d.LocalAddr = &net.UDPAddr{IP: net.ParseIP(from)}
+		}
+		r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "udp", addr)
+		}}
+		var addrs []string
+		if addrs, err = r.LookupHost(ctx, name); err == nil {
+			return "answered " + strings.Join(addrs, ",")
+		}
+	default:
+		return "error: unknown kind " + kind
+	}
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	}
+	return "error: " + strings.ReplaceAll(err.Error(), " ", "_")
 }
 
 func fail(err error) {
