@@ -82,6 +82,14 @@ func (env *e2eEnv) dnsInventory(t *testing.T, variant, upstream string) string {
 	path, inv := env.editedInventory(t, "dns-"+variant, func(inv *inventory.Inventory) {
 		inv.DNS.Variant = variant
 		inv.DNS.Upstreams = []string{upstream}
+		// The stand-in for the bank's DNS runs on a host behind berth's firewall: open its port there, the way a
+		// bank opens its own agents' ports (a real resolver sits outside the cluster's hosts).
+		if inv.Firewall != nil && inv.Firewall.Enabled {
+			for _, proto := range []string{"udp", "tcp"} {
+				inv.Firewall.Allow = append(inv.Firewall.Allow, inventory.FirewallRule{Plane: inventory.Management, Proto: proto,
+					Ports: strconv.Itoa(upstreamPort), Hosts: []string{env.upstreamHost().Name}, Description: "the stand-in for the bank's DNS"})
+			}
+		}
 	})
 	env.inv = inv
 	return path

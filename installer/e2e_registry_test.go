@@ -41,14 +41,7 @@ func testRegistries(t *testing.T, env *e2eEnv) {
 	if len(env.inv.Registries) == 0 {
 		t.Fatal("the shared lab has no registry")
 	}
-	pub, err := bundles.LoadPublicKey(env.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundles.Open(context.Background(), env.bundle, bundles.VerifyOptions{PublicKeys: []ed25519.PublicKey{pub}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := env.openBundle(t)
 	caPath := filepath.Join(env.stateDir, "clusters", env.inv.Metadata.Name, "registry-ca.crt")
 	caPEM, err := os.ReadFile(caPath)
 	if err != nil {

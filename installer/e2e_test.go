@@ -76,6 +76,7 @@ func TestE2EInstall(t *testing.T) {
 	t.Run("pods on different workers reach each other", func(t *testing.T) { testPodNetwork(t, env) })
 	t.Run("each kind of traffic goes on its plane", func(t *testing.T) { testPlaneTraffic(t, env) })
 	t.Run("the firewall keeps pods and the business plane off management and control", func(t *testing.T) { testFirewall(t, env) })
+	t.Run("the default StorageClass gives pods volumes that outlive them", func(t *testing.T) { testLocalPath(t, env) })
 	t.Run("second install is a no-op", func(t *testing.T) { testNoOp(t, env) })
 	t.Run("a moved VIP is refused before any host changes", func(t *testing.T) { testMovedVIP(t, env) })
 	t.Run("status reports the cluster", func(t *testing.T) { testStatus(t, env) })

@@ -74,3 +74,14 @@ func TestPlanFirewall(t *testing.T) {
 		t.Errorf("install with no nft anywhere: %v", err)
 	}
 }
+
+// TestFirewallHealth: a host whose firewall is not as berth loaded it (or is left over) makes the cluster unhealthy
+// in berth status; one loaded, or off as the inventory says, does not.
+func TestFirewallHealth(t *testing.T) {
+	for state, healthy := range map[FirewallState]bool{FirewallLoaded: true, FirewallOff: true, FirewallChanged: false, FirewallAbsent: false, FirewallLeft: false} {
+		st := &Status{VIPAnswers: true, Listeners: []HostListeners{{Host: "cp1", Firewall: FirewallLoaded}, {Host: "w1", Firewall: state}}}
+		if st.Healthy() != healthy {
+			t.Errorf("a host's firewall %s: healthy %v, want %v", state, st.Healthy(), healthy)
+		}
+	}
+}

@@ -63,9 +63,10 @@ func phases(c *Cluster) []phase.Phase {
 		&prepareJoins{c: c},
 		&joinControlPlanes{c: c},
 		&joinWorkers{c: c},
-		&installCNI{c: c},
+		CNI(c),
 		&installDNS{c: c},
 		&dnsCache{c: c},
+		Storage(c),
 		&settleNodes{c: c},
 		&writeKubeconfig{c: c},
 	}
@@ -73,7 +74,9 @@ func phases(c *Cluster) []phase.Phase {
 
 // CNI returns the phase that applies the pod network from the cluster's bundle: the install's, and the upgrade's
 // add-on step (a changed image rolls the DaemonSet).
-func CNI(c *Cluster) phase.Phase { return &installCNI{c: c} }
+func CNI(c *Cluster) phase.Phase {
+	return &installCNI{addOn{c: c, what: "apply the flannel manifests"}}
+}
 
 // Registries returns the phase that runs the inventory's registries and fills the System registry with the
 // bundle's images (the upgrade's too: every System replica serves the new images, and those of the bundles of the
@@ -139,6 +142,9 @@ func Install(ctx context.Context, o Options) (*Result, error) {
 	}
 	if len(inv.ControlPlanes()) == 0 {
 		return nil, errors.New("the inventory has no control plane")
+	}
+	if err := CheckStorageImages(inv, o.Bundle.Manifest); err != nil {
+		return nil, err
 	}
 	cacheDir := o.CacheDir
 	if cacheDir == "" {

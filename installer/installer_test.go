@@ -259,7 +259,7 @@ pkg haproxy 2.6.12-1+deb12u2 config-files
 
 func TestPhaseNames(t *testing.T) {
 	got := strings.Join(PhaseNames(), ",")
-	want := "connect,facts,preflight,stage,os,firewall,runtime,images,registries,registry-mirrors,load-balancer,init,join-secrets,join-control-planes,join-workers,cni,dns,dns-cache,nodes,kubeconfig"
+	want := "connect,facts,preflight,stage,os,firewall,runtime,images,registries,registry-mirrors,load-balancer,init,join-secrets,join-control-planes,join-workers,cni,dns,dns-cache,storage,nodes,kubeconfig"
 	if got != want {
 		t.Errorf("phases = %s", got)
 	}

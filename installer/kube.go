@@ -138,3 +138,29 @@ func (c *Cluster) applyChanged(ctx context.Context, s *phase.Session, what strin
 		return k.ApplyAll(ctx, todo)
 	})
 }
+
+// addOn is the shared part of the phases that apply an add-on's manifests from the bundle: Prepare renders them and
+// reads what differs from the cluster (dry runs too), Run applies exactly that.
+type addOn struct {
+	phase.Base
+	c    *Cluster
+	what string // the change as the plan names it
+
+	objs    []*unstructured.Unstructured
+	changes []kube.ApplyResult
+}
+
+// diff reads rendered manifests and what of them differs from the cluster.
+func (a *addOn) diff(ctx context.Context, manifests []byte) (err error) {
+	if a.objs, err = kube.Objects(manifests); err != nil {
+		return err
+	}
+	a.changes, err = a.c.diffObjects(ctx, a.objs)
+	return err
+}
+
+func (a *addOn) ShouldRun() bool { return anyChanged(a.changes) }
+
+func (a *addOn) Run(ctx context.Context) error {
+	return a.c.applyChanged(ctx, a.Session, a.what, a.objs, a.changes)
+}

@@ -5,23 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/berthsh/berth/airgap"
-	"github.com/berthsh/berth/internal/kube"
-	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
 	"github.com/berthsh/berth/manifests"
 )
 
 // installCNI applies the pod network (flannel, VXLAN over the pod plane's NICs) from the bundle's image.
-type installCNI struct {
-	phase.Base
-	c *Cluster
-
-	objs    []*unstructured.Unstructured
-	changes []kube.ApplyResult
-}
+type installCNI struct{ addOn }
 
 func (p *installCNI) Title() string { return "Install the pod network (flannel)" }
 func (p *installCNI) Name() string  { return "cni" }
@@ -82,15 +72,5 @@ func (p *installCNI) Prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.objs, err = kube.Objects(y); err != nil {
-		return err
-	}
-	p.changes, err = p.c.diffObjects(ctx, p.objs)
-	return err
-}
-
-func (p *installCNI) ShouldRun() bool { return anyChanged(p.changes) }
-
-func (p *installCNI) Run(ctx context.Context) error {
-	return p.c.applyChanged(ctx, p.Session, "apply the flannel manifests", p.objs, p.changes)
+	return p.diff(ctx, y)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/berthsh/berth/internal/kube"
 	"github.com/berthsh/berth/internal/phase"
 	"github.com/berthsh/berth/inventory"
+	"github.com/berthsh/berth/manifests"
 )
 
 // settleNodes labels the nodes as the inventory says, then waits until every node is Ready and every system pod
@@ -104,6 +105,10 @@ func (c *Cluster) ClusterReady(timeout time.Duration) phase.Wait {
 			if !ok || err != nil {
 				return ok, status, err
 			}
-			return k.PodsReady("kube-system", "kube-flannel")(ctx)
+			namespaces := []string{"kube-system", "kube-flannel"}
+			if localPathOn(c.Inv) {
+				namespaces = append(namespaces, manifests.LocalPathNamespace)
+			}
+			return k.PodsReady(namespaces...)(ctx)
 		}}
 }

@@ -128,7 +128,10 @@ func (p *resetHosts) Run(ctx context.Context) error {
 				registryData = append(registryData, remote.Quote(ri.root()))
 			}
 		}
-		return p.Wet(host, "kubeadm reset; stop kubelet, keepalived, haproxy, containerd and the registries; remove their data, berth's files and the packages berth installed", func() error {
+		if h := p.c.Inv.Host(host); h != nil && h.IsNode() && localPathOn(p.c.Inv) {
+			registryData = append(registryData, remote.Quote(p.c.Inv.Storage.LocalPath.Path)) // the local-path volumes
+		}
+		return p.Wet(host, "kubeadm reset; stop kubelet, keepalived, haproxy, containerd and the registries; remove their data (local-path volumes too), berth's files, its firewall and the packages berth installed", func() error {
 			if _, err := e.Exec(ctx, resetScript); err != nil {
 				return err
 			}

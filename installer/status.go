@@ -20,18 +20,19 @@ import (
 
 // Status is what runs in a cluster right now.
 type Status struct {
-	Cluster     string           `json:"cluster"`
-	Endpoint    string           `json:"endpoint"`
-	VIPHolder   string           `json:"vipHolder,omitempty"` // control plane holding the VIP
-	VIPAnswers  bool             `json:"vipAnswers"`          // the API answers through the VIP
-	Nodes       []NodeStatus     `json:"nodes"`
-	APIServers  []EndpointStatus `json:"apiServers"`
-	Etcd        []EtcdStatus     `json:"etcd"`
-	DNS         []EndpointStatus `json:"dns,omitempty"`
-	Registries  []RegistryStatus `json:"registries,omitempty"`
-	Versions    []HostVersions   `json:"versions"`              // what runs on each node that answered
-	Listeners   []HostListeners  `json:"listeners"`             // every host's listening sockets and their planes
-	Unreachable []string         `json:"unreachable,omitempty"` // hosts berth could not reach over SSH
+	Cluster     string               `json:"cluster"`
+	Endpoint    string               `json:"endpoint"`
+	VIPHolder   string               `json:"vipHolder,omitempty"` // control plane holding the VIP
+	VIPAnswers  bool                 `json:"vipAnswers"`          // the API answers through the VIP
+	Nodes       []NodeStatus         `json:"nodes"`
+	APIServers  []EndpointStatus     `json:"apiServers"`
+	Etcd        []EtcdStatus         `json:"etcd"`
+	DNS         []EndpointStatus     `json:"dns,omitempty"`
+	Registries  []RegistryStatus     `json:"registries,omitempty"`
+	Storage     []StorageClassStatus `json:"storageClasses,omitempty"`
+	Versions    []HostVersions       `json:"versions"`              // what runs on each node that answered
+	Listeners   []HostListeners      `json:"listeners"`             // every host's listening sockets and their planes
+	Unreachable []string             `json:"unreachable,omitempty"` // hosts berth could not reach over SSH
 }
 
 // HostVersions are the versions of the components on one node, as its facts read them (see Components).
@@ -95,6 +96,11 @@ func (s *Status) Healthy() bool {
 	for _, r := range s.Registries {
 		if !r.Reachable || !r.InSync {
 			return false
+		}
+	}
+	for _, h := range s.Listeners {
+		if h.Firewall == FirewallChanged || h.Firewall == FirewallAbsent || h.Firewall == FirewallLeft {
+			return false // berth install puts it right
 		}
 	}
 	return true
@@ -165,6 +171,7 @@ func ClusterStatus(ctx context.Context, inv *inventory.Inventory, stateDir strin
 	if err := st.readNodes(ctx, c, k); err != nil {
 		return st, err
 	}
+	st.readStorageClasses(ctx, k)
 	st.readAPIServers(ctx, c, reachable)
 	st.readEtcd(ctx, c, reachable)
 	st.DNS = dnsStatus(ctx, c)
@@ -209,6 +216,35 @@ func (st *Status) readNodes(ctx context.Context, c *Cluster, k *kube.Client) err
 	}
 	sort.Slice(st.Nodes, func(i, j int) bool { return st.Nodes[i].Name < st.Nodes[j].Name })
 	return nil
+}
+
+// StorageClassStatus is one StorageClass of the cluster and the volumes bound through it.
+type StorageClassStatus struct {
+	Name        string `json:"name"`
+	Provisioner string `json:"provisioner"`
+	Default     bool   `json:"default"`
+	Volumes     int    `json:"volumes"` // persistent volumes of the class
+	Error       string `json:"error,omitempty"`
+}
+
+// readStorageClasses lists the cluster's storage classes with how many volumes each holds.
+func (st *Status) readStorageClasses(ctx context.Context, k *kube.Client) {
+	list, err := k.Clientset().StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		st.Storage = []StorageClassStatus{{Name: "-", Error: "list storage classes: " + err.Error()}}
+		return
+	}
+	volumes := map[string]int{}
+	if pvs, err := k.Clientset().CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{}); err == nil {
+		for _, pv := range pvs.Items {
+			volumes[pv.Spec.StorageClassName]++
+		}
+	}
+	for _, sc := range list.Items {
+		st.Storage = append(st.Storage, StorageClassStatus{Name: sc.Name, Provisioner: sc.Provisioner,
+			Default: sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true", Volumes: volumes[sc.Name]})
+	}
+	sort.Slice(st.Storage, func(i, j int) bool { return st.Storage[i].Name < st.Storage[j].Name })
 }
 
 func (st *Status) readAPIServers(ctx context.Context, c *Cluster, reachable []*inventory.Host) {

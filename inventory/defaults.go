@@ -85,6 +85,20 @@ func (inv *Inventory) Default() {
 		setDefault(&r.StoragePath, defaultRegistryStore)
 	}
 
+	if inv.Storage == nil {
+		inv.Storage = &Storage{}
+	}
+	if inv.Storage.LocalPath == nil {
+		inv.Storage.LocalPath = &LocalPath{}
+	}
+	if lp := inv.Storage.LocalPath; lp.Enabled == nil {
+		on := true
+		lp.Enabled = &on
+	}
+	setDefault(&inv.Storage.LocalPath.Path, defaultLocalPath)
+	if inv.Storage.DefaultClass == "" && *inv.Storage.LocalPath.Enabled {
+		inv.Storage.DefaultClass = LocalPathClass
+	}
 	if st := inv.Storage; st != nil {
 		if c := st.Ceph; c != nil {
 			setDefault(&c.User, "kubernetes")

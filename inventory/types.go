@@ -99,8 +99,19 @@ type NetworkPlanes struct {
 
 // Firewall configures berth's host firewall: one nftables table, berth, on every host.
 type Firewall struct {
-	Enabled bool     `yaml:"enabled" json:"enabled" desc:"Write and load the firewall on every host; off removes it."`
-	SSHFrom []string `yaml:"sshFrom,omitempty" json:"sshFrom,omitempty" desc:"More subnets (IPv4 CIDRs) allowed to open SSH on the management NIC, besides the management plane itself and the address berth connects from: the operators' jump hosts."`
+	Enabled bool           `yaml:"enabled" json:"enabled" desc:"Write and load the firewall on every host; off removes it."`
+	SSHFrom []string       `yaml:"sshFrom,omitempty" json:"sshFrom,omitempty" desc:"More subnets (IPv4 CIDRs) allowed to open SSH on the management NIC, besides the management plane itself and the address berth connects from: the operators' jump hosts."`
+	Allow   []FirewallRule `yaml:"allow,omitempty" json:"allow,omitempty" desc:"More services a plane's NIC accepts, besides berth's own: the bank's agents (monitoring, backup) that listen on the hosts."`
+}
+
+// FirewallRule opens one more service on a plane's NIC.
+type FirewallRule struct {
+	Plane       PlaneName `yaml:"plane" json:"plane" required:"true" enum:"management,control,storage,business" desc:"Plane whose NIC accepts it."`
+	Proto       string    `yaml:"proto" json:"proto" required:"true" enum:"tcp,udp" desc:"Transport protocol."`
+	Ports       string    `yaml:"ports" json:"ports" required:"true" desc:"A port or a range: 9100, or 9100-9102."`
+	From        []string  `yaml:"from,omitempty" json:"from,omitempty" desc:"Source subnets (IPv4 CIDRs) allowed; empty for any source."`
+	Hosts       []string  `yaml:"hosts,omitempty" json:"hosts,omitempty" desc:"Only on these hosts; empty for every host."`
+	Description string    `yaml:"description,omitempty" json:"description,omitempty" desc:"What it is, written as the rule's comment."`
 }
 
 // Plane is one network.
@@ -239,6 +250,7 @@ const (
 	EngineHarbor         = "harbor"
 	defaultRegistryPort  = 5000
 	defaultRegistryStore = "/var/lib/berth/registry"
+	defaultLocalPath     = "/var/lib/local-volumes"
 )
 
 // Registry is an image registry bound to one plane.
@@ -258,9 +270,19 @@ type Registry struct {
 
 // Storage configures persistent storage.
 type Storage struct {
-	DefaultClass string   `yaml:"defaultClass,omitempty" json:"defaultClass,omitempty" desc:"Name of the default StorageClass."`
-	Ceph         *Ceph    `yaml:"ceph,omitempty" json:"ceph,omitempty" desc:"An existing Ceph cluster (RBD)."`
-	Trident      *Trident `yaml:"trident,omitempty" json:"trident,omitempty" desc:"NetApp storage through Trident."`
+	DefaultClass string     `yaml:"defaultClass,omitempty" json:"defaultClass,omitempty" desc:"Name of the default StorageClass; local-path when the inventory names none."`
+	LocalPath    *LocalPath `yaml:"localPath,omitempty" json:"localPath,omitempty" desc:"The local-path class that every cluster gets: each volume a directory on the disk of its pod's node."`
+	Ceph         *Ceph      `yaml:"ceph,omitempty" json:"ceph,omitempty" desc:"An existing Ceph cluster (RBD)."`
+	Trident      *Trident   `yaml:"trident,omitempty" json:"trident,omitempty" desc:"NetApp storage through Trident."`
+}
+
+// LocalPathClass is the name of the StorageClass of node-local volumes.
+const LocalPathClass = "local-path"
+
+// LocalPath configures the node-local volumes of the local-path class (local-path-provisioner, from the bundle).
+type LocalPath struct {
+	Enabled *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty" default:"true" desc:"Run the local-path provisioner and its StorageClass."`
+	Path    string `yaml:"path,omitempty" json:"path,omitempty" default:"/var/lib/local-volumes" desc:"Directory on every node where its volumes live (an absolute path; a disk of its own is best). berth reset removes it."`
 }
 
 // Ceph points at an existing Ceph cluster.

@@ -289,4 +289,42 @@ func (v *validator) firewall() {
 	for i, s := range fw.SSHFrom {
 		v.parsePrefix(s, fmt.Sprintf("firewall.sshFrom[%d]", i))
 	}
+	for i, r := range fw.Allow {
+		path := fmt.Sprintf("firewall.allow[%d]", i)
+		if r.Plane != "" && v.inv.NetworkPlanes.Get(r.Plane) == nil {
+			v.errorf(path+".plane", "define the plane under networkPlanes, or name a defined one", "plane %q is not defined", r.Plane)
+		}
+		if r.Ports != "" {
+			if _, _, ok := PortRange(r.Ports); !ok {
+				v.errorf(path+".ports", "write a port (9100) or a range (9100-9102) of ports 1-65535", "%q is not a port or a range", r.Ports)
+			}
+		}
+		for j, s := range r.From {
+			v.parsePrefix(s, fmt.Sprintf("%s.from[%d]", path, j))
+		}
+		for j, h := range r.Hosts {
+			if v.inv.Host(h) == nil {
+				v.errorf(fmt.Sprintf("%s.hosts[%d]", path, j), "name a host of hosts[]", "no host is named %q", h)
+			}
+		}
+		if strings.ContainsAny(r.Description, "\"\n\\") {
+			v.errorf(path+".description", "leave out quotes, backslashes and line breaks", "the description cannot be written as a rule comment")
+		}
+	}
+}
+
+// PortRange parses a port (9100) or a range of ports (9100-9102), each 1-65535 and the range ascending.
+func PortRange(s string) (from, to int, ok bool) {
+	a, b, isRange := strings.Cut(s, "-")
+	from, err := strconv.Atoi(a)
+	if err != nil || from < 1 || from > 65535 {
+		return 0, 0, false
+	}
+	to = from
+	if isRange {
+		if to, err = strconv.Atoi(b); err != nil || to < from || to > 65535 {
+			return 0, 0, false
+		}
+	}
+	return from, to, true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -217,6 +218,14 @@ func (v *validator) storage() {
 		return
 	}
 	var classes []string
+	if lp := st.LocalPath; lp != nil && (lp.Enabled == nil || *lp.Enabled) {
+		classes = append(classes, LocalPathClass)
+		if p := lp.Path; p != "" && (!path.IsAbs(p) || path.Clean(p) != p || p == "/" || strings.HasPrefix(p+"/", "/var/lib/berth/") ||
+			strings.HasPrefix(p+"/", "/etc/") || strings.HasPrefix(p+"/", "/var/lib/kubelet/")) {
+			v.errorf("storage.localPath.path", "write an absolute, clean path of its own, such as /var/lib/local-volumes (not /, /etc, /var/lib/berth or /var/lib/kubelet)",
+				"%q cannot hold volumes", p)
+		}
+	}
 	if c := st.Ceph; c != nil {
 		classes = append(classes, c.StorageClass)
 		for i, m := range c.Monitors {

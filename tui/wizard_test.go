@@ -138,7 +138,7 @@ func TestReviewJumpsToTheFieldThatFixesAProblem(t *testing.T) {
 	d := newDriver(t, Options{Inventory: inv})
 	d.enterUntil("Review", 60)
 	d.requireScreen("2 error(s)", `› ✗ hosts[1].address: "not an address!" is neither an address nor a DNS`, "(Hosts)", "(NICs)",
-		"58✗     address: not an address!")
+		"65✗     address: not an address!")
 	d.keys("enter")
 	d.requirePage("Hosts")
 	if p := d.m.pages[d.m.cur].(*hostsPage); p.editing != 1 || p.f.focused().key != "hosts[1].address" {

@@ -110,6 +110,9 @@ func open(o Options, planOnly bool) (*action.Action, *run, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := installer.CheckStorageImages(o.Inventory, o.target().Manifest); err != nil {
+		return nil, nil, err
+	}
 	cacheDir := o.CacheDir
 	if cacheDir == "" {
 		if cacheDir, err = installer.DefaultCacheDir(); err != nil {
@@ -150,6 +153,7 @@ func (r *run) phases() []phase.Phase {
 		installer.CNI(r.c),
 		installer.DNS(r.c),
 		installer.DNSCache(r.c),
+		installer.Storage(r.c),
 		&workers{r: r},
 	)
 }

@@ -159,6 +159,8 @@ func Manifest(s Spec) (*bundles.Manifest, map[string][]byte) {
 		"flannel-image":           "ghcr.io/flannel-io/flannel:v0.28.4",
 		"dnsmasq-image":           "berth.sh/dnsmasq:2.90",
 		"dns-health-image":        "berth.sh/dns-health:0.2.0",
+		"local-path-image":        "berth.sh/local-path-provisioner:v0.0.30",
+		"local-path-helper-image": "berth.sh/busybox:1.35.0",
 	}
 	for n, ref := range s.Extra {
 		images[n] = ref

@@ -8,7 +8,7 @@ import (
 func TestWriteOpens(t *testing.T) {
 	key := NewKey(t)
 	b := Open(t, t.TempDir(), Spec{KubernetesVersion: "v1.32.5", EtcdVersion: "3.5.16-0"}, key)
-	if b.Manifest.KubernetesVersion != "v1.32.5" || len(b.Manifest.Images) != 10 || len(b.Manifest.Packages) != 5 {
+	if b.Manifest.KubernetesVersion != "v1.32.5" || len(b.Manifest.Images) != 12 || len(b.Manifest.Packages) != 5 {
 		t.Fatalf("manifest: %s, %d images, %d packages", b.Manifest.KubernetesVersion, len(b.Manifest.Images), len(b.Manifest.Packages))
 	}
 	found := false

@@ -24,6 +24,7 @@ hosts:
     roles: [control-plane]
     nics: {management: {interface: lo, address: 127.0.0.2}}
 controlPlane: {vip: 127.0.0.100}
+storage: {localPath: {enabled: false}} # the test bundle carries no images
 `
 	for name, data := range map[string]string{"inventory.yaml": inv, "known_hosts": "", "id": "not a key"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {

@@ -136,6 +136,12 @@ func printStatus(a *app, st *installer.Status, listeners, traffic bool) {
 				yesNo(r.Reachable, "answers", "UNREACHABLE"), r.Images, yesNo(r.InSync, "in sync", "OUT OF SYNC"), r.Detail)
 		}
 	}
+	if len(st.Storage) > 0 {
+		fmt.Fprintln(w, "\nSTORAGE CLASS\tPROVISIONER\tDEFAULT\tVOLUMES\tDETAIL")
+		for _, sc := range st.Storage {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", sc.Name, sc.Provisioner, yesNo(sc.Default, "default", ""), sc.Volumes, sc.Error)
+		}
+	}
 	printVersions(w, st.Versions)
 	printListeners(w, st, listeners)
 	printFirewall(w, st)

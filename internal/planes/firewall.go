@@ -173,6 +173,30 @@ func HostFirewall(inv *inventory.Inventory, h *inventory.Host, in FirewallInput)
 		}
 	}
 
+	if inv.Firewall != nil {
+		for i, r := range inv.Firewall.Allow {
+			if len(r.Hosts) > 0 && !slices.Contains(r.Hosts, h.Name) {
+				continue
+			}
+			if _, _, ok := inventory.PortRange(r.Ports); !ok || (r.Proto != "tcp" && r.Proto != "udp") {
+				return nil, fmt.Errorf("firewall.allow[%d]: %s %q is not a protocol and port the firewall can open", i, r.Proto, r.Ports)
+			}
+			var from []netip.Prefix
+			for _, f := range r.From {
+				pfx, err := netip.ParsePrefix(f)
+				if err != nil {
+					return nil, fmt.Errorf("firewall.allow[%d].from: %w", i, err)
+				}
+				from = append(from, pfx)
+			}
+			name := r.Description
+			if name == "" {
+				name = fmt.Sprintf("firewall.allow[%d]", i)
+			}
+			add(r.Plane, name, r.Proto, r.Ports, from)
+		}
+	}
+
 	// Group the services by interface, in the order of the planes.
 	for _, p := range inventory.AllPlanes {
 		iface := nicOf(h, p)

@@ -99,8 +99,9 @@ func TestFirewallPlanes(t *testing.T) {
 	if got := set(ssh.From); got != "{ 10.10.0.0/24, 10.10.9.0/28, 192.168.7.9 }" {
 		t.Errorf("ssh from %s", got)
 	}
-	if len(nics["eth0"].Services) != 1 {
-		t.Errorf("the management NIC accepts more than SSH: %+v", nics["eth0"].Services)
+	// Besides SSH, the management NIC accepts only the inventory's own addition (firewall.allow: node exporter).
+	if s := nics["eth0"].Services; len(s) != 2 || s[1].Name != "node exporter" || set(s[1].From) != "10.10.9.16/28" || s[1].Ports != "9100" {
+		t.Errorf("the management NIC accepts %+v, want SSH and the node exporter", s)
 	}
 	etcd := find("eth1", "etcd")
 	if etcd == nil || set(etcd.From) != "10.20.0.0/24" {
